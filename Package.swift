@@ -1,0 +1,122 @@
+// swift-tools-version: 6.1
+import PackageDescription
+import class Foundation.ProcessInfo
+
+// Arrows point one way: AuroraWire <- AuroraRPC <- AuroraProtocol <- services <- Services/.
+let package = Package(
+    name: "aurora",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "AuroraWire", targets: ["AuroraWire"]),
+        .library(name: "AuroraRPC", targets: ["AuroraRPC"]),
+        .library(name: "AuroraProtocol", targets: ["AuroraProtocol"]),
+        .executable(name: "aurora-bench", targets: ["AuroraBench"]),
+        .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // C system libraries: headers and link flags come from pkg-config.
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // The wire: frames, zstd bodies, limits, control messages.
+        .target(
+            name: "AuroraWire",
+            dependencies: [
+                "CZstd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // The RPC runtime: connections, streams, server, client, pool.
+        .target(
+            name: "AuroraRPC",
+            dependencies: [
+                "AuroraWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Generated service messages and method descriptors (the contract in Protocol/).
+        .target(
+            name: "AuroraProtocol",
+            dependencies: [
+                "AuroraRPC",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+        // Benchmarks, run by hand: `swift run -c release aurora-bench --help`.
+        .executableTarget(
+            name: "AuroraBench",
+            dependencies: [
+                "AuroraRPC", "AuroraProtocol", "AuroraWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Writes Protocol/vectors and the dictionary training samples (Protocol/generate.sh).
+        .executableTarget(
+            name: "AuroraProtocolTools",
+            dependencies: [
+                "AuroraWire", "AuroraProtocol", "AuroraRPC", "CZstd",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]
+        ),
+
+        .testTarget(
+            name: "AuroraWireTests",
+            dependencies: [
+                "AuroraWire", "AuroraProtocol",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "AuroraRPCTests",
+            dependencies: [
+                "AuroraRPC", "AuroraProtocol", "AuroraWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+    ]
+)
+
+// The libFuzzer target links libFuzzer's driver, so it exists only when asked for:
+// AURORA_FUZZ=1 swift build --scratch-path .build-fuzz --product wire-fuzz \
+//     -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+if ProcessInfo.processInfo.environment["AURORA_FUZZ"] == "1" {
+    package.targets += [
+        .systemLibrary(name: "CLibFuzzer", path: "Tests/Fuzz/CLibFuzzer"),
+        .executableTarget(
+            name: "WireFuzz",
+            dependencies: ["AuroraWire", "CLibFuzzer", .product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/Fuzz/WireFuzz"
+        ),
+    ]
+    package.products += [.executable(name: "wire-fuzz", targets: ["WireFuzz"])]
+}

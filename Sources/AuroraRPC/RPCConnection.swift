@@ -1,0 +1,199 @@
+import AuroraWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// What a pool needs to know about a connection without hopping to its event loop.
+final class ConnectionStatus: Sendable {
+    private struct State {
+        var usable = false
+        var activeCalls = 0
+    }
+    private let state = NIOLockedValueBox(State())
+
+    var isUsable: Bool { self.state.withLockedValue { $0.usable } }
+    var activeCalls: Int { self.state.withLockedValue { $0.activeCalls } }
+    func markUsable(_ usable: Bool) { self.state.withLockedValue { $0.usable = usable } }
+    func callStarted() { self.state.withLockedValue { $0.activeCalls += 1 } }
+    func callEnded() { self.state.withLockedValue { $0.activeCalls -= 1 } }
+}
+
+/// Anything that can place calls: one connection, or a pool of them.
+public protocol RPCCaller: Sendable {
+    /// One request payload in, one response payload out.
+    func unary(method: String, request: [UInt8], options: CallOptions) async throws -> ByteBuffer
+    /// Opens a stream; `first` is sent with the CALL; with `endAfterFirst` nothing more is sent.
+    func openStream(method: String, options: CallOptions, first: [UInt8]?, endAfterFirst: Bool) async throws
+        -> ClientStreamHandle
+}
+
+/// One multiplexed connection to a server, after a successful handshake.
+public final class RPCConnection: RPCCaller {
+    private let channel: any Channel
+    private let handler: NIOLoopBound<ClientConnectionHandler>
+    private let writability: WritabilityGate
+    let status: ConnectionStatus
+    /// The server's WELCOME: its limits and the principal it authenticated.
+    public let serverName: String
+    public let principal: String
+    public let maxConcurrentStreams: Int
+    public let maxMessageBytes: Int
+    private let clientCredit: Int
+    private let serverCredit: Int
+
+    private init(
+        channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, writability: WritabilityGate,
+        status: ConnectionStatus, welcome: Aurora_Wire_V1_Welcome, clientCredit: Int, maxMessageBytes: Int
+    ) {
+        self.channel = channel
+        self.handler = handler
+        self.writability = writability
+        self.status = status
+        self.serverName = welcome.serverName
+        self.principal = welcome.principal
+        self.maxConcurrentStreams = Int(welcome.limits.maxConcurrentStreams)
+        self.maxMessageBytes = min(maxMessageBytes, Int(welcome.limits.maxMessageBytes))
+        self.clientCredit = clientCredit
+        self.serverCredit = Int(welcome.limits.initialStreamCredit)
+    }
+
+    /// Connects and completes the handshake. Errors: UNAVAILABLE (cannot connect, timed out),
+    /// UNAUTHENTICATED (the server refused the credential).
+    public static func connect(
+        host: String, port: Int, configuration: ClientConfiguration = .init(),
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger = Logger(label: "aurora.rpc.client")
+    ) async throws -> RPCConnection {
+        let eventLoop = group.next()
+        let handshake = eventLoop.makePromise(of: Aurora_Wire_V1_Welcome.self)
+        let status = ConnectionStatus()
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(.init(configuration.connectTimeout))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addFrameCodec(limits: configuration.wire)
+                        try channel.pipeline.syncOperations.addHandler(
+                            ClientConnectionHandler(configuration: configuration, handshake: handshake, status: status, logger: logger))
+                    }
+                }
+                .connect(host: host, port: port)
+                .get()
+        } catch {
+            handshake.fail(error)
+            throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)")
+        }
+        let (handler, writability) = try await channel.eventLoop.submit {
+            let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
+            return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.writability)
+        }.get()
+        let welcome: Aurora_Wire_V1_Welcome
+        do {
+            welcome = try await handshake.futureResult.get()
+        } catch let error as RPCError {
+            channel.close(promise: nil)
+            throw error
+        } catch {
+            channel.close(promise: nil)
+            throw RPCError(.unavailable, "handshake with \(host):\(port) failed: \(error)")
+        }
+        return RPCConnection(
+            channel: channel, handler: handler, writability: writability, status: status, welcome: welcome,
+            clientCredit: configuration.initialStreamCredit, maxMessageBytes: configuration.wire.maxMessageBytes)
+    }
+
+    /// False once the connection closed or the server sent GOAWAY.
+    public var isUsable: Bool { self.status.isUsable }
+
+    /// Calls started and not yet finished (including those waiting for a stream slot).
+    public var activeCalls: Int { self.status.activeCalls }
+
+    /// Sends GOAWAY and closes; calls in flight fail with CANCELLED.
+    public func close() async {
+        let handler = self.handler
+        self.channel.eventLoop.execute { handler.value.close() }
+        try? await self.channel.closeFuture.get()
+    }
+
+    public func unary(method: String, request: [UInt8], options: CallOptions) async throws -> ByteBuffer {
+        try self.checkSize(request.count)
+        let stream = ClientStream(
+            method: method, options: options, firstMessage: request, endAfterFirst: true, inbox: nil, sendCredit: 0)
+        let handler = self.handler
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                handler.eventLoop.execute {
+                    stream.unaryContinuation = continuation
+                    handler.value.start(stream)
+                }
+            }
+        } onCancel: {
+            handler.eventLoop.execute { handler.value.cancel(stream) }
+        }
+    }
+
+    public func openStream(method: String, options: CallOptions, first: [UInt8]?, endAfterFirst: Bool) async throws
+        -> ClientStreamHandle
+    {
+        if let first { try self.checkSize(first.count) }
+        let handler = self.handler
+        let batch = max(1, self.clientCredit / 2)
+        let holder = NIOLockedValueBox<ClientStream?>(nil)
+        let inbox = MessageInbox(creditBatch: batch) { granted in
+            handler.eventLoop.execute {
+                if let stream = holder.withLockedValue({ $0 }) { handler.value.grantCredit(stream, granted) }
+            }
+        }
+        let stream = ClientStream(
+            method: method, options: options, firstMessage: first, endAfterFirst: endAfterFirst, inbox: inbox,
+            sendCredit: self.serverCredit - (first == nil ? 0 : 1))
+        holder.withLockedValue { $0 = stream }
+        handler.eventLoop.execute { handler.value.start(stream) }
+        return ClientStreamHandle(stream: stream, handler: handler, writability: self.writability, maxMessageBytes: self.maxMessageBytes)
+    }
+
+    private func checkSize(_ count: Int) throws {
+        guard count <= self.maxMessageBytes else {
+            throw RPCError(.resourceExhausted, "request message of \(count) bytes is over the limit of \(self.maxMessageBytes)")
+        }
+    }
+}
+
+/// A call's stream as the caller sees it: send requests, end them, read responses, or cancel.
+public struct ClientStreamHandle: Sendable {
+    let stream: ClientStream
+    let handler: NIOLoopBound<ClientConnectionHandler>
+    let writability: WritabilityGate
+    let maxMessageBytes: Int
+
+    /// Sends one request; waits while the server has granted no credit or the connection is
+    /// saturated. Throws the call's final error if it already ended.
+    public func send(_ payload: [UInt8]) async throws {
+        guard payload.count <= self.maxMessageBytes else {
+            throw RPCError(.resourceExhausted, "request message of \(payload.count) bytes is over the limit of \(self.maxMessageBytes)")
+        }
+        try await self.stream.sendGate.acquire()
+        try await self.writability.waitUntilWritable()
+        let (handler, stream) = (self.handler, self.stream)
+        handler.eventLoop.execute { handler.value.send(stream, payload) }
+    }
+
+    /// No more requests.
+    public func end() {
+        let (handler, stream) = (self.handler, self.stream)
+        handler.eventLoop.execute { handler.value.end(stream) }
+    }
+
+    /// Abandons the call: CANCEL goes to the server and readers get CANCELLED.
+    public func cancel() {
+        let (handler, stream) = (self.handler, self.stream)
+        handler.eventLoop.execute { handler.value.cancel(stream) }
+    }
+
+    /// The next response payload; nil once the server ended the call with OK; throws its error otherwise.
+    public func receive() async throws -> ByteBuffer? {
+        try await self.stream.inbox!.next()
+    }
+}

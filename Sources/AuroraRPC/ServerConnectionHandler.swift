@@ -1,0 +1,656 @@
+import AuroraWire
+import Logging
+import NIOCore
+import NIOExtras
+import SwiftProtobuf
+
+/// One server connection: handshake, stream table, flow control, deadlines, drain.
+///
+/// Lives on the channel's event loop; all of its state is touched only there. Each call runs as
+/// a child task; results come back to the event loop through `NIOLoopBound`. A stream counts
+/// against `maxConcurrentStreams` until its handler has finished, even when the client cancelled
+/// it (the rapid-reset lesson).
+final class ServerConnectionHandler: ChannelDuplexHandler {
+    typealias InboundIn = Frame
+    typealias OutboundIn = Frame
+    typealias OutboundOut = Frame
+
+    private enum State {
+        case awaitingHello
+        case authenticating
+        case active
+        case draining
+        case closed
+    }
+
+    private final class Stream {
+        let id: StreamID
+        let method: RegisteredMethod
+        let inbox: MessageInbox
+        let sendGate: SendGate
+        let started: NIODeadline
+        var inboundCredit: Int
+        var receivedEnd = false
+        /// STATUS sent, or the client cancelled: nothing more goes out on this stream.
+        var outboundClosed = false
+        var task: Task<Void, Never>?
+        var deadlineTimer: Scheduled<Void>?
+
+        init(id: StreamID, method: RegisteredMethod, inbox: MessageInbox, sendGate: SendGate, credit: Int) {
+            self.id = id
+            self.method = method
+            self.inbox = inbox
+            self.sendGate = sendGate
+            self.inboundCredit = credit
+            self.started = .now()
+        }
+    }
+
+    private let configuration: ServerConnectionConfiguration
+    private let router: Router
+    private let authenticator: any Authenticator
+    private let dictionaries: [DigestedDictionary]
+    private let serverName: String
+    private let metrics: RPCServerMetrics
+    private var logger: Logger
+    private let codec: BodyCodec
+    private let writability = WritabilityGate()
+
+    private var context: ChannelHandlerContext!
+    private var state = State.awaitingHello
+    private var principal = Principal.anonymous
+    private var peer = "unknown"
+    private var streams: [UInt32: Stream] = [:]
+    private var lastStreamID: UInt32 = 0
+    private var clientCredit = 1
+    private var handshakeTimer: Scheduled<Void>?
+    private var idleTimer: Scheduled<Void>?
+    private var drainTimer: Scheduled<Void>?
+    private var flushPending = false
+    private var needsFlushOnReadComplete = false
+    private var abuseWindowStart = NIODeadline.now()
+    private var cancelsInWindow = 0
+    private var pingsInWindow = 0
+
+    init(
+        configuration: ServerConnectionConfiguration, router: Router, authenticator: any Authenticator,
+        dictionaries: [DigestedDictionary], serverName: String, metrics: RPCServerMetrics, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.router = router
+        self.authenticator = authenticator
+        self.dictionaries = dictionaries
+        self.serverName = serverName
+        self.metrics = metrics
+        self.logger = logger
+        self.codec = BodyCodec(limits: configuration.wire)
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { self.start(context: context) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        self.start(context: context)
+        context.fireChannelActive()
+    }
+
+    private func start(context: ChannelHandlerContext) {
+        guard self.handshakeTimer == nil, self.state == .awaitingHello else { return }
+        if let address = context.channel.remoteAddress {
+            self.peer = "\(address.ipAddress ?? "?"):\(address.port ?? 0)"
+        }
+        self.logger[metadataKey: "peer"] = "\(self.peer)"
+        self.metrics.connectionOpened()
+        self.logger.debug("connection accepted")
+        self.handshakeTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.handshakeTimeout)) {
+            [self] in
+            self.fail(WireError(.handshakeTimeout, "no completed handshake within \(self.configuration.handshakeTimeout)"))
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if self.state != .closed {
+            self.state = .closed
+        }
+        self.tearDown(reason: RPCError(.unavailable, "connection closed"))
+        self.metrics.connectionClosed()
+        self.logger.debug("connection closed")
+        context.fireChannelInactive()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        self.writability.set(writable: context.channel.isWritable)
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let wire = error as? WireError {
+            self.fail(wire)
+        } else if error is ByteToMessageDecoderError.PayloadTooLargeError {
+            self.fail(WireError(.frameTooLarge, "too many bytes buffered without a complete frame"))
+        } else {
+            self.logger.debug("connection error", metadata: ["error": "\(error)"])
+            self.fail(WireError(.internalError, "connection error"))
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            self.drain()
+        } else if let event = event as? ChannelEvent, event == .inputClosed {
+            // The client closed its side: finish what is in flight, then close.
+            if self.streams.isEmpty { context.close(promise: nil) } else { self.state = .draining }
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.needsFlushOnReadComplete {
+            self.needsFlushOnReadComplete = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = Self.unwrapInboundIn(data)
+        do {
+            switch self.state {
+            case .awaitingHello:
+                try self.receiveHello(frame)
+            case .authenticating:
+                throw WireError(.protocolError, "\(frame.kind) frame before WELCOME: wait for the handshake to finish")
+            case .active, .draining:
+                try self.receive(frame)
+            case .closed:
+                return
+            }
+        } catch let error as WireError {
+            self.fail(error)
+        } catch {
+            self.fail(WireError(.internalError, "frame handling failed"))
+        }
+    }
+
+    // MARK: Handshake
+
+    private func receiveHello(_ frame: Frame) throws {
+        guard frame.kind == .hello else {
+            throw WireError(.protocolError, "expected HELLO as the first frame, got \(frame.kind)")
+        }
+        let hello = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Hello.self, allocator: self.context.channel.allocator)
+        guard hello.minVersion <= 1 && 1 <= hello.maxVersion else {
+            throw WireError(
+                .unsupportedVersion, "client speaks versions \(hello.minVersion)...\(hello.maxVersion); server speaks 1")
+        }
+        guard hello.initialStreamCredit >= 1 else {
+            throw WireError(.protocolError, "HELLO initial_stream_credit must be at least 1")
+        }
+        guard hello.clientName.utf8.count <= 256, hello.credential.utf8.count <= self.configuration.maxMetadataBytes else {
+            throw WireError(.protocolError, "HELLO client_name or credential is over its size limit")
+        }
+        self.clientCredit = Int(min(hello.initialStreamCredit, 1 << 20))
+        let dictionary = hello.dictionaries.lazy.compactMap { id in self.dictionaries.first { $0.id == id } }.first
+        self.logger[metadataKey: "client"] = "\(hello.clientName)"
+        self.state = .authenticating
+
+        let request = HandshakeRequest(credential: hello.credential, clientName: hello.clientName, peer: self.peer)
+        let authenticator = self.authenticator
+        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+        let eventLoop = self.context.eventLoop
+        Task {
+            let result: Result<Principal, any Error>
+            do {
+                result = .success(try await authenticator.authenticate(request))
+            } catch {
+                result = .failure(error)
+            }
+            eventLoop.execute { loopBound.value.handshakeDecided(result, dictionary: dictionary) }
+        }
+    }
+
+    private func handshakeDecided(_ result: Result<Principal, any Error>, dictionary: DigestedDictionary?) {
+        guard self.state == .authenticating else { return }
+        switch result {
+        case .failure(let error):
+            let message = (error as? any RPCErrorConvertible)?.rpcError.message ?? "credential refused"
+            self.metrics.handshakeRefused()
+            self.fail(WireError(.unauthenticated, message))
+        case .success(let principal):
+            self.principal = principal
+            self.handshakeTimer?.cancel()
+            self.handshakeTimer = nil
+            var welcome = Aurora_Wire_V1_Welcome()
+            welcome.version = 1
+            welcome.dictionary = dictionary?.id ?? 0
+            welcome.serverName = self.serverName
+            welcome.principal = principal.id
+            welcome.limits.maxFrameBytes = UInt32(self.configuration.wire.maxFrameBytes)
+            welcome.limits.maxMessageBytes = UInt32(self.configuration.wire.maxMessageBytes)
+            welcome.limits.maxConcurrentStreams = UInt32(self.configuration.maxConcurrentStreams)
+            welcome.limits.initialStreamCredit = UInt32(self.configuration.initialStreamCredit)
+            welcome.limits.idleTimeoutMs = UInt32(clamping: self.configuration.idleTimeout.milliseconds)
+            welcome.limits.maxMetadataBytes = UInt32(self.configuration.maxMetadataBytes)
+            self.writeControl(.welcome, message: welcome)
+            self.codec.dictionary = dictionary
+            self.state = .active
+            self.scheduleFlush()
+            self.armIdleTimer()
+            self.logger.debug("handshake complete", metadata: ["principal": "\(principal.id)"])
+        }
+    }
+
+    // MARK: Frames on an established connection
+
+    private func receive(_ frame: Frame) throws {
+        switch frame.kind {
+        case .call:
+            try self.receiveCall(frame)
+        case .message:
+            guard let stream = try self.stream(for: frame) else { return }
+            guard !stream.receivedEnd else {
+                throw WireError(.protocolError, "MESSAGE on stream \(frame.streamID) after the client ended it")
+            }
+            guard stream.inboundCredit > 0 else {
+                throw WireError(.flowControlError, "MESSAGE on stream \(frame.streamID) beyond its credit")
+            }
+            stream.inboundCredit -= 1
+            let payload = try self.codec.decode(frame, allocator: self.context.channel.allocator)
+            stream.inbox.push(payload)
+            if frame.flags.contains(.endStream) {
+                stream.receivedEnd = true
+                stream.inbox.finish()
+            }
+        case .end:
+            guard let stream = try self.stream(for: frame) else { return }
+            guard !stream.receivedEnd else {
+                throw WireError(.protocolError, "END on stream \(frame.streamID) after the client ended it")
+            }
+            stream.receivedEnd = true
+            stream.inbox.finish()
+        case .cancel:
+            try self.countAbuse(cancel: true)
+            guard let stream = try self.stream(for: frame) else { return }
+            self.closeOutbound(stream, error: RPCError(.cancelled, "the client cancelled the call"))
+        case .credit:
+            let credit = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Credit.self, allocator: self.context.channel.allocator)
+            guard credit.messages >= 1 else {
+                throw WireError(.protocolError, "CREDIT on stream \(frame.streamID) grants no messages")
+            }
+            guard let stream = try self.stream(for: frame) else { return }
+            stream.sendGate.grant(Int(credit.messages))
+        case .ping:
+            try self.countAbuse(cancel: false)
+            let ping = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Ping.self, allocator: self.context.channel.allocator)
+            self.writeControl(.pong, message: ping)
+            self.needsFlushOnReadComplete = true
+        case .pong:
+            return
+        case .goAway:
+            let goAway = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_GoAway.self, allocator: self.context.channel.allocator)
+            self.logger.debug("client sent GOAWAY", metadata: ["code": "\(WireError.Code(rawValue: goAway.code))"])
+            if goAway.code != WireError.Code.noError.rawValue || self.streams.isEmpty {
+                self.close()
+            } else {
+                self.state = .draining
+            }
+        default:
+            throw WireError(.protocolError, "\(frame.kind) frames are not sent by clients")
+        }
+    }
+
+    /// The open stream a frame belongs to; nil for a stream that already ended (a late frame,
+    /// which is ignored); an error for a stream that was never opened.
+    private func stream(for frame: Frame) throws -> Stream? {
+        if let stream = self.streams[frame.streamID.rawValue] { return stream }
+        if frame.streamID.rawValue <= self.lastStreamID { return nil }
+        throw WireError(.streamIDError, "\(frame.kind) frame on stream \(frame.streamID), which was never opened")
+    }
+
+    private func receiveCall(_ frame: Frame) throws {
+        let id = frame.streamID
+        guard id.rawValue > self.lastStreamID else {
+            throw WireError(
+                .streamIDError, "CALL on stream \(id): stream ids must increase (last was \(self.lastStreamID))")
+        }
+        self.lastStreamID = id.rawValue
+        let allocator = self.context.channel.allocator
+        let call = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Call.self, allocator: allocator)
+
+        if self.state == .draining {
+            return self.refuse(id, RPCError(.unavailable, "the server is draining; retry on a new connection"))
+        }
+        let metadataBytes = call.method.utf8.count + call.metadata.reduce(0) { $0 + $1.key.utf8.count + $1.value.utf8.count }
+        if metadataBytes > self.configuration.maxMetadataBytes {
+            return self.refuse(
+                id, RPCError(.resourceExhausted, "call metadata of \(metadataBytes) bytes exceeds the limit of \(self.configuration.maxMetadataBytes)"))
+        }
+        if self.streams.count >= self.configuration.maxConcurrentStreams {
+            return self.refuse(
+                id, RPCError(.resourceExhausted, "too many concurrent calls on this connection (limit \(self.configuration.maxConcurrentStreams))"))
+        }
+        guard let method = self.router.methods[call.method] else {
+            return self.refuse(id, RPCError(.unimplemented, "no method named \(call.method)"))
+        }
+
+        let eventLoop = self.context.eventLoop
+        let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
+        let inbox: MessageInbox
+        if call.hasMessage && frame.flags.contains(.endStream) {
+            inbox = MessageInbox(single: ByteBuffer(bytes: call.message))
+        } else {
+            let batch = max(1, self.configuration.initialStreamCredit / 2)
+            inbox = MessageInbox(creditBatch: batch) { granted in
+                eventLoop.execute { loopBound.value.grantCredit(id, granted) }
+            }
+            if call.hasMessage { inbox.push(ByteBuffer(bytes: call.message)) }
+            if frame.flags.contains(.endStream) { inbox.finish() }
+        }
+        let stream = Stream(
+            id: id, method: method, inbox: inbox, sendGate: SendGate(credit: self.clientCredit),
+            credit: self.configuration.initialStreamCredit - (call.hasMessage ? 1 : 0))
+        stream.receivedEnd = frame.flags.contains(.endStream)
+        if stream.inboundCredit < 0 {
+            throw WireError(.flowControlError, "CALL on stream \(id) carries a message beyond its credit")
+        }
+        self.streams[id.rawValue] = stream
+        self.idleTimer?.cancel()
+        self.idleTimer = nil
+
+        let requested = call.timeoutMs == 0 ? self.configuration.maxCallDuration : .milliseconds(Int64(clamping: call.timeoutMs))
+        let timeout = min(requested, self.configuration.maxCallDuration)
+        stream.deadlineTimer = eventLoop.scheduleTask(in: .init(timeout)) {
+            loopBound.value.deadlineExceeded(id)
+        }
+        var logger = self.logger
+        logger[metadataKey: "rpc.method"] = "\(call.method)"
+        logger[metadataKey: "rpc.stream"] = "\(id)"
+        let context = ServerContext(
+            method: call.method, metadata: call.metadata, principal: self.principal,
+            deadline: ContinuousClock.now.advanced(by: timeout), peer: self.peer, streamID: id.rawValue, logger: logger)
+        let sender = ServerStreamSender(
+            streamID: id, gate: stream.sendGate, writability: self.writability, loopBound: loopBound,
+            maxMessageBytes: self.configuration.wire.maxMessageBytes)
+        stream.task = Task {
+            let result: Result<[UInt8]?, any Error>
+            do {
+                result = .success(try await method.run(inbox, sender, context))
+            } catch {
+                result = .failure(error)
+            }
+            eventLoop.execute { loopBound.value.handlerFinished(id, result) }
+        }
+    }
+
+    // MARK: Stream completion
+
+    private func handlerFinished(_ id: StreamID, _ result: Result<[UInt8]?, any Error>) {
+        guard let stream = self.streams.removeValue(forKey: id.rawValue) else { return }
+        stream.deadlineTimer?.cancel()
+        let status: RPCError?
+        switch result {
+        case .success: status = nil
+        case .failure(let error):
+            if let convertible = error as? any RPCErrorConvertible {
+                status = convertible.rpcError
+            } else if error is CancellationError {
+                status = RPCError(.cancelled, "the call was cancelled")
+            } else {
+                stream.outboundClosed ? () : self.logger.debug("handler failed", metadata: ["rpc.stream": "\(id)", "error": "\(type(of: error))"])
+                status = RPCError(.internal, "internal error")
+            }
+        }
+        if !stream.outboundClosed {
+            stream.outboundClosed = true
+            if case .success(let final?) = result {
+                self.writeMessage(id, final)
+            }
+            self.writeStatus(id, status)
+            self.scheduleFlush()
+        }
+        stream.sendGate.fail(RPCError(.cancelled, "the call has ended"))
+        stream.inbox.abort(RPCError(.cancelled, "the call has ended"))
+        self.metrics.callFinished(method: stream.method.name, code: status?.code ?? .ok, started: stream.started)
+        self.streamClosed()
+    }
+
+    private func deadlineExceeded(_ id: StreamID) {
+        guard let stream = self.streams[id.rawValue], !stream.outboundClosed else { return }
+        self.writeStatus(id, RPCError(.deadlineExceeded, "the call's deadline passed"))
+        self.scheduleFlush()
+        self.closeOutbound(stream, error: RPCError(.deadlineExceeded, "the call's deadline passed"))
+    }
+
+    /// Nothing more is sent on the stream and its handler is cancelled; it stays counted until
+    /// the handler has returned.
+    private func closeOutbound(_ stream: Stream, error: RPCError) {
+        stream.outboundClosed = true
+        stream.deadlineTimer?.cancel()
+        stream.inbox.abort(error)
+        stream.sendGate.fail(error)
+        stream.task?.cancel()
+    }
+
+    /// Answers a CALL that will not run with a final status.
+    private func refuse(_ id: StreamID, _ error: RPCError) {
+        self.writeStatus(id, error)
+        self.needsFlushOnReadComplete = true
+        self.metrics.callRefused(code: error.code)
+    }
+
+    private func streamClosed() {
+        if self.streams.isEmpty {
+            if self.state == .draining {
+                self.close()
+            } else {
+                self.armIdleTimer()
+            }
+        }
+    }
+
+    // MARK: Outbound
+
+    fileprivate func grantCredit(_ id: StreamID, _ count: Int) {
+        guard let stream = self.streams[id.rawValue], !stream.receivedEnd, self.state != .closed else { return }
+        stream.inboundCredit += count
+        var credit = Aurora_Wire_V1_Credit()
+        credit.messages = UInt32(count)
+        self.writeControl(.credit, streamID: id, message: credit)
+        self.scheduleFlush()
+    }
+
+    fileprivate func sendFromHandler(_ id: StreamID, _ payload: [UInt8]) {
+        guard let stream = self.streams[id.rawValue], !stream.outboundClosed else { return }
+        self.writeMessage(id, payload)
+        self.scheduleFlush()
+    }
+
+    private func writeMessage(_ id: StreamID, _ payload: [UInt8]) {
+        do {
+            let (body, flags) = try payload.withUnsafeBytes { raw in
+                try self.codec.encode(raw, allocator: self.context.channel.allocator)
+            }
+            self.context.write(Self.wrapOutboundOut(Frame(kind: .message, flags: flags, streamID: id, body: body)), promise: nil)
+        } catch {
+            self.logger.debug("response not encoded", metadata: ["rpc.stream": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    private func writeStatus(_ id: StreamID, _ error: RPCError?) {
+        guard let error else {
+            // OK travels as an empty body: no compression on the hot path.
+            self.context.write(Self.wrapOutboundOut(Frame(kind: .status, streamID: id)), promise: nil)
+            return
+        }
+        var status = Aurora_Wire_V1_Status()
+        status.code = error.code.rawValue
+        status.message = error.message
+        status.details = error.details
+        if let retryAfter = error.retryAfter { status.retryAfterMs = UInt64(clamping: max(0, retryAfter.milliseconds)) }
+        self.writeControl(.status, streamID: id, message: status)
+    }
+
+    private func writeControl(_ kind: FrameKind, streamID: StreamID = .connection, message: some SwiftProtobuf.Message) {
+        do {
+            let frame = try self.codec.frame(kind, streamID: streamID, message: message, allocator: self.context.channel.allocator)
+            self.context.write(Self.wrapOutboundOut(frame), promise: nil)
+        } catch {
+            self.logger.debug("control frame not encoded", metadata: ["kind": "\(kind)"])
+        }
+    }
+
+    /// Writes from handler tasks are flushed once per event-loop turn, not once per write.
+    private func scheduleFlush() {
+        guard !self.flushPending, self.state != .closed else { return }
+        self.flushPending = true
+        self.context.eventLoop.assumeIsolated().execute { [self] in
+            self.flushPending = false
+            self.context.flush()
+        }
+    }
+
+    // MARK: Lifecycle
+
+    private func armIdleTimer() {
+        self.idleTimer?.cancel()
+        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.idleTimeout)) { [self] in
+            guard self.streams.isEmpty else { return }
+            self.fail(WireError(.idleTimeout, "no calls for \(self.configuration.idleTimeout)"))
+        }
+    }
+
+    private func countAbuse(cancel: Bool) throws {
+        let now = NIODeadline.now()
+        if now - self.abuseWindowStart > .init(self.configuration.abuseWindow) {
+            self.abuseWindowStart = now
+            self.cancelsInWindow = 0
+            self.pingsInWindow = 0
+        }
+        if cancel {
+            self.cancelsInWindow += 1
+            if self.cancelsInWindow > self.configuration.maxCancelsPerWindow {
+                throw WireError(.enhanceYourCalm, "more than \(self.configuration.maxCancelsPerWindow) cancellations in \(self.configuration.abuseWindow)")
+            }
+        } else {
+            self.pingsInWindow += 1
+            if self.pingsInWindow > self.configuration.maxPingsPerWindow {
+                throw WireError(.enhanceYourCalm, "more than \(self.configuration.maxPingsPerWindow) pings in \(self.configuration.abuseWindow)")
+            }
+        }
+    }
+
+    /// Graceful shutdown: GOAWAY with the last stream taken, refuse new calls, let in-flight
+    /// calls finish for up to `drainTimeout`, then close.
+    private func drain() {
+        switch self.state {
+        case .closed, .draining:
+            return
+        case .awaitingHello, .authenticating:
+            self.close()
+            return
+        case .active:
+            break
+        }
+        self.state = .draining
+        self.idleTimer?.cancel()
+        var goAway = Aurora_Wire_V1_GoAway()
+        goAway.lastStreamID = self.lastStreamID
+        goAway.code = WireError.Code.noError.rawValue
+        goAway.message = "server is shutting down"
+        self.writeControl(.goAway, message: goAway)
+        self.context.flush()
+        if self.streams.isEmpty {
+            self.close()
+            return
+        }
+        self.drainTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.drainTimeout)) { [self] in
+            for stream in self.streams.values where !stream.outboundClosed {
+                self.writeStatus(stream.id, RPCError(.unavailable, "the server shut down before the call finished"))
+                self.closeOutbound(stream, error: RPCError(.unavailable, "server shut down"))
+            }
+            self.close()
+        }
+    }
+
+    /// Connection error: GOAWAY with its code, then close.
+    private func fail(_ error: WireError) {
+        guard self.state != .closed else { return }
+        self.logger.debug("closing connection on error", metadata: ["code": "\(error.code)", "reason": "\(error.message)"])
+        self.metrics.connectionError(code: error.code)
+        if error.code != .truncatedFrame {
+            var goAway = Aurora_Wire_V1_GoAway()
+            goAway.lastStreamID = self.lastStreamID
+            goAway.code = error.code.rawValue
+            goAway.message = error.message
+            if let frame = try? self.codec.frame(.goAway, streamID: .connection, message: goAway, allocator: self.context.channel.allocator) {
+                // Close once the GOAWAY is on the wire, so the client learns why.
+                self.state = .closed
+                let context = self.context!
+                context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                return
+            }
+        }
+        self.close()
+    }
+
+    private func close() {
+        guard self.state != .closed else { return }
+        self.state = .closed
+        self.context.flush()
+        self.context.close(promise: nil)
+    }
+
+    private func tearDown(reason: RPCError) {
+        self.handshakeTimer?.cancel()
+        self.idleTimer?.cancel()
+        self.drainTimer?.cancel()
+        self.writability.close(reason)
+        for stream in self.streams.values {
+            self.closeOutbound(stream, error: reason)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension ServerConnectionHandler: Sendable {}
+
+/// A server stream's outbound side, used from the handler's task.
+struct ServerStreamSender: StreamSender {
+    let streamID: StreamID
+    let gate: SendGate
+    let writability: WritabilityGate
+    let loopBound: NIOLoopBound<ServerConnectionHandler>
+    let maxMessageBytes: Int
+
+    func send(_ payload: [UInt8]) async throws {
+        guard payload.count <= self.maxMessageBytes else {
+            throw RPCError(.resourceExhausted, "response message of \(payload.count) bytes is over the limit of \(self.maxMessageBytes)")
+        }
+        try await self.gate.acquire()
+        try await self.writability.waitUntilWritable()
+        let loopBound = self.loopBound
+        let id = self.streamID
+        loopBound.eventLoop.execute { loopBound.value.sendFromHandler(id, payload) }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+extension TimeAmount {
+    /// NIO's time amount for a standard-library duration (nanosecond precision).
+    public init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}

@@ -1,0 +1,90 @@
+import NIOCore
+import SwiftProtobuf
+
+/// Turns message payloads into frame bodies and back, for one connection.
+///
+/// Small payloads are compressed with the negotiated dictionary (plain zstd gains nothing on a
+/// few hundred bytes); large ones, such as upload chunks, with plain zstd at level 1, which is
+/// fast and still compresses CSV several times. An empty payload travels as an empty body.
+/// Not thread-safe: owned by a connection's channel handler and used on its event loop.
+public final class BodyCodec {
+    /// Payloads up to this size use the dictionary, when one was negotiated.
+    public static let dictionaryPayloadLimit = 16 * 1024
+    /// Level for payloads compressed without the dictionary.
+    public static let plainLevel: Int32 = 1
+
+    public let limits: WireLimits
+    private let compressor: ZstdCompressor
+    private let decompressor: ZstdDecompressor
+
+    public init(limits: WireLimits) {
+        self.limits = limits
+        self.compressor = ZstdCompressor()
+        self.decompressor = ZstdDecompressor(maxWindowLog: limits.maxWindowLog)
+    }
+
+    /// The dictionary negotiated in the handshake, used from the frame after WELCOME on.
+    public var dictionary: DigestedDictionary? {
+        get { self.compressor.dictionary }
+        set {
+            self.compressor.dictionary = newValue
+            self.decompressor.dictionary = newValue
+        }
+    }
+
+    /// Compresses `payload` into a body and says which flags the frame needs.
+    public func encode(_ payload: UnsafeRawBufferPointer, allocator: ByteBufferAllocator) throws -> (
+        body: ByteBuffer, flags: FrameFlags
+    ) {
+        if payload.isEmpty { return (ByteBuffer(), []) }
+        if payload.count > self.limits.maxMessageBytes {
+            throw WireError(.messageTooLarge, "message of \(payload.count) bytes is over the limit of \(self.limits.maxMessageBytes)")
+        }
+        let useDictionary = self.compressor.dictionary != nil && payload.count <= Self.dictionaryPayloadLimit
+        var body = allocator.buffer(capacity: payload.count / 2 + 64)
+        try self.compressor.compress(payload, level: Self.plainLevel, useDictionary: useDictionary, into: &body)
+        return (body, useDictionary ? .dictionary : [])
+    }
+
+    /// Compresses a buffer's readable bytes into a body.
+    public func encode(_ payload: ByteBuffer, allocator: ByteBufferAllocator) throws -> (
+        body: ByteBuffer, flags: FrameFlags
+    ) {
+        try payload.withUnsafeReadableBytes { raw in try self.encode(raw, allocator: allocator) }
+    }
+
+    /// Serializes and compresses a control or service message into a frame.
+    public func frame(
+        _ kind: FrameKind, streamID: StreamID, flags: FrameFlags = [], message: some SwiftProtobuf.Message,
+        allocator: ByteBufferAllocator
+    ) throws -> Frame {
+        let bytes: [UInt8]
+        do {
+            bytes = try message.serializedBytes()
+        } catch {
+            throw WireError(.internalError, "\(kind) body does not serialize")
+        }
+        let (body, bodyFlags) = try bytes.withUnsafeBytes { raw in try self.encode(raw, allocator: allocator) }
+        return Frame(kind: kind, flags: flags.union(bodyFlags), streamID: streamID, body: body)
+    }
+
+    /// Inflates a frame's body within the message limit.
+    public func decode(_ frame: Frame, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+        if frame.body.readableBytes == 0 { return ByteBuffer() }
+        return try self.decompressor.decompress(
+            frame.body, useDictionary: frame.flags.contains(.dictionary), maxBytes: self.limits.maxMessageBytes,
+            allocator: allocator)
+    }
+
+    /// Inflates and parses a control frame's body; a body that does not parse is MALFORMED_BODY.
+    public func decodeControl<M: SwiftProtobuf.Message>(
+        _ frame: Frame, as type: M.Type, allocator: ByteBufferAllocator
+    ) throws -> M {
+        let payload = try self.decode(frame, allocator: allocator)
+        do {
+            return try M(serializedBytes: Array(payload.readableBytesView))
+        } catch {
+            throw WireError(.malformedBody, "\(frame.kind) frame on stream \(frame.streamID) has a body that is not a valid \(M.protoMessageName)")
+        }
+    }
+}
