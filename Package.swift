@@ -68,6 +68,7 @@ let package = Package(
                 "AuroraRPC", "AuroraProtocol", "AuroraWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "AuroraWireTests",
             dependencies: [
-                "AuroraWire", "AuroraProtocol",
+                "AuroraWire", "AuroraProtocol", "CZstd",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -64,6 +64,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case closed
     }
 
+    /// Boxed once: every finished call fails its send gate with it.
+    private static let callEnded: any Error = RPCError(.cancelled, "the call has ended")
+
     private let configuration: ClientConfiguration
     private let handshake: EventLoopPromise<Aurora_Wire_V1_Welcome>
     private let codec: BodyCodec
@@ -414,8 +417,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         stream.deadlineTimer?.cancel()
         if wasOpen { self.streams.removeValue(forKey: stream.id.rawValue) }
         if counted { self.status.callEnded() }
-        let ended = error ?? RPCError(.cancelled, "the call has ended")
-        stream.sendGate.fail(ended)
+        stream.sendGate.fail(error ?? Self.callEnded)
         if let inbox = stream.inbox {
             inbox.finish(error)
         } else if let continuation = stream.unaryContinuation {

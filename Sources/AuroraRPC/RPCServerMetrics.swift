@@ -9,7 +9,12 @@ final class RPCServerMetrics: Sendable {
     private let connections = Gauge(label: "aurora_rpc_open_connections")
     private let connectionsTotal = Counter(label: "aurora_rpc_connections_total")
     private let handshakesRefused = Counter(label: "aurora_rpc_handshakes_refused_total")
-    private let callCounters = NIOLockedValueBox<[String: CoreMetrics.Counter]>([:])
+    private struct CallKey: Hashable {
+        var method: String
+        var code: UInt32
+    }
+    private let calls = NIOLockedValueBox<[CallKey: CoreMetrics.Counter]>([:])
+    private let connectionErrors = NIOLockedValueBox<[UInt32: CoreMetrics.Counter]>([:])
     private let durations = NIOLockedValueBox<[String: CoreMetrics.Timer]>([:])
     private let open = NIOLockedValueBox<Int>(0)
 
@@ -29,15 +34,21 @@ final class RPCServerMetrics: Sendable {
     }
 
     func connectionError(code: WireError.Code) {
-        self.counter("aurora_rpc_connection_errors_total", [("code", code.description)]).increment()
+        let counter = self.connectionErrors.withLockedValue { counters in
+            if let counter = counters[code.rawValue] { return counter }
+            let counter = CoreMetrics.Counter(label: "aurora_rpc_connection_errors_total", dimensions: [("code", code.description)])
+            counters[code.rawValue] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     func callRefused(code: StatusCode) {
-        self.counter("aurora_rpc_calls_total", [("method", "refused"), ("status", code.description)]).increment()
+        self.callCounter(method: "refused", code: code).increment()
     }
 
     func callFinished(method: String, code: StatusCode, started: NIODeadline) {
-        self.counter("aurora_rpc_calls_total", [("method", method), ("status", code.description)]).increment()
+        self.callCounter(method: method, code: code).increment()
         let timer = self.durations.withLockedValue { timers in
             if let timer = timers[method] { return timer }
             let timer = CoreMetrics.Timer(label: "aurora_rpc_duration_seconds", dimensions: [("method", method)], preferredDisplayUnit: .seconds)
@@ -47,11 +58,13 @@ final class RPCServerMetrics: Sendable {
         timer.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
     }
 
-    private func counter(_ label: String, _ dimensions: [(String, String)]) -> CoreMetrics.Counter {
-        let key = label + dimensions.map { "|\($0.0)=\($0.1)" }.joined()
-        return self.callCounters.withLockedValue { counters in
+    /// Counters are created once per (method, status) and then only looked up: no strings built per call.
+    private func callCounter(method: String, code: StatusCode) -> CoreMetrics.Counter {
+        let key = CallKey(method: method, code: code.rawValue)
+        return self.calls.withLockedValue { counters in
             if let counter = counters[key] { return counter }
-            let counter = CoreMetrics.Counter(label: label, dimensions: dimensions)
+            let counter = CoreMetrics.Counter(
+                label: "aurora_rpc_calls_total", dimensions: [("method", method), ("status", code.description)])
             counters[key] = counter
             return counter
         }

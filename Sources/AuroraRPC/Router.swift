@@ -13,8 +13,17 @@ public struct ServerContext: Sendable {
     /// "host:port" of the peer.
     public let peer: String
     public let streamID: UInt32
-    /// Carries `rpc.method`, `rpc.stream` and `peer` metadata.
-    public let logger: Logger
+    /// The connection's logger (with `conn.id` and `peer`); `logger` adds the call's metadata.
+    let connectionLogger: Logger
+
+    /// Carries `rpc.method` and `rpc.stream` besides the connection's metadata. Built on use, so
+    /// calls that do not log pay nothing for it.
+    public var logger: Logger {
+        var logger = self.connectionLogger
+        logger[metadataKey: "rpc.method"] = "\(self.method)"
+        logger[metadataKey: "rpc.stream"] = "\(self.streamID)"
+        return logger
+    }
 }
 
 /// The requests of a call, decoded as they are read. Reading grants the client more credit.

@@ -35,6 +35,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         var outboundClosed = false
         var task: Task<Void, Never>?
         var deadlineTimer: Scheduled<Void>?
+        var deadline = NIODeadline.distantFuture
+        /// False once the handler has returned (it may return before `Task.immediate` does).
+        var phaseRunning = true
 
         init(id: StreamID, method: RegisteredMethod, inbox: MessageInbox, sendGate: SendGate, credit: Int) {
             self.id = id
@@ -45,6 +48,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.started = .now()
         }
     }
+
+    /// Boxed once: every finished call fails its gate and inbox with it.
+    private static let callEnded: any Error = RPCError(.cancelled, "the call has ended")
 
     private let configuration: ServerConnectionConfiguration
     private let router: Router
@@ -66,6 +72,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var handshakeTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
     private var drainTimer: Scheduled<Void>?
+    private var sweepTimer: Scheduled<Void>?
     private var flushPending = false
     private var needsFlushOnReadComplete = false
     private var abuseWindowStart = NIODeadline.now()
@@ -241,6 +248,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.state = .active
             self.scheduleFlush()
             self.armIdleTimer()
+            self.sweepDeadlines()
             self.logger.debug("handshake complete", metadata: ["principal": "\(principal.id)"])
         }
     }
@@ -364,33 +372,46 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
         let requested = call.timeoutMs == 0 ? self.configuration.maxCallDuration : .milliseconds(Int64(clamping: call.timeoutMs))
         let timeout = min(requested, self.configuration.maxCallDuration)
-        stream.deadlineTimer = eventLoop.scheduleTask(in: .init(timeout)) {
-            loopBound.value.deadlineExceeded(id)
+        stream.deadline = NIODeadline.now() + .init(timeout)
+        if call.timeoutMs > 0 {
+            // An exact timer for deadlines the client asked for; the cap on calls without one is
+            // enforced by the coarse sweep (`sweepDeadlines`), which costs nothing per call.
+            stream.deadlineTimer = eventLoop.scheduleTask(in: .init(timeout)) {
+                loopBound.value.deadlineExceeded(id)
+            }
         }
-        var logger = self.logger
-        logger[metadataKey: "rpc.method"] = "\(call.method)"
-        logger[metadataKey: "rpc.stream"] = "\(id)"
         let context = ServerContext(
             method: call.method, metadata: call.metadata, principal: self.principal,
-            deadline: ContinuousClock.now.advanced(by: timeout), peer: self.peer, streamID: id.rawValue, logger: logger)
+            deadline: ContinuousClock.now.advanced(by: timeout), peer: self.peer, streamID: id.rawValue,
+            connectionLogger: self.logger)
         let sender = ServerStreamSender(
             streamID: id, gate: stream.sendGate, writability: self.writability, loopBound: loopBound,
             maxMessageBytes: self.configuration.wire.maxMessageBytes)
-        stream.task = Task {
+        // The handler starts right here on the event loop and leaves it at its first suspension.
+        // A handler that never suspends (most unary calls) thus costs no thread hop at all; one
+        // that awaits I/O continues on the global executor, off the event loop.
+        let task = Task.immediate {
             let result: Result<[UInt8]?, any Error>
             do {
                 result = .success(try await method.run(inbox, sender, context))
             } catch {
                 result = .failure(error)
             }
-            eventLoop.execute { loopBound.value.handlerFinished(id, result) }
+            if eventLoop.inEventLoop {
+                loopBound.value.handlerFinished(id, result)
+            } else {
+                eventLoop.execute { loopBound.value.handlerFinished(id, result) }
+            }
         }
+        if stream.phaseRunning { stream.task = task }
     }
 
     // MARK: Stream completion
 
     private func handlerFinished(_ id: StreamID, _ result: Result<[UInt8]?, any Error>) {
         guard let stream = self.streams.removeValue(forKey: id.rawValue) else { return }
+        stream.phaseRunning = false
+        stream.task = nil
         stream.deadlineTimer?.cancel()
         let status: RPCError?
         switch result {
@@ -413,8 +434,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.writeStatus(id, status)
             self.scheduleFlush()
         }
-        stream.sendGate.fail(RPCError(.cancelled, "the call has ended"))
-        stream.inbox.abort(RPCError(.cancelled, "the call has ended"))
+        stream.sendGate.fail(Self.callEnded)
+        stream.inbox.abort(Self.callEnded)
         self.metrics.callFinished(method: stream.method.name, code: status?.code ?? .ok, started: stream.started)
         self.streamClosed()
     }
@@ -524,6 +545,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         }
     }
 
+    /// Once a second, ends calls that outlived their deadline without an exact timer (the
+    /// `maxCallDuration` cap on calls that asked for no deadline).
+    private func sweepDeadlines() {
+        let now = NIODeadline.now()
+        for stream in self.streams.values where stream.deadline <= now && !stream.outboundClosed {
+            self.deadlineExceeded(stream.id)
+        }
+        guard self.state != .closed else { return }
+        self.sweepTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
+            self.sweepDeadlines()
+        }
+    }
+
     private func countAbuse(cancel: Bool) throws {
         let now = NIODeadline.now()
         if now - self.abuseWindowStart > .init(self.configuration.abuseWindow) {
@@ -609,6 +643,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.handshakeTimer?.cancel()
         self.idleTimer?.cancel()
         self.drainTimer?.cancel()
+        self.sweepTimer?.cancel()
         self.writability.close(reason)
         for stream in self.streams.values {
             self.closeOutbound(stream, error: reason)

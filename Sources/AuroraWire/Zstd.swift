@@ -19,7 +19,7 @@ public final class DigestedDictionary: @unchecked Sendable {
     let cdict: OpaquePointer
     let ddict: OpaquePointer
 
-    public init(_ dictionary: CompressionDictionary, level: Int32 = 3) {
+    public init(_ dictionary: CompressionDictionary, level: Int32 = 1) {
         self.id = dictionary.id
         self.cdict = dictionary.bytes.withUnsafeBytes { ZSTD_createCDict($0.baseAddress, $0.count, level)! }
         self.ddict = dictionary.bytes.withUnsafeBytes { ZSTD_createDDict($0.baseAddress, $0.count)! }
