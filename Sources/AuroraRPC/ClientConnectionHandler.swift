@@ -53,8 +53,8 @@ final class ClientStream: @unchecked Sendable {
 /// control, deadlines, keepalive and GOAWAY. All state lives on the channel's event loop.
 final class ClientConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
-    typealias OutboundIn = Frame
-    typealias OutboundOut = Frame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case handshaking
@@ -75,6 +75,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
 
     private var context: ChannelHandlerContext!
+    private var writer = FrameWriter(allocator: ByteBufferAllocator())
     private var state = State.handshaking
     /// Why the connection is closing, when we know better than "connection closed".
     private var closeReason: RPCError?
@@ -163,7 +164,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         hello.dictionaries = self.configuration.dictionaries.map(\.id)
         hello.initialStreamCredit = UInt32(self.configuration.initialStreamCredit)
         self.writeControl(.hello, message: hello)
-        self.context.flush()
+        self.flushNow()
         self.handshakeTimer = self.context.eventLoop.assumeIsolated().scheduleTask(
             in: .init(self.configuration.handshakeTimeout)
         ) { [self] in
@@ -340,7 +341,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         for payload in stream.queuedOutbound { self.writeMessage(stream.id, payload) }
         stream.queuedOutbound = []
         if stream.endQueued && !ends {
-            self.context.write(Self.wrapOutboundOut(Frame(kind: .end, streamID: stream.id)), promise: nil)
+            self.enqueue(Frame(kind: .end, streamID: stream.id))
         }
         self.scheduleFlush()
     }
@@ -364,7 +365,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .created, .queued:
             stream.endQueued = true
         case .open:
-            self.context.write(Self.wrapOutboundOut(Frame(kind: .end, streamID: stream.id)), promise: nil)
+            self.enqueue(Frame(kind: .end, streamID: stream.id))
             self.scheduleFlush()
         case .finished:
             return
@@ -404,7 +405,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func sendCancel(_ id: StreamID) {
         guard self.state != .closed else { return }
-        self.context.write(Self.wrapOutboundOut(Frame(kind: .cancel, streamID: id)), promise: nil)
+        self.enqueue(Frame(kind: .cancel, streamID: id))
         self.scheduleFlush()
     }
 
@@ -454,8 +455,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func writeMessage(_ id: StreamID, _ payload: [UInt8]) {
         do {
-            let (body, flags) = try payload.withUnsafeBytes { try self.codec.encode($0, allocator: self.context.channel.allocator) }
-            self.context.write(Self.wrapOutboundOut(Frame(kind: .message, flags: flags, streamID: id, body: body)), promise: nil)
+            try payload.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                try self.writer.append { try self.codec.appendFrame(.message, streamID: id, payload: raw, to: &$0) }
+            }
+            self.drainIfLarge()
         } catch {
             self.logger.debug("request not encoded", metadata: ["rpc.stream": "\(id)"])
         }
@@ -463,8 +466,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func writeControl(_ kind: FrameKind, streamID: StreamID = .connection, flags: FrameFlags = [], message: some SwiftProtobuf.Message) {
         do {
-            let frame = try self.codec.frame(kind, streamID: streamID, flags: flags, message: message, allocator: self.context.channel.allocator)
-            self.context.write(Self.wrapOutboundOut(frame), promise: nil)
+            try self.writer.append { try self.codec.appendFrame(kind, streamID: streamID, flags: flags, message: message, to: &$0) }
+            self.drainIfLarge()
         } catch {
             self.logger.debug("control frame not encoded", metadata: ["kind": "\(kind)"])
         }
@@ -476,8 +479,29 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         self.flushPending = true
         self.context.eventLoop.assumeIsolated().execute { [self] in
             self.flushPending = false
-            self.context.flush()
+            self.flushNow()
         }
+    }
+
+    /// Adds a ready frame to the outbound buffer.
+    private func enqueue(_ frame: Frame) {
+        self.writer.append(frame)
+        self.drainIfLarge()
+    }
+
+    /// Hands a large outbound buffer to the channel without waiting for the flush.
+    private func drainIfLarge() {
+        if self.writer.pendingBytes >= FrameWriter.highWaterMark, let bytes = self.writer.take() {
+            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+
+    /// Writes everything buffered and flushes the socket.
+    private func flushNow() {
+        if let bytes = self.writer.take() {
+            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
+        }
+        self.context.flush()
     }
 
     // MARK: Lifecycle
@@ -503,7 +527,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             var ping = Aurora_Wire_V1_Ping()
             ping.opaque = UInt64(NIODeadline.now().uptimeNanoseconds)
             self.writeControl(.ping, message: ping)
-            self.context.flush()
+            self.flushNow()
             self.pingOutstanding = true
         }
         self.readSinceKeepalive = false
@@ -520,7 +544,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             goAway.code = error.code.rawValue
             goAway.message = error.message
             self.writeControl(.goAway, message: goAway)
-            self.context.flush()
+            self.flushNow()
         }
         self.context.close(promise: nil)
     }
@@ -549,7 +573,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         goAway.message = "client closing"
         self.writeControl(.goAway, message: goAway)
         self.closeReason = RPCError(.cancelled, "the connection was closed by the client")
-        self.context.flush()
+        self.flushNow()
         self.context.close(promise: nil)
     }
 }

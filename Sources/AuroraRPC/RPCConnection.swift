@@ -74,7 +74,7 @@ public final class RPCConnection: RPCCaller {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addFrameCodec(limits: configuration.wire)
+                        try channel.pipeline.syncOperations.addFrameDecoder(limits: configuration.wire)
                         try channel.pipeline.syncOperations.addHandler(
                             ClientConnectionHandler(configuration: configuration, handshake: handshake, status: status, logger: logger))
                     }

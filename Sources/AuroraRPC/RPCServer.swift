@@ -106,7 +106,7 @@ public final class RPCServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "conn.id"] = "\(ids.next())"
-                    try channel.pipeline.syncOperations.addFrameCodec(limits: configuration.connection.wire)
+                    try channel.pipeline.syncOperations.addFrameDecoder(limits: configuration.connection.wire)
                     try channel.pipeline.syncOperations.addHandler(
                         ServerConnectionHandler(
                             configuration: configuration.connection, router: router, authenticator: authenticator,

@@ -12,8 +12,8 @@ import SwiftProtobuf
 /// it (the rapid-reset lesson).
 final class ServerConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = Frame
-    typealias OutboundIn = Frame
-    typealias OutboundOut = Frame
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
 
     private enum State {
         case awaitingHello
@@ -63,6 +63,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let writability = WritabilityGate()
 
     private var context: ChannelHandlerContext!
+    private var writer = FrameWriter(allocator: ByteBufferAllocator())
     private var state = State.awaitingHello
     private var principal = Principal.anonymous
     private var peer = "unknown"
@@ -159,7 +160,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if self.needsFlushOnReadComplete {
             self.needsFlushOnReadComplete = false
-            context.flush()
+            self.flushNow()
         }
         context.fireChannelReadComplete()
     }
@@ -493,10 +494,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func writeMessage(_ id: StreamID, _ payload: [UInt8]) {
         do {
-            let (body, flags) = try payload.withUnsafeBytes { raw in
-                try self.codec.encode(raw, allocator: self.context.channel.allocator)
+            try payload.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+                try self.writer.append { try self.codec.appendFrame(.message, streamID: id, payload: raw, to: &$0) }
             }
-            self.context.write(Self.wrapOutboundOut(Frame(kind: .message, flags: flags, streamID: id, body: body)), promise: nil)
+            self.drainIfLarge()
         } catch {
             self.logger.debug("response not encoded", metadata: ["rpc.stream": "\(id)", "error": "\(error)"])
         }
@@ -505,7 +506,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func writeStatus(_ id: StreamID, _ error: RPCError?) {
         guard let error else {
             // OK travels as an empty body: no compression on the hot path.
-            self.context.write(Self.wrapOutboundOut(Frame(kind: .status, streamID: id)), promise: nil)
+            self.enqueue(Frame(kind: .status, streamID: id))
             return
         }
         var status = Aurora_Wire_V1_Status()
@@ -518,8 +519,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     private func writeControl(_ kind: FrameKind, streamID: StreamID = .connection, message: some SwiftProtobuf.Message) {
         do {
-            let frame = try self.codec.frame(kind, streamID: streamID, message: message, allocator: self.context.channel.allocator)
-            self.context.write(Self.wrapOutboundOut(frame), promise: nil)
+            try self.writer.append { try self.codec.appendFrame(kind, streamID: streamID, message: message, to: &$0) }
+            self.drainIfLarge()
         } catch {
             self.logger.debug("control frame not encoded", metadata: ["kind": "\(kind)"])
         }
@@ -531,8 +532,29 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         self.flushPending = true
         self.context.eventLoop.assumeIsolated().execute { [self] in
             self.flushPending = false
-            self.context.flush()
+            self.flushNow()
         }
+    }
+
+    /// Adds a ready frame to the outbound buffer.
+    private func enqueue(_ frame: Frame) {
+        self.writer.append(frame)
+        self.drainIfLarge()
+    }
+
+    /// Hands a large outbound buffer to the channel without waiting for the flush.
+    private func drainIfLarge() {
+        if self.writer.pendingBytes >= FrameWriter.highWaterMark, let bytes = self.writer.take() {
+            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
+        }
+    }
+
+    /// Writes everything buffered and flushes the socket.
+    private func flushNow() {
+        if let bytes = self.writer.take() {
+            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
+        }
+        self.context.flush()
     }
 
     // MARK: Lifecycle
@@ -597,7 +619,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         goAway.code = WireError.Code.noError.rawValue
         goAway.message = "server is shutting down"
         self.writeControl(.goAway, message: goAway)
-        self.context.flush()
+        self.flushNow()
         if self.streams.isEmpty {
             self.close()
             return
@@ -621,11 +643,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             goAway.lastStreamID = self.lastStreamID
             goAway.code = error.code.rawValue
             goAway.message = error.message
-            if let frame = try? self.codec.frame(.goAway, streamID: .connection, message: goAway, allocator: self.context.channel.allocator) {
+            if (try? self.writer.append({ try self.codec.appendFrame(.goAway, streamID: .connection, message: goAway, to: &$0) })) != nil,
+                let bytes = self.writer.take()
+            {
                 // Close once the GOAWAY is on the wire, so the client learns why.
                 self.state = .closed
                 let context = self.context!
-                context.writeAndFlush(Self.wrapOutboundOut(frame)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+                context.writeAndFlush(Self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
                 return
             }
         }
@@ -635,7 +659,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func close() {
         guard self.state != .closed else { return }
         self.state = .closed
-        self.context.flush()
+        self.flushNow()
         self.context.close(promise: nil)
     }
 

@@ -68,6 +68,50 @@ public final class BodyCodec {
         return Frame(kind: kind, flags: flags.union(bodyFlags), streamID: streamID, body: body)
     }
 
+    /// Appends a whole frame to `buffer`: header, then `payload` compressed straight into place
+    /// (no intermediate body buffer). On error nothing is appended.
+    public func appendFrame(
+        _ kind: FrameKind, streamID: StreamID, flags: FrameFlags = [], payload: UnsafeRawBufferPointer,
+        to buffer: inout ByteBuffer
+    ) throws {
+        if payload.count > self.limits.maxMessageBytes {
+            throw WireError(.messageTooLarge, "message of \(payload.count) bytes is over the limit of \(self.limits.maxMessageBytes)")
+        }
+        let start = buffer.writerIndex
+        var flags = flags
+        let useDictionary = !payload.isEmpty && self.compressor.dictionary != nil && payload.count <= Self.dictionaryPayloadLimit
+        if useDictionary { flags.insert(.dictionary) }
+        buffer.writeInteger(UInt32(0), endianness: .big)  // length, patched below
+        buffer.writeInteger(Frame.version)
+        buffer.writeInteger(kind.rawValue)
+        buffer.writeInteger(flags.rawValue)
+        buffer.writeInteger(UInt8(0))
+        buffer.writeInteger(streamID.rawValue, endianness: .big)
+        if !payload.isEmpty {
+            do {
+                try self.compressor.compress(payload, level: Self.plainLevel, useDictionary: useDictionary, into: &buffer)
+            } catch {
+                buffer.moveWriterIndex(to: start)
+                throw error
+            }
+        }
+        buffer.setInteger(UInt32(buffer.writerIndex - start - Frame.prefixSize), at: start, endianness: .big)
+    }
+
+    /// Appends a control or service message as a whole frame.
+    public func appendFrame(
+        _ kind: FrameKind, streamID: StreamID, flags: FrameFlags = [], message: some SwiftProtobuf.Message,
+        to buffer: inout ByteBuffer
+    ) throws {
+        let bytes: [UInt8]
+        do {
+            bytes = try message.serializedBytes()
+        } catch {
+            throw WireError(.internalError, "\(kind) body does not serialize")
+        }
+        try bytes.withUnsafeBytes { try self.appendFrame(kind, streamID: streamID, flags: flags, payload: $0, to: &buffer) }
+    }
+
     /// Inflates a frame's body within the message limit.
     public func decode(_ frame: Frame, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         if frame.body.readableBytes == 0 { return ByteBuffer() }

@@ -1,34 +1,50 @@
 import NIOCore
 
-/// Outbound half of the codec: turns `Frame`s into bytes (see `FrameEncoder`).
-public final class FrameEncoderHandler: ChannelOutboundHandler {
-    public typealias OutboundIn = Frame
-    public typealias OutboundOut = ByteBuffer
-
-    private let encoder = FrameEncoder()
-
-    public init() {}
-
-    public func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let frame = Self.unwrapOutboundIn(data)
-        var header = context.channel.allocator.buffer(capacity: Frame.prefixSize + Frame.headerSize + min(frame.body.readableBytes, FrameEncoder.copyThreshold))
-        if self.encoder.encodeHeader(frame, into: &header) {
-            context.write(Self.wrapOutboundOut(header), promise: promise)
-        } else {
-            context.write(Self.wrapOutboundOut(header), promise: nil)
-            context.write(Self.wrapOutboundOut(frame.body), promise: promise)
-        }
+extension ChannelPipeline.SynchronousOperations {
+    /// Adds the inbound frame decoder: it refuses oversized frames on their prefix, with a
+    /// buffer cap as a second guard. Outbound, connections append frames to a `FrameWriter`.
+    public func addFrameDecoder(limits: WireLimits) throws {
+        try self.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits), maximumBufferSize: limits.maxFrameBytes + 64 * 1024))
     }
 }
 
-@available(*, unavailable)
-extension FrameEncoderHandler: Sendable {}
+/// Collects a connection's outbound frames into one buffer per flush, compressing bodies straight
+/// into it: one allocation and one pipeline write for many small frames (GRPCMessageFramer's idea).
+/// Not thread-safe: owned by a connection handler and used on its event loop.
+public struct FrameWriter {
+    /// Past this many pending bytes the owner should write them out without waiting for a flush.
+    public static let highWaterMark = 64 * 1024
 
-extension ChannelPipeline.SynchronousOperations {
-    /// Adds the frame codec: a decoder that refuses oversized frames on their prefix (with a
-    /// buffer cap as a second guard) and the encoder.
-    public func addFrameCodec(limits: WireLimits) throws {
-        try self.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits), maximumBufferSize: limits.maxFrameBytes + 64 * 1024))
-        try self.addHandler(FrameEncoderHandler())
+    private var pending: ByteBuffer
+    private let allocator: ByteBufferAllocator
+
+    public init(allocator: ByteBufferAllocator) {
+        self.allocator = allocator
+        self.pending = allocator.buffer(capacity: 0)
+    }
+
+    public var pendingBytes: Int { self.pending.readableBytes }
+
+    /// Appends a frame whose body is already encoded (or empty).
+    public mutating func append(_ frame: Frame) {
+        if self.pending.capacity == 0 { self.pending = self.allocator.buffer(capacity: 4096) }
+        _ = FrameEncoder().encodeHeader(frame, into: &self.pending)
+        if frame.body.readableBytes > FrameEncoder.copyThreshold {
+            var body = frame.body
+            self.pending.writeBuffer(&body)
+        }
+    }
+
+    /// Appends a frame built by `body(&buffer)` (see `BodyCodec.appendFrame`).
+    public mutating func append(_ body: (inout ByteBuffer) throws -> Void) rethrows {
+        if self.pending.capacity == 0 { self.pending = self.allocator.buffer(capacity: 4096) }
+        try body(&self.pending)
+    }
+
+    /// The bytes to write, if any; the writer starts a fresh buffer afterwards.
+    public mutating func take() -> ByteBuffer? {
+        guard self.pending.readableBytes > 0 else { return nil }
+        defer { self.pending = self.allocator.buffer(capacity: 0) }
+        return self.pending
     }
 }
