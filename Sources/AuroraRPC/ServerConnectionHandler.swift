@@ -72,6 +72,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var clientCredit = 1
     private var handshakeTimer: Scheduled<Void>?
     private var idleTimer: Scheduled<Void>?
+    private var idleSince = NIODeadline.now()
     private var drainTimer: Scheduled<Void>?
     private var sweepTimer: Scheduled<Void>?
     private var flushPending = false
@@ -368,8 +369,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             throw WireError(.flowControlError, "CALL on stream \(id) carries a message beyond its credit")
         }
         self.streams[id.rawValue] = stream
-        self.idleTimer?.cancel()
-        self.idleTimer = nil
 
         let requested = call.timeoutMs == 0 ? self.configuration.maxCallDuration : .milliseconds(Int64(clamping: call.timeoutMs))
         let timeout = min(requested, self.configuration.maxCallDuration)
@@ -559,11 +558,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Lifecycle
 
+    /// Records that the connection just became idle. One timer per idle timeout is armed lazily;
+    /// when it fires it closes the connection only if it has stayed idle the whole time, and
+    /// otherwise re-arms for the remainder (no timer churn per call).
     private func armIdleTimer() {
-        self.idleTimer?.cancel()
-        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.idleTimeout)) { [self] in
-            guard self.streams.isEmpty else { return }
-            self.fail(WireError(.idleTimeout, "no calls for \(self.configuration.idleTimeout)"))
+        self.idleSince = .now()
+        guard self.idleTimer == nil else { return }
+        self.scheduleIdleCheck(after: .init(self.configuration.idleTimeout))
+    }
+
+    private func scheduleIdleCheck(after delay: TimeAmount) {
+        self.idleTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: delay) { [self] in
+            self.idleTimer = nil
+            guard self.streams.isEmpty, self.state == .active else { return }
+            let idleFor = NIODeadline.now() - self.idleSince
+            let limit = TimeAmount(self.configuration.idleTimeout)
+            if idleFor >= limit {
+                self.fail(WireError(.idleTimeout, "no calls for \(self.configuration.idleTimeout)"))
+            } else {
+                self.scheduleIdleCheck(after: limit - idleFor)
+            }
         }
     }
 

@@ -37,16 +37,37 @@ public final class DigestedDictionary: @unchecked Sendable {
 /// every frame. Not thread-safe: one per connection, used on its event loop.
 public final class ZstdCompressor {
     private let cctx: OpaquePointer
+    /// A second context bound to the dictionary once, so small messages do not pay for
+    /// re-binding it on every frame.
+    private var dictionaryContext: OpaquePointer?
+
     /// The dictionary `compress(…, useDictionary: true)` uses; its level was fixed when it was digested.
-    public var dictionary: DigestedDictionary?
+    public var dictionary: DigestedDictionary? {
+        didSet {
+            if let context = self.dictionaryContext { ZSTD_freeCCtx(context) }
+            self.dictionaryContext = Self.makeDictionaryContext(self.dictionary)
+        }
+    }
 
     public init(dictionary: DigestedDictionary? = nil) {
         self.cctx = ZSTD_createCCtx()!
         self.dictionary = dictionary
+        self.dictionaryContext = Self.makeDictionaryContext(dictionary)
+    }
+
+    private static func makeDictionaryContext(_ dictionary: DigestedDictionary?) -> OpaquePointer? {
+        guard let dictionary else { return nil }
+        let context = ZSTD_createCCtx()!
+        ZSTD_CCtx_refCDict(context, dictionary.cdict)
+        // ZSTD_c_forceAttachDict = ZSTD_dictForceAttach: reference the digested tables instead
+        // of copying them into the context for each frame.
+        ZSTD_CCtx_setParameter(context, ZSTD_c_experimentalParam4, 1)
+        return context
     }
 
     deinit {
         ZSTD_freeCCtx(self.cctx)
+        if let context = self.dictionaryContext { ZSTD_freeCCtx(context) }
     }
 
     /// Appends one zstd frame holding `input` to `output`.
@@ -54,15 +75,15 @@ public final class ZstdCompressor {
         _ input: UnsafeRawBufferPointer, level: Int32, useDictionary: Bool, into output: inout ByteBuffer
     ) throws {
         let bound = ZSTD_compressBound(input.count)
-        let cdict = useDictionary ? self.dictionary?.cdict : nil
-        if useDictionary && cdict == nil {
+        let dictionaryContext = useDictionary ? self.dictionaryContext : nil
+        if useDictionary && dictionaryContext == nil {
             throw WireError(.internalError, "dictionary compression requested without a dictionary")
         }
         let cctx = self.cctx
         let written = output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { out in
             let result: Int
-            if let cdict {
-                result = ZSTD_compress_usingCDict(cctx, out.baseAddress, out.count, input.baseAddress, input.count, cdict)
+            if let dictionaryContext {
+                result = ZSTD_compress2(dictionaryContext, out.baseAddress, out.count, input.baseAddress, input.count)
             } else {
                 result = ZSTD_compressCCtx(cctx, out.baseAddress, out.count, input.baseAddress, input.count, level)
             }
