@@ -75,7 +75,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
 
     private var context: ChannelHandlerContext!
-    private var writer = FrameWriter(allocator: ByteBufferAllocator())
+    private var out: ConnectionOutbound!
     private var state = State.handshaking
     /// Why the connection is closing, when we know better than "connection closed".
     private var closeReason: RPCError?
@@ -88,7 +88,6 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private var keepaliveTask: Scheduled<Void>?
     private var readSinceKeepalive = false
     private var pingOutstanding = false
-    private var flushPending = false
 
     init(
         configuration: ClientConfiguration, handshake: EventLoopPromise<Aurora_Wire_V1_Welcome>, status: ConnectionStatus,
@@ -105,6 +104,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.out = ConnectionOutbound(context: context, codec: self.codec, logger: self.logger)
         if context.channel.isActive { self.sendHello() }
     }
 
@@ -163,8 +163,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         hello.credential = self.configuration.credential
         hello.dictionaries = self.configuration.dictionaries.map(\.id)
         hello.initialStreamCredit = UInt32(self.configuration.initialStreamCredit)
-        self.writeControl(.hello, message: hello)
-        self.flushNow()
+        self.out.control(.hello, message: hello)
+        self.out.flushNow()
         self.handshakeTimer = self.context.eventLoop.assumeIsolated().scheduleTask(
             in: .init(self.configuration.handshakeTimeout)
         ) { [self] in
@@ -245,8 +245,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             stream.sendGate.grant(Int(credit.messages))
         case .ping:
             let ping = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Ping.self, allocator: allocator)
-            self.writeControl(.pong, message: ping)
-            self.scheduleFlush()
+            self.out.control(.pong, message: ping)
+            self.out.scheduleFlush()
         case .pong:
             self.pingOutstanding = false
         case .goAway:
@@ -337,13 +337,13 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         }
         if let first = stream.firstMessage { call.message = Data(first) }
         let ends = stream.endAfterFirst || (stream.endQueued && stream.queuedOutbound.isEmpty)
-        self.writeControl(.call, streamID: stream.id, flags: ends ? .endStream : [], message: call)
-        for payload in stream.queuedOutbound { self.writeMessage(stream.id, payload) }
+        self.out.control(.call, streamID: stream.id, flags: ends ? .endStream : [], message: call)
+        for payload in stream.queuedOutbound { self.out.message(stream.id, payload) }
         stream.queuedOutbound = []
         if stream.endQueued && !ends {
-            self.enqueue(Frame(kind: .end, streamID: stream.id))
+            self.out.enqueue(Frame(kind: .end, streamID: stream.id))
         }
-        self.scheduleFlush()
+        self.out.scheduleFlush()
     }
 
     /// A message from the caller of a streaming call (its send credit is already taken).
@@ -352,8 +352,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .created, .queued:
             stream.queuedOutbound.append(payload)
         case .open:
-            self.writeMessage(stream.id, payload)
-            self.scheduleFlush()
+            self.out.message(stream.id, payload)
+            self.out.scheduleFlush()
         case .finished:
             return
         }
@@ -365,8 +365,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .created, .queued:
             stream.endQueued = true
         case .open:
-            self.enqueue(Frame(kind: .end, streamID: stream.id))
-            self.scheduleFlush()
+            self.out.enqueue(Frame(kind: .end, streamID: stream.id))
+            self.out.scheduleFlush()
         case .finished:
             return
         }
@@ -393,8 +393,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         stream.inboundCredit += count
         var credit = Aurora_Wire_V1_Credit()
         credit.messages = UInt32(count)
-        self.writeControl(.credit, streamID: stream.id, message: credit)
-        self.scheduleFlush()
+        self.out.control(.credit, streamID: stream.id, message: credit)
+        self.out.scheduleFlush()
     }
 
     private func deadlineExceeded(_ stream: ClientStream) {
@@ -405,8 +405,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     private func sendCancel(_ id: StreamID) {
         guard self.state != .closed else { return }
-        self.enqueue(Frame(kind: .cancel, streamID: id))
-        self.scheduleFlush()
+        self.out.enqueue(Frame(kind: .cancel, streamID: id))
+        self.out.scheduleFlush()
     }
 
     /// Completes a call exactly once, frees its slot and starts the next waiting call.
@@ -453,56 +453,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
 
     // MARK: Writing
 
-    private func writeMessage(_ id: StreamID, _ payload: [UInt8]) {
-        do {
-            try payload.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-                try self.writer.append { try self.codec.appendFrame(.message, streamID: id, payload: raw, to: &$0) }
-            }
-            self.drainIfLarge()
-        } catch {
-            self.logger.debug("request not encoded", metadata: ["rpc.stream": "\(id)"])
-        }
-    }
 
-    private func writeControl(_ kind: FrameKind, streamID: StreamID = .connection, flags: FrameFlags = [], message: some SwiftProtobuf.Message) {
-        do {
-            try self.writer.append { try self.codec.appendFrame(kind, streamID: streamID, flags: flags, message: message, to: &$0) }
-            self.drainIfLarge()
-        } catch {
-            self.logger.debug("control frame not encoded", metadata: ["kind": "\(kind)"])
-        }
-    }
 
-    /// Writes from many callers are flushed once per event-loop turn.
-    private func scheduleFlush() {
-        guard !self.flushPending, self.state != .closed else { return }
-        self.flushPending = true
-        self.context.eventLoop.assumeIsolated().execute { [self] in
-            self.flushPending = false
-            self.flushNow()
-        }
-    }
 
-    /// Adds a ready frame to the outbound buffer.
-    private func enqueue(_ frame: Frame) {
-        self.writer.append(frame)
-        self.drainIfLarge()
-    }
 
-    /// Hands a large outbound buffer to the channel without waiting for the flush.
-    private func drainIfLarge() {
-        if self.writer.pendingBytes >= FrameWriter.highWaterMark, let bytes = self.writer.take() {
-            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
-        }
-    }
 
-    /// Writes everything buffered and flushes the socket.
-    private func flushNow() {
-        if let bytes = self.writer.take() {
-            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
-        }
-        self.context.flush()
-    }
 
     // MARK: Lifecycle
 
@@ -526,8 +481,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if !self.readSinceKeepalive {
             var ping = Aurora_Wire_V1_Ping()
             ping.opaque = UInt64(NIODeadline.now().uptimeNanoseconds)
-            self.writeControl(.ping, message: ping)
-            self.flushNow()
+            self.out.control(.ping, message: ping)
+            self.out.flushNow()
             self.pingOutstanding = true
         }
         self.readSinceKeepalive = false
@@ -543,8 +498,8 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             var goAway = Aurora_Wire_V1_GoAway()
             goAway.code = error.code.rawValue
             goAway.message = error.message
-            self.writeControl(.goAway, message: goAway)
-            self.flushNow()
+            self.out.control(.goAway, message: goAway)
+            self.out.flushNow()
         }
         self.context.close(promise: nil)
     }
@@ -553,6 +508,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
     private func shutDown(_ reason: RPCError) {
         guard self.state != .closed else { return }
         self.state = .closed
+        self.out.closed = true
         self.closeReason = reason
         self.status.markUsable(false)
         self.handshakeTimer?.cancel()
@@ -571,9 +527,9 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         var goAway = Aurora_Wire_V1_GoAway()
         goAway.code = WireError.Code.noError.rawValue
         goAway.message = "client closing"
-        self.writeControl(.goAway, message: goAway)
+        self.out.control(.goAway, message: goAway)
         self.closeReason = RPCError(.cancelled, "the connection was closed by the client")
-        self.flushNow()
+        self.out.flushNow()
         self.context.close(promise: nil)
     }
 }

@@ -77,21 +77,32 @@ final class MessageInbox: AsyncSequence, @unchecked Sendable {
         waiter?.resume(throwing: error)
     }
 
+    private enum Immediate {
+        case message(ByteBuffer)
+        case end
+        case failure(any Error)
+        case wait
+    }
+
+    /// What the reader gets right now, if anything; with `waiter`, parks it when nothing is there.
+    /// Must be called under the lock.
+    private func takeLocked(parking waiter: CheckedContinuation<ByteBuffer?, any Error>?) -> Immediate {
+        if let message = self.buffer.popFirst() {
+            self.consumedSinceGrant += 1
+            return .message(message)
+        }
+        switch self.terminal {
+        case .success: return .end
+        case .failure(let error): return .failure(error)
+        case nil:
+            if let waiter { self.waiter = waiter }
+            return .wait
+        }
+    }
+
     /// The next message, nil at a clean end; throws the stream's error.
     func next() async throws -> ByteBuffer? {
-        enum Immediate { case message(ByteBuffer), end, failure(any Error), wait }
-        let immediate: Immediate = self.lock.withLock {
-            if let message = self.buffer.popFirst() {
-                self.consumedSinceGrant += 1
-                return .message(message)
-            }
-            switch self.terminal {
-            case .success: return .end
-            case .failure(let error): return .failure(error)
-            case nil: return .wait
-            }
-        }
-        switch immediate {
+        switch self.lock.withLock({ self.takeLocked(parking: nil) }) {
         case .message(let message):
             self.grantIfDue()
             return message
@@ -100,27 +111,16 @@ final class MessageInbox: AsyncSequence, @unchecked Sendable {
         case .failure(let error):
             throw error
         case .wait:
-            return try await withCheckedThrowingContinuation { continuation in
-                let resolved: Immediate = self.lock.withLock {
-                    if let message = self.buffer.popFirst() {
-                        self.consumedSinceGrant += 1
-                        return .message(message)
-                    }
-                    switch self.terminal {
-                    case .success: return .end
-                    case .failure(let error): return .failure(error)
-                    case nil:
-                        self.waiter = continuation
-                        return .wait
-                    }
-                }
-                switch resolved {
+            let message = try await withCheckedThrowingContinuation { continuation in
+                switch self.lock.withLock({ self.takeLocked(parking: continuation) }) {
                 case .message(let message): continuation.resume(returning: message)
                 case .end: continuation.resume(returning: nil)
                 case .failure(let error): continuation.resume(throwing: error)
                 case .wait: break
                 }
             }
+            if message != nil { self.grantIfDue() }
+            return message
         }
     }
 

@@ -63,7 +63,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private let writability = WritabilityGate()
 
     private var context: ChannelHandlerContext!
-    private var writer = FrameWriter(allocator: ByteBufferAllocator())
+    private var out: ConnectionOutbound!
     private var state = State.awaitingHello
     private var principal = Principal.anonymous
     private var peer = "unknown"
@@ -75,7 +75,6 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var idleSince = NIODeadline.now()
     private var drainTimer: Scheduled<Void>?
     private var sweepTimer: Scheduled<Void>?
-    private var flushPending = false
     private var needsFlushOnReadComplete = false
     private var abuseWindowStart = NIODeadline.now()
     private var cancelsInWindow = 0
@@ -99,6 +98,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.out = ConnectionOutbound(context: context, codec: self.codec, logger: self.logger)
         if context.channel.isActive { self.start(context: context) }
     }
 
@@ -122,9 +122,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if self.state != .closed {
-            self.state = .closed
-        }
+        self.state = .closed
+        self.out.closed = true
         self.tearDown(reason: RPCError(.unavailable, "connection closed"))
         self.metrics.connectionClosed()
         self.logger.debug("connection closed")
@@ -161,7 +160,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         if self.needsFlushOnReadComplete {
             self.needsFlushOnReadComplete = false
-            self.flushNow()
+            self.out.flushNow()
         }
         context.fireChannelReadComplete()
     }
@@ -245,10 +244,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             welcome.limits.initialStreamCredit = UInt32(self.configuration.initialStreamCredit)
             welcome.limits.idleTimeoutMs = UInt32(clamping: self.configuration.idleTimeout.milliseconds)
             welcome.limits.maxMetadataBytes = UInt32(self.configuration.maxMetadataBytes)
-            self.writeControl(.welcome, message: welcome)
+            self.out.control(.welcome, message: welcome)
             self.codec.dictionary = dictionary
             self.state = .active
-            self.scheduleFlush()
+            self.out.scheduleFlush()
             self.armIdleTimer()
             self.sweepDeadlines()
             self.logger.debug("handshake complete", metadata: ["principal": "\(principal.id)"])
@@ -297,7 +296,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         case .ping:
             try self.countAbuse(cancel: false)
             let ping = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Ping.self, allocator: self.context.channel.allocator)
-            self.writeControl(.pong, message: ping)
+            self.out.control(.pong, message: ping)
             self.needsFlushOnReadComplete = true
         case .pong:
             return
@@ -429,10 +428,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if !stream.outboundClosed {
             stream.outboundClosed = true
             if case .success(let final?) = result {
-                self.writeMessage(id, final)
+                self.out.message(id, final)
             }
             self.writeStatus(id, status)
-            self.scheduleFlush()
+            self.out.scheduleFlush()
         }
         stream.sendGate.fail(Self.callEnded)
         stream.inbox.abort(Self.callEnded)
@@ -443,7 +442,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func deadlineExceeded(_ id: StreamID) {
         guard let stream = self.streams[id.rawValue], !stream.outboundClosed else { return }
         self.writeStatus(id, RPCError(.deadlineExceeded, "the call's deadline passed"))
-        self.scheduleFlush()
+        self.out.scheduleFlush()
         self.closeOutbound(stream, error: RPCError(.deadlineExceeded, "the call's deadline passed"))
     }
 
@@ -481,31 +480,21 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         stream.inboundCredit += count
         var credit = Aurora_Wire_V1_Credit()
         credit.messages = UInt32(count)
-        self.writeControl(.credit, streamID: id, message: credit)
-        self.scheduleFlush()
+        self.out.control(.credit, streamID: id, message: credit)
+        self.out.scheduleFlush()
     }
 
     fileprivate func sendFromHandler(_ id: StreamID, _ payload: [UInt8]) {
         guard let stream = self.streams[id.rawValue], !stream.outboundClosed else { return }
-        self.writeMessage(id, payload)
-        self.scheduleFlush()
+        self.out.message(id, payload)
+        self.out.scheduleFlush()
     }
 
-    private func writeMessage(_ id: StreamID, _ payload: [UInt8]) {
-        do {
-            try payload.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-                try self.writer.append { try self.codec.appendFrame(.message, streamID: id, payload: raw, to: &$0) }
-            }
-            self.drainIfLarge()
-        } catch {
-            self.logger.debug("response not encoded", metadata: ["rpc.stream": "\(id)", "error": "\(error)"])
-        }
-    }
 
     private func writeStatus(_ id: StreamID, _ error: RPCError?) {
         guard let error else {
             // OK travels as an empty body: no compression on the hot path.
-            self.enqueue(Frame(kind: .status, streamID: id))
+            self.out.enqueue(Frame(kind: .status, streamID: id))
             return
         }
         var status = Aurora_Wire_V1_Status()
@@ -513,48 +502,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         status.message = error.message
         status.details = error.details
         if let retryAfter = error.retryAfter { status.retryAfterMs = UInt64(clamping: max(0, retryAfter.milliseconds)) }
-        self.writeControl(.status, streamID: id, message: status)
+        self.out.control(.status, streamID: id, message: status)
     }
 
-    private func writeControl(_ kind: FrameKind, streamID: StreamID = .connection, message: some SwiftProtobuf.Message) {
-        do {
-            try self.writer.append { try self.codec.appendFrame(kind, streamID: streamID, message: message, to: &$0) }
-            self.drainIfLarge()
-        } catch {
-            self.logger.debug("control frame not encoded", metadata: ["kind": "\(kind)"])
-        }
-    }
 
-    /// Writes from handler tasks are flushed once per event-loop turn, not once per write.
-    private func scheduleFlush() {
-        guard !self.flushPending, self.state != .closed else { return }
-        self.flushPending = true
-        self.context.eventLoop.assumeIsolated().execute { [self] in
-            self.flushPending = false
-            self.flushNow()
-        }
-    }
 
-    /// Adds a ready frame to the outbound buffer.
-    private func enqueue(_ frame: Frame) {
-        self.writer.append(frame)
-        self.drainIfLarge()
-    }
 
-    /// Hands a large outbound buffer to the channel without waiting for the flush.
-    private func drainIfLarge() {
-        if self.writer.pendingBytes >= FrameWriter.highWaterMark, let bytes = self.writer.take() {
-            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
-        }
-    }
 
-    /// Writes everything buffered and flushes the socket.
-    private func flushNow() {
-        if let bytes = self.writer.take() {
-            self.context.write(Self.wrapOutboundOut(bytes), promise: nil)
-        }
-        self.context.flush()
-    }
 
     // MARK: Lifecycle
 
@@ -632,8 +586,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         goAway.lastStreamID = self.lastStreamID
         goAway.code = WireError.Code.noError.rawValue
         goAway.message = "server is shutting down"
-        self.writeControl(.goAway, message: goAway)
-        self.flushNow()
+        self.out.control(.goAway, message: goAway)
+        self.out.flushNow()
         if self.streams.isEmpty {
             self.close()
             return
@@ -657,15 +611,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             goAway.lastStreamID = self.lastStreamID
             goAway.code = error.code.rawValue
             goAway.message = error.message
-            if (try? self.writer.append({ try self.codec.appendFrame(.goAway, streamID: .connection, message: goAway, to: &$0) })) != nil,
-                let bytes = self.writer.take()
-            {
-                // Close once the GOAWAY is on the wire, so the client learns why.
-                self.state = .closed
-                let context = self.context!
-                context.writeAndFlush(Self.wrapOutboundOut(bytes)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
-                return
-            }
+            self.out.control(.goAway, message: goAway)
+            // Close once the GOAWAY is on the wire, so the client learns why.
+            self.state = .closed
+            self.out.closed = true
+            let context = self.context!
+            self.out.flushAndWait().assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
         }
         self.close()
     }
@@ -673,7 +625,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func close() {
         guard self.state != .closed else { return }
         self.state = .closed
-        self.flushNow()
+        self.out.closed = true
+        self.out.flushNow()
         self.context.close(promise: nil)
     }
 
