@@ -35,9 +35,9 @@ public struct ClientConfiguration: Sendable {
     public var initialStreamCredit: Int = 16
     public var connectTimeout: Duration = .seconds(5)
     public var handshakeTimeout: Duration = .seconds(10)
-    /// A PING is sent when nothing was read for this long; no answer within `keepaliveTimeout` closes.
+    /// A PING is sent when nothing was read for this long; a PING still unanswered one interval
+    /// later closes the connection (so a dead peer is noticed within two intervals).
     public var keepaliveInterval: Duration = .seconds(30)
-    public var keepaliveTimeout: Duration = .seconds(10)
     /// Dictionaries offered in HELLO, most preferred first.
     public var dictionaries: [DigestedDictionary] = BuiltinDictionaries.all
 
