@@ -1,0 +1,54 @@
+import AuroraProtocol
+import AuroraRPC
+import AuroraWire
+import NIOCore
+import NIOPosix
+import Testing
+
+/// A server that completes the handshake and then goes silent: it reads everything and answers
+/// nothing, as a hung process or a black-holed path would.
+final class SilentServerHandler: ChannelInboundHandler {
+    typealias InboundIn = Frame
+    typealias OutboundOut = ByteBuffer
+    private var welcomed = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.welcomed else { return }
+        self.welcomed = true
+        var welcome = Aurora_Wire_V1_Welcome()
+        welcome.version = 1
+        welcome.limits.maxConcurrentStreams = 10
+        welcome.limits.initialStreamCredit = 4
+        welcome.limits.maxFrameBytes = 1 << 20
+        welcome.limits.maxMessageBytes = 1 << 20
+        let frame = try! BodyCodec(limits: .default).frame(.welcome, streamID: .connection, message: welcome, allocator: context.channel.allocator)
+        context.writeAndFlush(NIOAny(FrameEncoder().encode(frame)), promise: nil)
+    }
+}
+
+@Suite("Keepalive")
+struct KeepaliveTests {
+    @Test func aServerThatStopsAnsweringIsDetected() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addFrameDecoder(limits: .default)
+                    try channel.pipeline.syncOperations.addHandler(SilentServerHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let connection = try await connect(server.localAddress!.port!) { $0.keepaliveInterval = .milliseconds(100) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await #expect(throws: RPCError.self) {
+            _ = try await withTimeout(.seconds(10)) {
+                try await connection.unary(Diagnostics.echo, echoRequest("anyone there?"))
+            }
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.contains("keepalive") == true, "\(String(describing: error))")
+        #expect(clock.now - start < .seconds(2))
+        #expect(!connection.isUsable)
+        try await server.close()
+    }
+}
