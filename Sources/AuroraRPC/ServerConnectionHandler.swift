@@ -151,7 +151,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.drain()
         } else if let event = event as? ChannelEvent, event == .inputClosed {
             // The client closed its side: finish what is in flight, then close.
-            if self.streams.isEmpty { context.close(promise: nil) } else { self.state = .draining }
+            if self.streams.isEmpty { self.close() } else { self.state = .draining }
         } else {
             context.fireUserInboundEventTriggered(event)
         }
@@ -421,7 +421,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             } else if error is CancellationError {
                 status = RPCError(.cancelled, "the call was cancelled")
             } else {
-                stream.outboundClosed ? () : self.logger.debug("handler failed", metadata: ["rpc.stream": "\(id)", "error": "\(type(of: error))"])
+                if !stream.outboundClosed {
+                    self.logger.debug("handler failed", metadata: ["rpc.stream": "\(id)", "error": "\(type(of: error))"])
+                }
                 status = RPCError(.internal, "internal error")
             }
         }
