@@ -78,6 +78,26 @@ struct RPCRoundTripTests {
         }
     }
 
+    @Test func oversizedMetadataAndMessagesAreRefused() async throws {
+        var limits = ServerConnectionConfiguration()
+        limits.maxMetadataBytes = 1024
+        try await withServer(connection: limits) { port, _ in
+            let connection = try await connect(port)
+            let metadata = ["note": String(repeating: "x", count: 2000)]
+            let tooMuch = await #expect(throws: RPCError.self) {
+                _ = try await connection.unary(Diagnostics.echo, echoRequest("x"), options: CallOptions(metadata: metadata))
+            }
+            #expect(tooMuch?.code == .resourceExhausted)
+            let big = await #expect(throws: RPCError.self) {
+                _ = try await connection.unary(method: Diagnostics.echo.name, request: [UInt8](repeating: 1, count: 5 << 20), options: .default)
+            }
+            #expect(big?.code == .resourceExhausted)
+            // Neither refusal harmed the connection.
+            _ = try await connection.unary(Diagnostics.echo, echoRequest("fine"), options: CallOptions(metadata: ["trace-id": "abc"]))
+            await connection.close()
+        }
+    }
+
     @Test func thousandConcurrentCallsOnOneConnection() async throws {
         try await withServer { port, _ in
             let connection = try await connect(port)
