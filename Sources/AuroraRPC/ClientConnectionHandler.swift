@@ -22,15 +22,18 @@ final class ClientStream: @unchecked Sendable {
     let firstMessage: [UInt8]?
     /// The caller sends no more messages after the first (unary and server-streaming calls).
     let endAfterFirst: Bool
-    /// Unary calls resume this with the response; streaming calls use `inbox`.
-    var unaryContinuation: CheckedContinuation<ByteBuffer, any Error>?
+    /// Unary calls resume this with the response frame, still compressed (the caller inflates
+    /// it off the event loop); streaming calls use `inbox`.
+    var unaryContinuation: CheckedContinuation<Frame, any Error>?
+    /// Unary calls: the CALL body, already built and compressed by the caller.
+    var encodedCall: (body: ByteBuffer, flags: FrameFlags)?
     let inbox: MessageInbox?
     let sendGate: SendGate
 
     var id = StreamID(0)
     var phase = Phase.created
     var cancelRequested = false
-    var unaryResponse: ByteBuffer?
+    var unaryResponse: Frame?
     var deadlineTimer: Scheduled<Void>?
     /// MESSAGE frames the server may still send before we grant more.
     var inboundCredit = 0
@@ -219,11 +222,10 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 throw WireError(.flowControlError, "MESSAGE on stream \(frame.streamID) beyond its credit")
             }
             stream.inboundCredit -= 1
-            let payload = try self.codec.decode(frame, allocator: allocator)
             if let inbox = stream.inbox {
-                inbox.push(payload)
+                inbox.push(try self.codec.decode(frame, allocator: allocator))
             } else if stream.unaryResponse == nil {
-                stream.unaryResponse = payload
+                stream.unaryResponse = frame
             } else {
                 self.finish(stream, RPCError(.internal, "the server sent more than one response to a unary call"))
                 self.sendCancel(stream.id)
@@ -329,6 +331,11 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         stream.inboundCredit = self.configuration.initialStreamCredit
         self.streams[stream.id.rawValue] = stream
 
+        if let encoded = stream.encodedCall {
+            self.out.enqueue(Frame(kind: .call, flags: encoded.flags.union(.endStream), streamID: stream.id, body: encoded.body))
+            self.out.scheduleFlush()
+            return
+        }
         var call = Aurora_Wire_V1_Call()
         call.method = stream.method
         call.metadata = stream.options.metadata
@@ -519,6 +526,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
             self.finish(stream, reason)
         }
         self.waiting.removeAll()
+    }
+
+    /// A unary response body turned out not to decode (the caller inflates it): the same
+    /// connection error as if it had been found here.
+    func responseBodyFailed(_ error: WireError) {
+        self.fail(error)
     }
 
     /// Called by the owner to close: GOAWAY(NO_ERROR), then close.

@@ -35,7 +35,7 @@ enum MessageCoding {
         }
     }
 
-    static func decode<M: SwiftProtobuf.Message>(_ bytes: [UInt8], as type: M.Type) throws -> M {
+    static func decode<M: SwiftProtobuf.Message>(_ bytes: some SwiftProtobufContiguousBytes, as type: M.Type) throws -> M {
         do {
             return try M(serializedBytes: bytes)
         } catch {

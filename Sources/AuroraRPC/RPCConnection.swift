@@ -1,4 +1,5 @@
 import AuroraWire
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -41,11 +42,15 @@ public final class RPCConnection: RPCCaller {
     public let maxMessageBytes: Int
     private let clientCredit: Int
     private let serverCredit: Int
+    /// Unary calls encode requests and decode responses on the caller's thread with these.
+    private let codecs: BodyCodecPool
 
     private init(
         channel: any Channel, handler: NIOLoopBound<ClientConnectionHandler>, writability: WritabilityGate,
-        status: ConnectionStatus, welcome: Aurora_Wire_V1_Welcome, clientCredit: Int, maxMessageBytes: Int
+        status: ConnectionStatus, welcome: Aurora_Wire_V1_Welcome, clientCredit: Int, maxMessageBytes: Int,
+        codecs: BodyCodecPool
     ) {
+        self.codecs = codecs
         self.channel = channel
         self.handler = handler
         self.writability = writability
@@ -101,7 +106,9 @@ public final class RPCConnection: RPCCaller {
         }
         return RPCConnection(
             channel: channel, handler: handler, writability: writability, status: status, welcome: welcome,
-            clientCredit: configuration.initialStreamCredit, maxMessageBytes: configuration.wire.maxMessageBytes)
+            clientCredit: configuration.initialStreamCredit, maxMessageBytes: configuration.wire.maxMessageBytes,
+            codecs: BodyCodecPool(
+                limits: configuration.wire, dictionary: configuration.dictionaries.first { $0.id == welcome.dictionary }))
     }
 
     /// False once the connection closed or the server sent GOAWAY.
@@ -119,10 +126,23 @@ public final class RPCConnection: RPCCaller {
 
     public func unary(method: String, request: [UInt8], options: CallOptions) async throws -> ByteBuffer {
         try self.checkSize(request.count)
+        // Build and compress the CALL here, on the caller's thread, so the event loop only
+        // copies bytes; the response is inflated here too.
+        var call = Aurora_Wire_V1_Call()
+        call.method = method
+        call.metadata = options.metadata
+        if let timeout = options.timeout { call.timeoutMs = UInt64(max(1, timeout.milliseconds)) }
+        call.message = Data(request)
+        let codecs = self.codecs
+        let encoded = try codecs.withCodec { codec in
+            let frame = try codec.frame(.call, streamID: StreamID(1), message: call, allocator: ByteBufferAllocator())
+            return (body: frame.body, flags: frame.flags)
+        }
         let stream = ClientStream(
-            method: method, options: options, firstMessage: request, endAfterFirst: true, inbox: nil, sendCredit: 0)
+            method: method, options: options, firstMessage: nil, endAfterFirst: true, inbox: nil, sendCredit: 0)
+        stream.encodedCall = encoded
         let handler = self.handler
-        return try await withTaskCancellationHandler {
+        let response = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 handler.eventLoop.execute {
                     stream.unaryContinuation = continuation
@@ -131,6 +151,12 @@ public final class RPCConnection: RPCCaller {
             }
         } onCancel: {
             handler.eventLoop.execute { handler.value.cancel(stream) }
+        }
+        do {
+            return try codecs.withCodec { try $0.decode(response, allocator: ByteBufferAllocator()) }
+        } catch let error as WireError {
+            handler.eventLoop.execute { handler.value.responseBodyFailed(error) }
+            throw RPCError(.unavailable, "protocol error from the server: \(error.message)", details: ["goaway": error.code.description])
         }
     }
 

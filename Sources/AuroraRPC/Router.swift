@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import SwiftProtobuf
@@ -63,6 +64,9 @@ struct RegisteredMethod: Sendable {
     let name: String
     let shape: CallShape
     let run: @Sendable (MessageInbox, any StreamSender, ServerContext) async throws -> [UInt8]?
+    /// Unary methods only: the handler on the request bytes embedded in the CALL, so the usual
+    /// unary call needs no inbox and no send gate.
+    var unary: (@Sendable (Data, ServerContext) async throws -> [UInt8])?
 }
 
 /// The methods a server serves, each declared once with its typed messages.
@@ -81,6 +85,9 @@ public struct Router: Sendable {
         self.register(method) { inbox, _, context in
             let request = try await Self.single(inbox, as: Request.self, method: method.name)
             return try MessageCoding.encode(try await handler(request, context))
+        }
+        self.methods[method.name]?.unary = { bytes, context in
+            try MessageCoding.encode(try await handler(MessageCoding.decode(bytes, as: Request.self), context))
         }
     }
 
@@ -122,7 +129,7 @@ public struct Router: Sendable {
         run: @escaping @Sendable (MessageInbox, any StreamSender, ServerContext) async throws -> [UInt8]?
     ) {
         precondition(self.methods[method.name] == nil, "method \(method.name) registered twice")
-        self.methods[method.name] = RegisteredMethod(name: method.name, shape: method.shape, run: run)
+        self.methods[method.name] = RegisteredMethod(name: method.name, shape: method.shape, run: run, unary: nil)
     }
 
     /// Reads exactly one request: none, or more than one, is INVALID_ARGUMENT.

@@ -26,8 +26,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private final class Stream {
         let id: StreamID
         let method: RegisteredMethod
-        let inbox: MessageInbox
-        let sendGate: SendGate
+        /// Nil for unary calls on the fast path (the request came inside the CALL).
+        let inbox: MessageInbox?
+        let sendGate: SendGate?
         let started: NIODeadline
         var inboundCredit: Int
         var receivedEnd = false
@@ -39,7 +40,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         /// False once the handler has returned (it may return before `Task.immediate` does).
         var phaseRunning = true
 
-        init(id: StreamID, method: RegisteredMethod, inbox: MessageInbox, sendGate: SendGate, credit: Int) {
+        init(id: StreamID, method: RegisteredMethod, inbox: MessageInbox?, sendGate: SendGate?, credit: Int) {
             self.id = id
             self.method = method
             self.inbox = inbox
@@ -270,10 +271,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             }
             stream.inboundCredit -= 1
             let payload = try self.codec.decode(frame, allocator: self.context.channel.allocator)
-            stream.inbox.push(payload)
+            stream.inbox?.push(payload)
             if frame.flags.contains(.endStream) {
                 stream.receivedEnd = true
-                stream.inbox.finish()
+                stream.inbox?.finish()
             }
         case .end:
             guard let stream = try self.stream(for: frame) else { return }
@@ -281,7 +282,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 throw WireError(.protocolError, "END on stream \(frame.streamID) after the client ended it")
             }
             stream.receivedEnd = true
-            stream.inbox.finish()
+            stream.inbox?.finish()
         case .cancel:
             try self.countAbuse(cancel: true)
             guard let stream = try self.stream(for: frame) else { return }
@@ -292,7 +293,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 throw WireError(.protocolError, "CREDIT on stream \(frame.streamID) grants no messages")
             }
             guard let stream = try self.stream(for: frame) else { return }
-            stream.sendGate.grant(Int(credit.messages))
+            stream.sendGate?.grant(Int(credit.messages))
         case .ping:
             try self.countAbuse(cancel: false)
             let ping = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Ping.self, allocator: self.context.channel.allocator)
@@ -349,21 +350,26 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
         let eventLoop = self.context.eventLoop
         let loopBound = NIOLoopBound(self, eventLoop: eventLoop)
-        let inbox: MessageInbox
-        if call.hasMessage && frame.flags.contains(.endStream) {
-            inbox = MessageInbox(single: ByteBuffer(bytes: call.message))
+        let ended = frame.flags.contains(.endStream)
+        // The usual unary call (request inside the CALL, nothing more to come) needs no inbox and
+        // no send gate: its handler gets the request bytes and returns the response bytes.
+        let fastUnary = ended && call.hasMessage ? method.unary : nil
+        let inbox: MessageInbox?
+        if fastUnary != nil {
+            inbox = nil
         } else {
             let batch = max(1, self.configuration.initialStreamCredit / 2)
-            inbox = MessageInbox(creditBatch: batch) { granted in
+            let streamInbox = MessageInbox(creditBatch: batch) { granted in
                 eventLoop.execute { loopBound.value.grantCredit(id, granted) }
             }
-            if call.hasMessage { inbox.push(ByteBuffer(bytes: call.message)) }
-            if frame.flags.contains(.endStream) { inbox.finish() }
+            if call.hasMessage { streamInbox.push(ByteBuffer(bytes: call.message)) }
+            if ended { streamInbox.finish() }
+            inbox = streamInbox
         }
         let stream = Stream(
-            id: id, method: method, inbox: inbox, sendGate: SendGate(credit: self.clientCredit),
+            id: id, method: method, inbox: inbox, sendGate: fastUnary == nil ? SendGate(credit: self.clientCredit) : nil,
             credit: self.configuration.initialStreamCredit - (call.hasMessage ? 1 : 0))
-        stream.receivedEnd = frame.flags.contains(.endStream)
+        stream.receivedEnd = ended
         if stream.inboundCredit < 0 {
             throw WireError(.flowControlError, "CALL on stream \(id) carries a message beyond its credit")
         }
@@ -383,16 +389,23 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             method: call.method, metadata: call.metadata, principal: self.principal,
             deadline: ContinuousClock.now.advanced(by: timeout), peer: self.peer, streamID: id.rawValue,
             connectionLogger: self.logger)
-        let sender = ServerStreamSender(
-            streamID: id, gate: stream.sendGate, writability: self.writability, loopBound: loopBound,
-            maxMessageBytes: self.configuration.wire.maxMessageBytes)
+        let run: @Sendable () async throws -> [UInt8]?
+        if let fastUnary {
+            let request = call.message
+            run = { try await fastUnary(request, context) }
+        } else {
+            let sender = ServerStreamSender(
+                streamID: id, gate: stream.sendGate!, writability: self.writability, loopBound: loopBound,
+                maxMessageBytes: self.configuration.wire.maxMessageBytes)
+            run = { [inbox] in try await method.run(inbox!, sender, context) }
+        }
         // The handler starts right here on the event loop and leaves it at its first suspension.
         // A handler that never suspends (most unary calls) thus costs no thread hop at all; one
         // that awaits I/O continues on the global executor, off the event loop.
         let task = Task.immediate {
             let result: Result<[UInt8]?, any Error>
             do {
-                result = .success(try await method.run(inbox, sender, context))
+                result = .success(try await run())
             } catch {
                 result = .failure(error)
             }
@@ -435,8 +448,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.writeStatus(id, status)
             self.out.scheduleFlush()
         }
-        stream.sendGate.fail(Self.callEnded)
-        stream.inbox.abort(Self.callEnded)
+        stream.sendGate?.fail(Self.callEnded)
+        stream.inbox?.abort(Self.callEnded)
         self.metrics.callFinished(method: stream.method.name, code: status?.code ?? .ok, started: stream.started)
         self.streamClosed()
     }
@@ -453,8 +466,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private func closeOutbound(_ stream: Stream, error: RPCError) {
         stream.outboundClosed = true
         stream.deadlineTimer?.cancel()
-        stream.inbox.abort(error)
-        stream.sendGate.fail(error)
+        stream.inbox?.abort(error)
+        stream.sendGate?.fail(error)
         stream.task?.cancel()
     }
 

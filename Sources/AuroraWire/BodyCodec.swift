@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import SwiftProtobuf
 
@@ -130,5 +131,31 @@ public final class BodyCodec {
         } catch {
             throw WireError(.malformedBody, "\(frame.kind) frame on stream \(frame.streamID) has a body that is not a valid \(M.protoMessageName)")
         }
+    }
+}
+
+/// Body codecs for work done off the event loop (for example a caller compressing its own request
+/// before handing it to the connection), so the event loop only moves bytes. Each codec is used
+/// by one thread at a time: `withCodec` lends one out under a lock and takes it back.
+public final class BodyCodecPool: @unchecked Sendable {
+    // @unchecked: `idle` is guarded by `lock`; a lent codec is touched by one thread only.
+    private let lock = NSLock()
+    private var idle: [BodyCodec] = []
+    private let limits: WireLimits
+    private let dictionary: DigestedDictionary?
+
+    public init(limits: WireLimits, dictionary: DigestedDictionary?) {
+        self.limits = limits
+        self.dictionary = dictionary
+    }
+
+    public func withCodec<T>(_ body: (BodyCodec) throws -> T) rethrows -> T {
+        let codec: BodyCodec = self.lock.withLock { self.idle.popLast() } ?? {
+            let codec = BodyCodec(limits: self.limits)
+            codec.dictionary = self.dictionary
+            return codec
+        }()
+        defer { self.lock.withLock { self.idle.append(codec) } }
+        return try body(codec)
     }
 }
