@@ -26,7 +26,10 @@ struct RPCBench: AsyncParsableCommand {
     var inFlight: String = "1,16,256,1000"
 
     @Option(help: "Seconds measured per point (after a warm-up of a third of that).")
-    var seconds: Double = 3
+    var seconds: Double = 2
+
+    @Option(help: "Rounds per point; variants alternate and the median is printed.")
+    var rounds: Int = 3
 
     @Option(help: "Payload bytes per call.")
     var payloadBytes: Int = 200
@@ -40,22 +43,28 @@ struct RPCBench: AsyncParsableCommand {
     func run() async throws {
         let levels = self.inFlight.split(separator: ",").compactMap { Int($0) }
         let payload = SamplePayload.make(bytes: self.payloadBytes)
-        print("unary echo, \(self.payloadBytes)-byte payload, one connection, server in a separate process, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("unary echo, \(self.payloadBytes)-byte payload, one connection, server in a separate process, \(ProcessInfo.processInfo.activeProcessorCount) cores, median of \(self.rounds) alternating rounds of \(self.seconds) s")
         print(String(repeating: "-", count: 100))
         print("in-flight  variant      calls/s    p50 ms   p99 ms   vs raw   vs zstd")
         for level in levels {
             let variants = self.variants.split(separator: ",").map(String.init)
-            var results: [String: Measurement] = [:]
-            for variant in variants {
-                if let port = self.port {
-                    results[variant] = try await Self.measure(variant: variant, port: port, inFlight: level, seconds: self.seconds, payload: payload)
-                    continue
+            // Variants take turns, round after round, so a burst of load from elsewhere on a shared
+            // machine hits them alike; each figure is the median over the rounds.
+            var rounds: [String: [Measurement]] = [:]
+            for _ in 0..<self.rounds {
+                for variant in variants {
+                    if let port = self.port {
+                        rounds[variant, default: []].append(
+                            try await Self.measure(variant: variant, port: port, inFlight: level, seconds: self.seconds, payload: payload))
+                        continue
+                    }
+                    let server = try ServerProcess(variant: variant)
+                    defer { server.stop() }
+                    rounds[variant, default: []].append(
+                        try await Self.measure(variant: variant, port: server.port, inFlight: level, seconds: self.seconds, payload: payload))
                 }
-                let server = try ServerProcess(variant: variant)
-                defer { server.stop() }
-                results[variant] = try await Self.measure(
-                    variant: variant, port: server.port, inFlight: level, seconds: self.seconds, payload: payload)
             }
+            let results = rounds.mapValues(Measurement.median)
             for variant in variants {
                 let m = results[variant]!
                 let ratio = { (other: String) in results[other].map { String(format: "%6.2fx", m.callsPerSecond / $0.callsPerSecond) } ?? "     -" }
@@ -72,6 +81,14 @@ struct RPCBench: AsyncParsableCommand {
         var callsPerSecond: Double
         var p50Milliseconds: Double
         var p99Milliseconds: Double
+
+        /// Field by field median of several rounds.
+        static func median(_ all: [Measurement]) -> Measurement {
+            func mid(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+            return Measurement(
+                callsPerSecond: mid(all.map(\.callsPerSecond)), p50Milliseconds: mid(all.map(\.p50Milliseconds)),
+                p99Milliseconds: mid(all.map(\.p99Milliseconds)))
+        }
     }
 
     static func measure(variant: String, port: Int, inFlight: Int, seconds: Double, payload: [UInt8]) async throws -> Measurement {
