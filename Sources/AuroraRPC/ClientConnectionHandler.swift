@@ -28,7 +28,8 @@ final class ClientStream: @unchecked Sendable {
     /// Unary calls: the CALL body, already built and compressed by the caller.
     var encodedCall: (body: ByteBuffer, flags: FrameFlags)?
     let inbox: MessageInbox?
-    let sendGate: SendGate
+    /// Nil for unary calls, which send nothing after the CALL.
+    let sendGate: SendGate?
 
     var id = StreamID(0)
     var phase = Phase.created
@@ -48,7 +49,7 @@ final class ClientStream: @unchecked Sendable {
         self.firstMessage = firstMessage
         self.endAfterFirst = endAfterFirst
         self.inbox = inbox
-        self.sendGate = SendGate(credit: sendCredit)
+        self.sendGate = endAfterFirst && inbox == nil ? nil : SendGate(credit: sendCredit)
     }
 }
 
@@ -244,7 +245,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
                 throw WireError(.protocolError, "CREDIT on stream \(frame.streamID) grants no messages")
             }
             guard let stream = try self.stream(for: frame) else { return }
-            stream.sendGate.grant(Int(credit.messages))
+            stream.sendGate?.grant(Int(credit.messages))
         case .ping:
             let ping = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Ping.self, allocator: allocator)
             self.out.control(.pong, message: ping)
@@ -425,7 +426,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         stream.deadlineTimer?.cancel()
         if wasOpen { self.streams.removeValue(forKey: stream.id.rawValue) }
         if counted { self.status.callEnded() }
-        stream.sendGate.fail(error ?? Self.callEnded)
+        stream.sendGate?.fail(error ?? Self.callEnded)
         if let inbox = stream.inbox {
             inbox.finish(error)
         } else if let continuation = stream.unaryContinuation {

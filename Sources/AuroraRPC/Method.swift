@@ -1,3 +1,5 @@
+import AuroraWire
+import NIOCore
 import SwiftProtobuf
 
 /// How many messages each side sends on a call.
@@ -32,6 +34,14 @@ enum MessageCoding {
             return try message.serializedBytes()
         } catch {
             throw RPCError(.internal, "\(type(of: message).protoMessageName) does not serialize")
+        }
+    }
+
+    static func decode<M: SwiftProtobuf.Message>(_ buffer: ByteBuffer, as type: M.Type) throws -> M {
+        do {
+            return try buffer.parseProtobuf(as: M.self)
+        } catch {
+            throw RPCError(.invalidArgument, "message is not a valid \(M.protoMessageName)")
         }
     }
 

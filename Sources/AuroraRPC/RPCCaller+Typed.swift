@@ -20,7 +20,7 @@ public struct ResponseStream<Message: SwiftProtobuf.Message>: AsyncSequence, Sen
         let handle: ClientStreamHandle
         public mutating func next() async throws -> Message? {
             guard let buffer = try await self.handle.receive() else { return nil }
-            return try MessageCoding.decode(Array(buffer.readableBytesView), as: Message.self)
+            return try MessageCoding.decode(buffer, as: Message.self)
         }
     }
 
@@ -33,7 +33,7 @@ extension RPCCaller {
         _ method: Method<Request, Response>, _ request: Request, options: CallOptions = .default
     ) async throws -> Response {
         let response = try await self.unary(method: method.name, request: MessageCoding.encode(request), options: options)
-        return try MessageCoding.decode(Array(response.readableBytesView), as: Response.self)
+        return try MessageCoding.decode(response, as: Response.self)
     }
 
     /// Calls a client-streaming method: `body` sends the requests, then the one response is returned.
@@ -60,7 +60,7 @@ extension RPCCaller {
             guard try await handle.receive() == nil else {
                 throw RPCError(.internal, "the server sent more than one response to \(method.name)")
             }
-            return try MessageCoding.decode(Array(response.readableBytesView), as: Response.self)
+            return try MessageCoding.decode(response, as: Response.self)
         } onCancel: {
             handle.cancel()
         }

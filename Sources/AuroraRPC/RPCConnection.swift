@@ -200,7 +200,10 @@ public struct ClientStreamHandle: Sendable {
         guard payload.count <= self.maxMessageBytes else {
             throw RPCError(.resourceExhausted, "request message of \(payload.count) bytes is over the limit of \(self.maxMessageBytes)")
         }
-        try await self.stream.sendGate.acquire()
+        guard let gate = self.stream.sendGate else {
+            throw RPCError(.failedPrecondition, "this call sends no more messages after its first")
+        }
+        try await gate.acquire()
         try await self.writability.waitUntilWritable()
         let (handler, stream) = (self.handler, self.stream)
         handler.eventLoop.execute { handler.value.send(stream, payload) }

@@ -36,7 +36,7 @@ public struct RequestStream<Message: SwiftProtobuf.Message>: AsyncSequence, Send
         var inner: MessageInbox.AsyncIterator
         public mutating func next() async throws -> Message? {
             guard let buffer = try await self.inner.next() else { return nil }
-            return try MessageCoding.decode(Array(buffer.readableBytesView), as: Message.self)
+            return try MessageCoding.decode(buffer, as: Message.self)
         }
     }
 
@@ -140,6 +140,6 @@ public struct Router: Sendable {
         guard try await inbox.next() == nil else {
             throw RPCError(.invalidArgument, "\(method) expects one request message and got more")
         }
-        return try MessageCoding.decode(Array(first.readableBytesView), as: M.self)
+        return try MessageCoding.decode(first, as: M.self)
     }
 }

@@ -127,7 +127,7 @@ public final class BodyCodec {
     ) throws -> M {
         let payload = try self.decode(frame, allocator: allocator)
         do {
-            return try M(serializedBytes: Array(payload.readableBytesView))
+            return try payload.parseProtobuf(as: M.self)
         } catch {
             throw WireError(.malformedBody, "\(frame.kind) frame on stream \(frame.streamID) has a body that is not a valid \(M.protoMessageName)")
         }
@@ -157,5 +157,17 @@ public final class BodyCodecPool: @unchecked Sendable {
         }()
         defer { self.lock.withLock { self.idle.append(codec) } }
         return try body(codec)
+    }
+}
+
+extension ByteBuffer {
+    /// Parses the readable bytes as a protobuf message without copying them first. Safe because
+    /// SwiftProtobuf copies every bytes field out of its input, so nothing refers to the buffer
+    /// after the call.
+    public func parseProtobuf<M: SwiftProtobuf.Message>(as type: M.Type) throws -> M {
+        try self.withUnsafeReadableBytes { raw in
+            guard let base = raw.baseAddress, raw.count > 0 else { return M() }
+            return try M(serializedBytes: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: raw.count, deallocator: .none))
+        }
     }
 }
