@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "AuroraWire", targets: ["AuroraWire"]),
         .library(name: "AuroraRPC", targets: ["AuroraRPC"]),
         .library(name: "AuroraProtocol", targets: ["AuroraProtocol"]),
+        .library(name: "AuroraParser", targets: ["AuroraParser"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
     ],
@@ -61,6 +62,8 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
+        .target(name: "AuroraParser"),
         // Benchmarks, run by hand: `swift run -c release aurora-bench --help`.
         .executableTarget(
             name: "AuroraBench",
@@ -94,6 +97,7 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "AuroraParserTests", dependencies: ["AuroraParser"]),
         .testTarget(
             name: "AuroraRPCTests",
             dependencies: [
