@@ -316,8 +316,7 @@ struct VectorCatalog {
             "zstd_trailing_frame", "A HELLO whose body is two zstd frames back to back.",
             bytes: self.rawFrame(kind: 1, stream: 0, body: self.zstd(hello) + self.zstd(hello)), error: .compressionError,
             detection: "body")
-        var skippable: [UInt8] = [0x50, 0x2A, 0x4D, 0x18, 0x04, 0x00, 0x00, 0x00, 1, 2, 3, 4]
-        skippable += []
+        let skippable: [UInt8] = [0x50, 0x2A, 0x4D, 0x18, 0x04, 0x00, 0x00, 0x00, 1, 2, 3, 4]
         self.addInvalid(
             "zstd_skippable", "A HELLO whose body is a skippable zstd frame.",
             bytes: self.rawFrame(kind: 1, stream: 0, body: skippable), error: .compressionError, detection: "body")
