@@ -1,0 +1,88 @@
+import AuroraParser
+import Foundation
+import Testing
+
+func tokenize(_ text: String, dialect: Dialect = Dialect(), chunkSize: Int = 1 << 20, limits: TokenizerLimits = .init()) throws -> [[String]] {
+    let bytes = Array(text.utf8)
+    var tokenizer = CSVTokenizer(dialect: dialect, limits: limits)
+    var rows: [[String]] = []
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        try tokenizer.feed(bytes[offset..<end]) { rows.append($0) }
+        offset = end
+    }
+    try tokenizer.finish { rows.append($0) }
+    return rows
+}
+
+@Suite("CSV tokenizer")
+struct TokenizerTests {
+    static let spectrum = (try? FileManager.default.contentsOfDirectory(
+        atPath: Corpus.root.appendingPathComponent("csv-spectrum/csvs").path))?.filter { $0.hasSuffix(".csv") }.sorted() ?? []
+
+    @Test func theCorpusIsThere() {
+        #expect(Self.spectrum.count == 11, "../shared/corpus/csv-spectrum must sit beside the repository")
+    }
+
+    /// Every csv-spectrum case, cell by cell against its JSON, fed in chunks of 1, 2, 3, 7 and all bytes.
+    @Test(arguments: spectrum)
+    func csvSpectrum(file: String) throws {
+        let name = String(file.dropLast(4))
+        let text = String(decoding: try Corpus.bytes("csv-spectrum/csvs/\(file)"), as: UTF8.self)
+        let expected = try JSONSerialization.jsonObject(with: Data(try Corpus.bytes("csv-spectrum/json/\(name).json"))) as! [[String: String]]
+        for chunkSize in [1, 2, 3, 7, 1 << 20] {
+            let rows = try tokenize(text, chunkSize: chunkSize)
+            let header = rows.first ?? []
+            let records = rows.dropFirst().map { Dictionary(uniqueKeysWithValues: zip(header, $0)) }
+            #expect(records == expected, "\(file), chunk size \(chunkSize)")
+        }
+    }
+
+    @Test func lenientCases() throws {
+        #expect(try tokenize("a,b\n1,2,\n") == [["a", "b"], ["1", "2", ""]], "trailing delimiter")
+        #expect(try tokenize("a,b\n\n\n1,2\n\n") == [["a", "b"], ["1", "2"]], "blank lines")
+        #expect(try tokenize("a,b\r1,\"x\ry\"\r2,3") == [["a", "b"], ["1", "x\ry"], ["2", "3"]], "CR-only line ends, no final terminator")
+        #expect(try tokenize("a,b\r\n1,2\r\n") == [["a", "b"], ["1", "2"]], "CRLF")
+        #expect(try tokenize("5 \"inch\" nail,2\n") == [["5 \"inch\" nail", "2"]], "quotes inside an unquoted field")
+        #expect(try tokenize("\"abc\"def,2\n") == [["abcdef", "2"]], "text after a closing quote")
+        #expect(try tokenize("\"\",\"\"\n") == [["", ""]], "empty quoted fields")
+    }
+
+    @Test func backslashEscapesAndOtherDelimiters() throws {
+        let dialect = Dialect(delimiter: UInt8(ascii: ";"), quote: UInt8(ascii: "\""), escape: .backslash)
+        #expect(try tokenize("a;b\n\"say \\\"hi\\\"\";2\n", dialect: dialect) == [["a", "b"], ["say \"hi\"", "2"]])
+        #expect(try tokenize("a\tb\n1\t2\n", dialect: Dialect(delimiter: 9)) == [["a", "b"], ["1", "2"]])
+        #expect(try tokenize("a|b\n\"1|2\"|3\n", dialect: Dialect(delimiter: UInt8(ascii: "|"))) == [["a", "b"], ["1|2", "3"]])
+    }
+
+    @Test func limitsNameTheRow() throws {
+        let limits = TokenizerLimits(maxFieldBytes: 8, maxColumns: 3, maxRowBytes: 20)
+        #expect(throws: TokenizerError(kind: .fieldTooLarge, row: 2, limit: 8)) {
+            _ = try tokenize("a,b\nshort,\"much too long a field\"\n", limits: limits)
+        }
+        #expect(throws: TokenizerError(kind: .tooManyColumns, row: 3, limit: 3)) {
+            _ = try tokenize("a,b\n1,2\n1,2,3,4\n", limits: limits)
+        }
+        #expect(throws: TokenizerError(kind: .rowTooLarge, row: 1, limit: 20)) {
+            _ = try tokenize("aaaaaaa,bbbbbbb,ccccccc\n", limits: limits)
+        }
+        // An unbalanced quote cannot swallow the rest of a large file unnoticed: the field limit stops it.
+        #expect(throws: TokenizerError.self) {
+            _ = try tokenize("a,b\n\"open," + String(repeating: "x,y\n", count: 100), limits: limits)
+        }
+    }
+
+    @Test func randomInputNeverCrashes() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab,;\"\\\r\n \t".utf8)
+        for _ in 0..<500 {
+            let bytes = (0..<Int.random(in: 0...200, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            var tokenizer = CSVTokenizer(dialect: Dialect(escape: Bool.random(using: &generator) ? .backslash : .doubledQuote))
+            var rows = 0
+            try tokenizer.feed(bytes) { _ in rows += 1 }
+            try tokenizer.finish { _ in rows += 1 }
+            #expect(rows == tokenizer.rowsEmitted)
+        }
+    }
+}
