@@ -71,6 +71,9 @@ public final class RPCConnection: RPCCaller {
     ) async throws -> RPCConnection {
         let eventLoop = group.next()
         let handshake = eventLoop.makePromise(of: Aurora_Wire_V1_Welcome.self)
+        // The handler is handed out from the initializer: looking it up in the pipeline later
+        // fails if the connection has already closed again.
+        let installed = eventLoop.makePromise(of: NIOLoopBound<ClientConnectionHandler>.self)
         let status = ConnectionStatus()
         let channel: any Channel
         do {
@@ -80,20 +83,21 @@ public final class RPCConnection: RPCCaller {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addFrameDecoder(limits: configuration.wire)
-                        try channel.pipeline.syncOperations.addHandler(
-                            ClientConnectionHandler(configuration: configuration, handshake: handshake, status: status, logger: logger))
+                        let handler = ClientConnectionHandler(
+                            configuration: configuration, handshake: handshake, status: status, logger: logger)
+                        try channel.pipeline.syncOperations.addHandler(handler)
+                        installed.succeed(NIOLoopBound(handler, eventLoop: channel.eventLoop))
                     }
                 }
                 .connect(host: host, port: port)
                 .get()
         } catch {
             handshake.fail(error)
+            installed.fail(error)
             throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)")
         }
-        let (handler, writability) = try await channel.eventLoop.submit {
-            let handler = try channel.pipeline.syncOperations.handler(type: ClientConnectionHandler.self)
-            return (NIOLoopBound(handler, eventLoop: channel.eventLoop), handler.writability)
-        }.get()
+        let handler = try await installed.futureResult.get()
+        let writability = try await channel.eventLoop.submit { handler.value.writability }.get()
         let welcome: Aurora_Wire_V1_Welcome
         do {
             welcome = try await handshake.futureResult.get()
