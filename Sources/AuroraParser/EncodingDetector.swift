@@ -105,39 +105,15 @@ public enum EncodingDetector {
         case invalid(offset: Int)
     }
 
-    /// Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF).
+    /// Strict UTF-8 over the whole sample.
     static func validateUTF8(_ bytes: [UInt8], allowTruncatedEnd: Bool) -> UTF8Validity {
         var index = 0
         var multiByte = 0
-        let count = bytes.count
-        while index < count {
-            let lead = bytes[index]
-            if lead < 0x80 {
-                index += 1
-                continue
-            }
-            let length: Int
-            var lower: UInt8 = 0x80
-            var upper: UInt8 = 0xBF
-            switch lead {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; lower = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; upper = 0x9F
-            case 0xF0: length = 4; lower = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; upper = 0x8F
-            default: return .invalid(offset: index)
-            }
-            for position in 1..<length {
-                guard index + position < count else {
-                    return allowTruncatedEnd ? .valid(multiByteSequences: multiByte) : .invalid(offset: index)
-                }
-                let byte = bytes[index + position]
-                let (low, high) = position == 1 ? (lower, upper) : (UInt8(0x80), UInt8(0xBF))
-                guard byte >= low && byte <= high else { return .invalid(offset: index) }
-            }
-            multiByte += 1
+        while index < bytes.count {
+            let length = UTF8Sequence.length(bytes, at: index)
+            if length == -1 && allowTruncatedEnd { break }
+            guard length > 0 else { return .invalid(offset: index) }
+            if length > 1 { multiByte += 1 }
             index += length
         }
         return .valid(multiByteSequences: multiByte)
