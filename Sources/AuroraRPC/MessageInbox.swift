@@ -19,19 +19,10 @@ final class MessageInbox: AsyncSequence, @unchecked Sendable {
     private let onConsume: (@Sendable (Int) -> Void)?
     private let consumeBatch: Int
     private var consumedSinceGrant = 0
-    /// Largest number of messages ever buffered at once (tests check it stays within the credit).
-    private(set) var highWaterMark = 0
 
     init(creditBatch: Int = 1, onConsume: (@Sendable (Int) -> Void)? = nil) {
         self.consumeBatch = Swift.max(1, creditBatch)
         self.onConsume = onConsume
-    }
-
-    /// An inbox that already holds its only message (a unary request).
-    convenience init(single message: ByteBuffer) {
-        self.init()
-        self.buffer.append(message)
-        self.terminal = .success(())
     }
 
     /// Event loop: a message arrived.
@@ -44,7 +35,6 @@ final class MessageInbox: AsyncSequence, @unchecked Sendable {
                 return waiter
             }
             self.buffer.append(message)
-            self.highWaterMark = Swift.max(self.highWaterMark, self.buffer.count)
             return nil
         }
         if let waiter {

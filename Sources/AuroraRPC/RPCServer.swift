@@ -44,7 +44,7 @@ public final class RPCServer: Service, Sendable {
     private let logger: Logger
     private let metrics = RPCServerMetrics()
     private let bound: EventLoopPromise<SocketAddress>
-    private let connectionIDs = ManagedAtomicCounter()
+    private let connectionIDs = ConnectionIDs()
 
     public init(
         configuration: Configuration, router: Router, authenticator: any Authenticator = AllowAllAuthenticator(),
@@ -119,8 +119,8 @@ public final class RPCServer: Service, Sendable {
     }
 }
 
-/// A process-wide counter for connection ids in logs.
-final class ManagedAtomicCounter: Sendable {
+/// Numbers connections for logs (a locked counter; connections are rare next to calls).
+final class ConnectionIDs: Sendable {
     private let value = NIOLockedValueBox<UInt64>(0)
     func next() -> UInt64 { self.value.withLockedValue { $0 += 1; return $0 } }
 }

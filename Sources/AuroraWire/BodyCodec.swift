@@ -47,13 +47,6 @@ public final class BodyCodec {
         return (body, useDictionary ? .dictionary : [])
     }
 
-    /// Compresses a buffer's readable bytes into a body.
-    public func encode(_ payload: ByteBuffer, allocator: ByteBufferAllocator) throws -> (
-        body: ByteBuffer, flags: FrameFlags
-    ) {
-        try payload.withUnsafeReadableBytes { raw in try self.encode(raw, allocator: allocator) }
-    }
-
     /// Serializes and compresses a control or service message into a frame.
     public func frame(
         _ kind: FrameKind, streamID: StreamID, flags: FrameFlags = [], message: some SwiftProtobuf.Message,
