@@ -153,6 +153,27 @@ struct MalformedInputTests {
         }
     }
 
+    @Test func tooManyPings() async throws {
+        var limits = ServerConnectionConfiguration()
+        limits.maxPingsPerWindow = 10
+        try await withServer(connection: limits) { port, _ in
+            let raw = try await RawConnection(port: port)
+            try await raw.handshake()
+            var ping = Aurora_Wire_V1_Ping()
+            ping.opaque = 42
+            // One write, so the server has read everything before it closes.
+            var burst: [UInt8] = []
+            for _ in 0..<15 { burst += FrameEncoder().encode(try RawConnection.frame(.ping, stream: 0, ping)).readableBytesView }
+            try await raw.send(burst)
+            let frames = try await raw.framesUntilClosed()
+            #expect(frames.filter { $0.kind == .pong }.count == 10, "the first ten pings are answered")
+            let goAway = try #require(frames.last { $0.kind == .goAway })
+            let body = try BodyCodec(limits: .default).decodeControl(goAway, as: Aurora_Wire_V1_GoAway.self, allocator: ByteBufferAllocator())
+            #expect(WireError.Code(rawValue: body.code) == .enhanceYourCalm)
+            try await Self.expectServerStillServes(port)
+        }
+    }
+
     static func expectServerStillServes(_ port: Int) async throws {
         let connection = try await connect(port)
         let response = try await connection.unary(Diagnostics.echo, echoRequest("still here"))
