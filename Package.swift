@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AuroraRPC", targets: ["AuroraRPC"]),
         .library(name: "AuroraProtocol", targets: ["AuroraProtocol"]),
         .library(name: "AuroraParser", targets: ["AuroraParser"]),
+        .executable(name: "aurora", targets: ["AuroraCLI"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
     ],
@@ -64,6 +65,14 @@ let package = Package(
         ),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         .target(name: "AuroraParser"),
+        // The `aurora` command-line client.
+        .executableTarget(
+            name: "AuroraCLI",
+            dependencies: [
+                "AuroraParser",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Benchmarks, run by hand: `swift run -c release aurora-bench --help`.
         .executableTarget(
             name: "AuroraBench",

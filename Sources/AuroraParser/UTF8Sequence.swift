@@ -2,7 +2,8 @@
 /// shared by the encoding detector and the transcoder.
 enum UTF8Sequence {
     /// Length of the valid UTF-8 sequence at `index`; 0 if invalid; -1 if cut off by the end.
-    static func length(_ bytes: [UInt8], at index: Int) -> Int {
+    @inline(__always)
+    static func length<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, at index: Int) -> Int where Bytes.Index == Int {
         let lead = bytes[index]
         if lead < 0x80 { return 1 }
         let length: Int

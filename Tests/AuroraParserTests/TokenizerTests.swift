@@ -9,10 +9,10 @@ func tokenize(_ text: String, dialect: Dialect = Dialect(), chunkSize: Int = 1 <
     var offset = 0
     while offset < bytes.count {
         let end = min(offset + chunkSize, bytes.count)
-        try tokenizer.feed(bytes[offset..<end]) { rows.append($0) }
+        try tokenizer.feed(bytes[offset..<end]) { rows.append($0.strings) }
         offset = end
     }
-    try tokenizer.finish { rows.append($0) }
+    try tokenizer.finish { rows.append($0.strings) }
     return rows
 }
 
@@ -58,13 +58,13 @@ struct TokenizerTests {
 
     @Test func limitsNameTheRow() throws {
         let limits = TokenizerLimits(maxFieldBytes: 8, maxColumns: 3, maxRowBytes: 20)
-        #expect(throws: TokenizerError(kind: .fieldTooLarge, row: 2, limit: 8)) {
+        #expect(throws: TokenizerError(kind: .fieldTooLarge, line: 2, limit: 8)) {
             _ = try tokenize("a,b\nshort,\"much too long a field\"\n", limits: limits)
         }
-        #expect(throws: TokenizerError(kind: .tooManyColumns, row: 3, limit: 3)) {
+        #expect(throws: TokenizerError(kind: .tooManyColumns, line: 3, limit: 3)) {
             _ = try tokenize("a,b\n1,2\n1,2,3,4\n", limits: limits)
         }
-        #expect(throws: TokenizerError(kind: .rowTooLarge, row: 1, limit: 20)) {
+        #expect(throws: TokenizerError(kind: .rowTooLarge, line: 1, limit: 20)) {
             _ = try tokenize("aaaaaaa,bbbbbbb,ccccccc\n", limits: limits)
         }
         // An unbalanced quote cannot swallow the rest of a large file unnoticed: the field limit stops it.

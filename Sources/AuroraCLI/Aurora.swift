@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct Aurora: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "aurora",
+        abstract: "Recommends how to preprocess each column of a tabular file, and learns from your corrections.",
+        subcommands: [ProfileCommand.self]
+    )
+}

@@ -1,0 +1,246 @@
+/// Settings that shape a column's statistics.
+public struct ProfileSettings: Sendable, Hashable {
+    public var missingMarkers: MissingMarkers
+    /// Values kept by the frequent-values summary (the top values reported are a prefix).
+    public var frequentCapacity: Int
+    public var topValues: Int
+    public var histogramBins: Int
+    public var quantileSketchK: Int
+    public var distinctPrecision: Int
+
+    public init(
+        missingMarkers: MissingMarkers = MissingMarkers(), frequentCapacity: Int = 64, topValues: Int = 10,
+        histogramBins: Int = 20, quantileSketchK: Int = 200, distinctPrecision: Int = 12
+    ) {
+        self.missingMarkers = missingMarkers
+        self.frequentCapacity = frequentCapacity
+        self.topValues = topValues
+        self.histogramBins = histogramBins
+        self.quantileSketchK = quantileSketchK
+        self.distinctPrecision = distinctPrecision
+    }
+}
+
+/// One column's statistics over any number of cells, in memory that does not grow with them.
+/// The column's kind is a hypothesis from its first value, kept while cells agree; a column
+/// whose cells keep disagreeing becomes text (and stops paying for number or date parsing).
+/// Accumulators of parts of a file merge into the accumulator of the whole.
+public struct ColumnAccumulator: Sendable {
+    enum Hypothesis: UInt8, Sendable {
+        case unknown, number, boolean, date, text
+    }
+
+    let style: DecimalStyle
+    var hypothesis = Hypothesis.unknown
+    var cells = 0
+    var missing = 0
+    /// Cells that did not fit the hypothesis (counted while it held).
+    var invalid = 0
+
+    // Numbers.
+    var moments = Moments()
+    var quantiles: KLLSketch
+    var minimum = Double.infinity
+    var maximum = -Double.infinity
+    var zeros = 0
+    var negatives = 0
+    var fractional = 0
+    var leadingZeros = 0
+    var percents = 0
+    var currencies = 0
+    var grouped = 0
+    var ascending = true
+    var firstValue = Double.nan
+    var lastValue = Double.nan
+
+    // Booleans.
+    var trues = 0
+    var falses = 0
+
+    // Dates.
+    var dateShape: DateShape?
+    var dateOrders: DateOrders = [.ymd, .dmy, .mdy]
+    var dateMinimum: (Int64, Int64, Int64) = (.max, .max, .max)
+    var dateMaximum: (Int64, Int64, Int64) = (.min, .min, .min)
+
+    // Every non-missing cell.
+    var distinct: HyperLogLog
+    var frequent: FrequentValues
+    var minimumLength = Int.max
+    var maximumLength = 0
+    var totalLength = 0
+    var cellsWithSpace = 0
+
+    public init(style: DecimalStyle = .point, settings: ProfileSettings = ProfileSettings()) {
+        self.style = style
+        self.quantiles = KLLSketch(k: settings.quantileSketchK)
+        self.distinct = HyperLogLog(precision: settings.distinctPrecision)
+        self.frequent = FrequentValues(capacity: settings.frequentCapacity)
+    }
+
+    var nonMissing: Int { self.cells - self.missing }
+
+    /// Once this many cells disagree (and more than 1% of the column), the hypothesis is dropped.
+    @inline(__always)
+    private mutating func reject() {
+        self.invalid += 1
+        if self.invalid > 10 && self.invalid * 100 > self.nonMissing { self.becomeText() }
+    }
+
+    private mutating func becomeText() {
+        self.hypothesis = .text
+        self.moments = Moments()
+        self.quantiles = KLLSketch(k: self.quantiles.k)
+        self.dateShape = nil
+    }
+
+    @inline(__always)
+    public mutating func add(_ cell: UnsafeBufferPointer<UInt8>, missingMarkers: MissingMarkers) {
+        self.cells += 1
+        if missingMarkers.isMissing(cell) {
+            self.missing += 1
+            return
+        }
+        let hash = Hash64.hash(cell)
+        self.distinct.add(hash: hash)
+        self.frequent.add(hash: hash, bytes: cell)
+        switch self.hypothesis {
+        case .number:
+            self.recordLength(bytes: cell.count)
+            if let number = NumberParser.parse(cell, style: self.style) { self.addNumber(number) } else { self.reject() }
+        case .text:
+            self.recordText(cell)
+        case .boolean:
+            self.recordLength(bytes: cell.count)
+            if let value = BooleanParser.parse(cell) { self.addBoolean(value) } else { self.reject() }
+        case .date:
+            self.recordText(cell)
+            if let date = DateParser.parse(cell), self.acceptsDate(date) { self.addDate(date) } else { self.reject() }
+        case .unknown:
+            self.recordText(cell)
+            if let number = NumberParser.parse(cell, style: self.style) {
+                self.hypothesis = .number
+                self.addNumber(number)
+            } else if let value = BooleanParser.parse(cell) {
+                self.hypothesis = .boolean
+                self.addBoolean(value)
+            } else if let date = DateParser.parse(cell) {
+                self.hypothesis = .date
+                self.addDate(date)
+            } else {
+                self.hypothesis = .text
+            }
+        }
+    }
+
+    @inline(__always)
+    private mutating func recordLength(bytes length: Int) {
+        if length < self.minimumLength { self.minimumLength = length }
+        if length > self.maximumLength { self.maximumLength = length }
+        self.totalLength += length
+    }
+
+    /// Length in characters (not bytes) and whether the cell holds a space.
+    @inline(__always)
+    private mutating func recordText(_ cell: UnsafeBufferPointer<UInt8>) {
+        var characters = 0
+        var space = false
+        for byte in cell {
+            if byte & 0xC0 != 0x80 { characters += 1 }
+            if byte == UInt8(ascii: " ") { space = true }
+        }
+        self.recordLength(bytes: characters)
+        if space { self.cellsWithSpace += 1 }
+    }
+
+    @inline(__always)
+    private mutating func addNumber(_ number: ParsedNumber) {
+        let value = number.value
+        self.moments.add(value)
+        self.quantiles.add(value)
+        if value < self.minimum { self.minimum = value }
+        if value > self.maximum { self.maximum = value }
+        if value == 0 { self.zeros += 1 }
+        if value < 0 { self.negatives += 1 }
+        if !number.isIntegral { self.fractional += 1 }
+        if number.leadingZero { self.leadingZeros += 1 }
+        if number.percent { self.percents += 1 }
+        if number.currency { self.currencies += 1 }
+        if number.grouped { self.grouped += 1 }
+        if self.firstValue.isNaN { self.firstValue = value }
+        if value < self.lastValue { self.ascending = false }
+        self.lastValue = value
+    }
+
+    private mutating func addBoolean(_ value: Bool) {
+        if value { self.trues += 1 } else { self.falses += 1 }
+    }
+
+    private func acceptsDate(_ date: ParsedDate) -> Bool {
+        guard let shape = self.dateShape else { return true }
+        return shape.agrees(with: date.shape) && !self.dateOrders.intersection(date.orders).isEmpty
+    }
+
+    private mutating func addDate(_ date: ParsedDate) {
+        if self.dateShape == nil { self.dateShape = date.shape } else { self.dateShape!.absorb(date.shape) }
+        self.dateOrders.formIntersection(date.orders)
+        self.dateMinimum = (min(self.dateMinimum.0, date.seconds.0), min(self.dateMinimum.1, date.seconds.1), min(self.dateMinimum.2, date.seconds.2))
+        self.dateMaximum = (max(self.dateMaximum.0, date.seconds.0), max(self.dateMaximum.1, date.seconds.1), max(self.dateMaximum.2, date.seconds.2))
+    }
+
+    /// Adds the statistics of the cells that come after this accumulator's (order matters only
+    /// for "ascending").
+    public mutating func merge(_ other: ColumnAccumulator) {
+        let joined: Hypothesis
+        switch (self.hypothesis, other.hypothesis) {
+        case (.unknown, let kind), (let kind, .unknown): joined = kind
+        case let (a, b) where a == b:
+            if a == .date, let mine = self.dateShape, let theirs = other.dateShape,
+                !mine.agrees(with: theirs) || self.dateOrders.intersection(other.dateOrders).isEmpty
+            {
+                joined = .text
+            } else {
+                joined = a
+            }
+        default: joined = .text
+        }
+        self.cells += other.cells
+        self.missing += other.missing
+        self.distinct.merge(other.distinct)
+        self.frequent.merge(other.frequent)
+        self.minimumLength = min(self.minimumLength, other.minimumLength)
+        self.maximumLength = max(self.maximumLength, other.maximumLength)
+        self.totalLength += other.totalLength
+        self.cellsWithSpace += other.cellsWithSpace
+        if joined == .text {
+            self.becomeText()
+            return
+        }
+        self.hypothesis = joined
+        self.invalid += other.invalid
+        self.moments.merge(other.moments)
+        self.quantiles.merge(other.quantiles)
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+        self.zeros += other.zeros
+        self.negatives += other.negatives
+        self.fractional += other.fractional
+        self.leadingZeros += other.leadingZeros
+        self.percents += other.percents
+        self.currencies += other.currencies
+        self.grouped += other.grouped
+        if !other.firstValue.isNaN {
+            self.ascending = self.ascending && other.ascending && !(other.firstValue < self.lastValue)
+            if self.firstValue.isNaN { self.firstValue = other.firstValue }
+            self.lastValue = other.lastValue
+        }
+        self.trues += other.trues
+        self.falses += other.falses
+        if let theirs = other.dateShape {
+            if self.dateShape == nil { self.dateShape = theirs } else { self.dateShape!.absorb(theirs) }
+        }
+        self.dateOrders.formIntersection(other.dateOrders)
+        self.dateMinimum = (min(self.dateMinimum.0, other.dateMinimum.0), min(self.dateMinimum.1, other.dateMinimum.1), min(self.dateMinimum.2, other.dateMinimum.2))
+        self.dateMaximum = (max(self.dateMaximum.0, other.dateMaximum.0), max(self.dateMaximum.1, other.dateMaximum.1), max(self.dateMaximum.2, other.dateMaximum.2))
+    }
+}

@@ -1,0 +1,364 @@
+/// What the user fixes by hand; nil fields are detected.
+public struct DialectOverrides: Sendable, Hashable {
+    public var delimiter: UInt8?
+    /// .some(nil): fields are never quoted.
+    public var quote: UInt8??
+    public var escape: Dialect.Escape?
+    public var header: Bool?
+    /// Physical lines above the table (title, comments) to skip.
+    public var skipLines: Int?
+
+    public init(delimiter: UInt8? = nil, quote: UInt8?? = nil, escape: Dialect.Escape? = nil, header: Bool? = nil, skipLines: Int? = nil) {
+        self.delimiter = delimiter
+        self.quote = quote
+        self.escape = escape
+        self.header = header
+        self.skipLines = skipLines
+    }
+}
+
+/// The sniffer's decision about a file's layout.
+public struct SniffedLayout: Sendable, Equatable {
+    public var dialect: Dialect
+    public var header: Bool
+    /// Physical lines above the table (title lines, comments, blank lines).
+    public var skippedLines: Int
+    public var lineTerminator: String
+    /// Fields per row of the table.
+    public var columns: Int
+    /// Column names: the header's, made unique, or column_1, column_2, ...
+    public var names: [String]
+    public var decimalStyles: [DecimalStyle]
+    /// Ambiguous dates such as 03/04/2024 are read day first (European files).
+    public var preferDayFirst: Bool
+    /// Share of the sample's rows that fit the table (0...1).
+    public var consistency: Double
+    public var reason: String
+}
+
+/// Decides delimiter, quote, escape, the table's first line and whether it has a header, from a
+/// bounded UTF-8 sample. Every candidate dialect parses the sample; the winner is the one whose
+/// rows are most consistent in length and whose cells most often read as typed values (numbers,
+/// dates, booleans, missing markers, plain words) — the data consistency measure of CleverCSV
+/// (van den Burg et al. 2019) — rather than the one whose character happens to be most frequent.
+public enum DialectSniffer {
+    /// , ; tab | : ^ ~ # space, in order of preference.
+    static let preferredDelimiters: [UInt8] = [0x2C, 0x3B, 0x09, 0x7C, 0x3A, 0x5E, 0x7E, 0x23, 0x20]
+    static let maximumSampleRows = 1_000
+
+    public static func sniff(_ sample: [UInt8], isWholeFile: Bool, overrides: DialectOverrides = DialectOverrides(), missingMarkers: MissingMarkers = MissingMarkers()) -> SniffedLayout {
+        let text = Self.completeLines(sample, isWholeFile: isWholeFile)
+        var best: (score: Double, rank: Int, candidate: Candidate)?
+        for (rank, dialect) in Self.candidates(text, overrides: overrides).enumerated() {
+            guard let candidate = Self.evaluate(text, dialect: dialect, overrides: overrides, missingMarkers: missingMarkers) else { continue }
+            // Strictly better wins; candidates come in order of preference, so ties keep the earlier one.
+            if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, rank, candidate) }
+        }
+        let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
+        return Self.layout(chosen, text: text, overrides: overrides, missingMarkers: missingMarkers)
+    }
+
+    /// The sample up to its last line end (a row cut by the sample's edge would look ragged).
+    static func completeLines(_ sample: [UInt8], isWholeFile: Bool) -> [UInt8] {
+        if isWholeFile { return sample }
+        guard let last = sample.lastIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else { return sample }
+        return Array(sample[...last])
+    }
+
+    static func candidates(_ text: [UInt8], overrides: DialectOverrides) -> [Dialect] {
+        var counts = [Int](repeating: 0, count: 128)
+        for byte in text where byte < 128 { counts[Int(byte)] += 1 }
+        var delimiters: [UInt8]
+        if let fixed = overrides.delimiter {
+            delimiters = [fixed]
+        } else {
+            delimiters = Self.preferredDelimiters.filter { counts[Int($0)] > 0 }
+            // Any other punctuation the data shows.
+            for byte in UInt8(33)..<UInt8(127) where counts[Int(byte)] > 0 && !delimiters.contains(byte) {
+                let scalar = Unicode.Scalar(byte)
+                if scalar.properties.isAlphabetic || (48...57).contains(byte) { continue }
+                if [UInt8(ascii: "\""), UInt8(ascii: "'"), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "\\")].contains(byte) { continue }
+                delimiters.append(byte)
+            }
+            if delimiters.isEmpty { delimiters = [UInt8(ascii: ",")] }
+        }
+        var quotes: [UInt8?]
+        if let fixed = overrides.quote {
+            quotes = [fixed]
+        } else {
+            quotes = [UInt8(ascii: "\""), UInt8(ascii: "'")].filter { counts[Int($0)] > 0 }.map { Optional($0) } + [nil]
+            if quotes.count == 1 { quotes = [UInt8(ascii: "\"")] }  // no quotes in the sample: the RFC default
+        }
+        var dialects: [Dialect] = []
+        for delimiter in delimiters {
+            for quote in quotes where quote != delimiter {
+                var escapes: [Dialect.Escape] = [.doubledQuote]
+                if let fixed = overrides.escape {
+                    escapes = [fixed]
+                } else if let quote, Self.hasBackslashEscapes(text, quote: quote) {
+                    escapes.append(.backslash)
+                }
+                for escape in escapes { dialects.append(Dialect(delimiter: delimiter, quote: quote, escape: escape)) }
+            }
+        }
+        return dialects
+    }
+
+    static func hasBackslashEscapes(_ text: [UInt8], quote: UInt8) -> Bool {
+        guard text.count > 1 else { return false }
+        for index in 0..<(text.count - 1) where text[index] == UInt8(ascii: "\\") && text[index + 1] == quote { return true }
+        return false
+    }
+
+    struct Row {
+        var fields: [String]
+        var line: Int
+        /// Fields without the trailing empty ones (a trailing delimiter adds one).
+        var effective: Int
+    }
+
+    struct Candidate {
+        var dialect: Dialect
+        var rows: [Row]
+        /// Index of the table's first row.
+        var start: Int
+        var columns: Int
+        var score: Double
+        var consistency: Double
+    }
+
+    static func parse(_ text: [UInt8], dialect: Dialect) -> [Row]? {
+        var tokenizer = CSVTokenizer(dialect: dialect, limits: TokenizerLimits(maxFieldBytes: 1 << 16, maxColumns: 4096, maxRowBytes: 1 << 20))
+        var rows: [Row] = []
+        func add(_ row: CSVRow) {
+            guard rows.count < Self.maximumSampleRows else { return }
+            var effective = row.count
+            while effective > 1 && row[effective - 1].isEmpty { effective -= 1 }
+            rows.append(Row(fields: row.strings, line: row.line, effective: effective))
+        }
+        do {
+            try tokenizer.feed(text) { add($0) }
+            try tokenizer.finish { add($0) }
+        } catch {
+            return nil
+        }
+        return rows
+    }
+
+    @inline(__always)
+    static func fits(_ row: Row, _ columns: Int) -> Bool { row.effective <= columns && columns <= row.fields.count }
+
+    static func evaluate(_ text: [UInt8], dialect: Dialect, overrides: DialectOverrides, missingMarkers: MissingMarkers) -> Candidate? {
+        guard let rows = Self.parse(text, dialect: dialect), !rows.isEmpty else { return nil }
+        // The table's width: the one most rows fit (ties: the wider).
+        var votes: [Int: Int] = [:]
+        for row in rows {
+            for width in Set([row.fields.count, row.effective]) { votes[width, default: 0] += 1 }
+        }
+        let columns = votes.max { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }!.key
+        // The table starts at the first row that fits and is followed by a row that fits.
+        var start = 0
+        if let skip = overrides.skipLines {
+            start = rows.firstIndex { $0.line > skip } ?? rows.count
+        } else if columns > 1 {
+            // The table starts at the first row of its width; rows above it are titles or comments.
+            start = rows.firstIndex { Self.fits($0, columns) } ?? 0
+            // A header one field short of the data (an exported index column) belongs to the table.
+            if start > 0 && rows[start - 1].fields.count == columns - 1 && rows[start - 1].fields.count > 1 { start -= 1 }
+        }
+        let table = rows[start...]
+        guard !table.isEmpty else { return nil }
+        let fitting = table.filter { Self.fits($0, columns) }.count
+        let consistency = Double(fitting) / Double(table.count)
+        let coverage = Double(fitting) / Double(rows.count)
+        let widthTerm = columns == 1 ? 0.1 : Double(columns - 1) / Double(columns)
+        // Cells that read as something typed, in the rows below the first.
+        var typed = 0
+        var cells = 0
+        for row in table.dropFirst() where Self.fits(row, columns) {
+            for field in row.fields.prefix(columns) {
+                cells += 1
+                if Self.isTyped(field, dialect: dialect, missingMarkers: missingMarkers) { typed += 1 }
+            }
+        }
+        let typeScore = cells == 0 ? 0.5 : Double(typed) / Double(cells)
+        // Unusual delimiters need better evidence than the usual ones.
+        let prior = Self.preferredDelimiters.contains(dialect.delimiter) ? 1.0 : 0.8
+        let score = prior * coverage * consistency * widthTerm * max(typeScore, 0.01)
+        return Candidate(dialect: dialect, rows: rows, start: start, columns: columns, score: score, consistency: consistency)
+    }
+
+    /// A cell that reads as a value rather than as a fragment of a badly split one.
+    static func isTyped(_ field: String, dialect: Dialect, missingMarkers: MissingMarkers) -> Bool {
+        var field = field
+        return field.withUTF8 { bytes in
+            if missingMarkers.isMissing(bytes) { return true }
+            if NumberParser.parse(bytes, style: .point) != nil || NumberParser.parse(bytes, style: .comma) != nil { return true }
+            if BooleanParser.parse(bytes) != nil || DateParser.parse(bytes) != nil { return true }
+            return Self.isPlainText(bytes, dialect: dialect)
+        }
+    }
+
+    /// Words, digits, spaces and the punctuation of ordinary prose and codes. The dialect's own
+    /// delimiter and quote may appear (a quoted cell holds them); other delimiter-like characters
+    /// and backslashes are the debris of a wrong split or a wrong escape.
+    static func isPlainText(_ bytes: UnsafeBufferPointer<UInt8>, dialect: Dialect) -> Bool {
+        guard let first = bytes.first, let last = bytes.last, first != UInt8(ascii: " "), last != UInt8(ascii: " ") else { return false }
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "/"), UInt8(ascii: "("),
+                UInt8(ascii: ")"), UInt8(ascii: "&"), UInt8(ascii: "+"), UInt8(ascii: "@"), UInt8(ascii: "!"), UInt8(ascii: "?"),
+                UInt8(ascii: "%"), UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "="):
+                continue
+            case 0x80...0xFF: continue  // non-ASCII letters
+            default:
+                if byte == dialect.delimiter || byte == dialect.quote { continue }
+                return false
+            }
+        }
+        return true
+    }
+
+    enum CellKind: Equatable { case missing, number, boolean, date, text }
+
+    static func kind(_ field: String, missingMarkers: MissingMarkers) -> CellKind {
+        var field = field
+        return field.withUTF8 { bytes in
+            if missingMarkers.isMissing(bytes) { return .missing }
+            if NumberParser.parse(bytes, style: .point) != nil || NumberParser.parse(bytes, style: .comma) != nil { return .number }
+            if BooleanParser.parse(bytes) != nil { return .boolean }
+            if DateParser.parse(bytes) != nil { return .date }
+            return .text
+        }
+    }
+
+    static func layout(_ chosen: Candidate, text: [UInt8], overrides: DialectOverrides, missingMarkers: MissingMarkers) -> SniffedLayout {
+        let columns = chosen.columns
+        let table = Array(chosen.rows[min(chosen.start, chosen.rows.count)...])
+        let skipped = overrides.skipLines ?? (table.first.map { $0.line - 1 } ?? 0)
+        var reasons: [String] = []
+        // Header: vote column by column.
+        var header = true
+        var headerReason = "first row taken as the header"
+        if let fixed = overrides.header {
+            header = fixed
+            headerReason = "header \(fixed ? "on" : "off") as asked"
+        } else if let first = table.first {
+            let body = table.dropFirst().filter { Self.fits($0, columns) }
+            var votes = 0
+            var evidence: [String] = []
+            for column in 0..<min(columns, first.fields.count) {
+                let name = first.fields[column]
+                let nameKind = Self.kind(name, missingMarkers: missingMarkers)
+                let kinds = body.compactMap { column < $0.fields.count ? Self.kind($0.fields[column], missingMarkers: missingMarkers) : nil }.filter { $0 != .missing }
+                guard let bodyKind = Self.majority(kinds) else { continue }
+                if bodyKind != .text {
+                    if nameKind == bodyKind {
+                        votes -= 2
+                    } else if nameKind == .text {
+                        votes += 2
+                        if evidence.count < 2 { evidence.append("column \(column + 1) holds \(bodyKind)s under a text cell") }
+                    }
+                }
+                if nameKind == .number || nameKind == .date { votes -= 1 }
+            }
+            let names = first.fields.filter { !$0.isEmpty }
+            if Set(names).count < names.count { votes -= 1 }
+            if votes < 0 || (votes == 0 && first.fields.contains { Self.kind($0, missingMarkers: missingMarkers) == .number || Self.kind($0, missingMarkers: missingMarkers) == .date }) {
+                header = false
+                headerReason = "first row looks like data (typed values where the header would have names)"
+            } else if votes > 0 {
+                headerReason = "first row is a header: " + evidence.joined(separator: "; ")
+            } else {
+                headerReason = "first row taken as the header (all columns are text, no evidence against)"
+            }
+        }
+        reasons.append(headerReason)
+        // Names.
+        var names: [String] = []
+        if header, let first = table.first {
+            var used = Set<String>()
+            for column in 0..<columns {
+                var name = column < first.fields.count ? first.fields[column].trimmingSpaces : ""
+                if name.isEmpty { name = "column_\(column + 1)" }
+                var unique = name
+                var suffix = 2
+                while used.contains(unique) {
+                    unique = "\(name)_\(suffix)"
+                    suffix += 1
+                }
+                used.insert(unique)
+                names.append(unique)
+            }
+        } else {
+            names = (0..<columns).map { "column_\($0 + 1)" }
+        }
+        // Decimal style per column, from the body cells.
+        let body = table.dropFirst(header ? 1 : 0).filter { Self.fits($0, columns) }
+        var styles: [DecimalStyle] = []
+        var anyComma = false
+        for column in 0..<columns {
+            var pointOnly = 0
+            var commaOnly = 0
+            var both = 0
+            for row in body where column < row.fields.count {
+                var field = row.fields[column]
+                let (point, comma) = field.withUTF8 { (NumberParser.parse($0, style: .point) != nil, NumberParser.parse($0, style: .comma) != nil) }
+                if point && comma { both += 1 } else if point { pointOnly += 1 } else if comma { commaOnly += 1 }
+            }
+            let comma = commaOnly > pointOnly || (commaOnly == pointOnly && both > 0 && chosen.dialect.delimiter == UInt8(ascii: ";") && Self.hasGroupedOrDecimalComma(body, column))
+            if comma { anyComma = true }
+            styles.append(comma ? .comma : .point)
+        }
+        let terminator = Self.lineTerminator(text)
+        let delimiterName = Self.describe(chosen.dialect.delimiter)
+        reasons.insert("\(Int((chosen.consistency * 100).rounded()))% of the sample's rows have \(columns) fields with delimiter \(delimiterName)", at: 0)
+        if skipped > 0 { reasons.append("\(skipped) line(s) above the table skipped") }
+        if anyComma { reasons.append("decimal comma in \(styles.filter { $0 == .comma }.count) column(s)") }
+        return SniffedLayout(
+            dialect: chosen.dialect, header: header, skippedLines: skipped, lineTerminator: terminator, columns: columns,
+            names: names, decimalStyles: styles, preferDayFirst: anyComma || chosen.dialect.delimiter == UInt8(ascii: ";"),
+            consistency: chosen.consistency, reason: reasons.joined(separator: "; "))
+    }
+
+    /// "1,5" or "1.234,5": a value only a decimal comma explains.
+    static func hasGroupedOrDecimalComma(_ rows: [Row], _ column: Int) -> Bool {
+        rows.contains { row in
+            column < row.fields.count && row.fields[column].contains(",")
+        }
+    }
+
+    static func majority(_ kinds: [CellKind]) -> CellKind? {
+        guard !kinds.isEmpty else { return nil }
+        var counts: [CellKind: Int] = [:]
+        for kind in kinds { counts[kind, default: 0] += 1 }
+        let (kind, count) = counts.max { $0.value < $1.value }!
+        return count * 10 >= kinds.count * 9 ? kind : .text
+    }
+
+    static func lineTerminator(_ text: [UInt8]) -> String {
+        guard let index = text.firstIndex(where: { $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }) else { return "\n" }
+        if text[index] == UInt8(ascii: "\n") { return "\n" }
+        return index + 1 < text.count && text[index + 1] == UInt8(ascii: "\n") ? "\r\n" : "\r"
+    }
+
+    public static func describe(_ byte: UInt8) -> String {
+        switch byte {
+        case 9: "tab"
+        case 32: "space"
+        default: "'\(String(UnicodeScalar(byte)))'"
+        }
+    }
+}
+
+extension DialectSniffer.CellKind: Hashable {}
+
+extension String {
+    var trimmingSpaces: String {
+        var scalars = Substring(self)
+        while scalars.first == " " { scalars.removeFirst() }
+        while scalars.last == " " { scalars.removeLast() }
+        return String(scalars)
+    }
+}

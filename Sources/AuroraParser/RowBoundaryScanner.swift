@@ -1,0 +1,159 @@
+/// Finds where rows end without copying any field, so a file can be cut into parts that
+/// separate tokenizers parse on several cores. Mirrors `CSVTokenizer`'s states exactly (a quote
+/// opens a field only at its start; doubled quotes and backslash escapes) and counts lines the
+/// same way, so each part knows the line it starts on.
+struct RowBoundaryScanner {
+    private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, escapedInQuoted }
+
+    let dialect: Dialect
+    private var state = State.fieldStart
+    private var afterCR = false
+    /// Line of the next byte (1-based).
+    private(set) var line: Int
+
+    init(dialect: Dialect, firstLine: Int) {
+        self.dialect = dialect
+        self.line = firstLine
+    }
+
+    /// Scans `bytes`; returns the offset just past the last row end found in them and the line
+    /// that starts there. A CR at the very end is not a boundary yet (a LF may follow).
+    mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (offset: Int, line: Int)? {
+        let delimiter = self.dialect.delimiter
+        let quote = self.dialect.quote.map(Int.init) ?? -1
+        let backslash = self.dialect.escape == .backslash
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
+        var boundary: (offset: Int, line: Int)?
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            let wasAfterCR = self.afterCR
+            self.afterCR = false
+            if wasAfterCR && self.state == .fieldStart {
+                // The row ended at the CR; it is a boundary unless this byte is its LF.
+                if byte == lf {
+                    index += 1
+                    boundary = (index, self.line)
+                    continue
+                }
+                boundary = (index, self.line)
+            }
+            switch self.state {
+            case .fieldStart, .unquoted:
+                if byte == delimiter {
+                    self.state = .fieldStart
+                } else if byte == lf {
+                    self.line += 1
+                    self.state = .fieldStart
+                    boundary = (index + 1, self.line)
+                } else if byte == cr {
+                    self.line += 1
+                    self.state = .fieldStart
+                    self.afterCR = true
+                } else if Int(byte) == quote && self.state == .fieldStart {
+                    self.state = .quoted
+                } else {
+                    self.state = .unquoted
+                }
+            case .quoted:
+                if Int(byte) == quote {
+                    self.state = .quoteInQuoted
+                } else if backslash && byte == UInt8(ascii: "\\") {
+                    self.state = .escapedInQuoted
+                } else if byte == cr || (byte == lf && !wasAfterCR) {
+                    self.line += 1
+                    self.afterCR = byte == cr
+                } else if byte == lf {
+                    self.afterCR = false
+                }
+            case .escapedInQuoted:
+                if byte == cr || (byte == lf && !wasAfterCR) { self.line += 1 }
+                self.afterCR = byte == cr
+                self.state = .quoted
+            case .quoteInQuoted:
+                if Int(byte) == quote && !backslash {
+                    self.state = .quoted
+                } else if byte == delimiter {
+                    self.state = .fieldStart
+                } else if byte == lf {
+                    self.line += 1
+                    self.state = .fieldStart
+                    boundary = (index + 1, self.line)
+                } else if byte == cr {
+                    self.line += 1
+                    self.state = .fieldStart
+                    self.afterCR = true
+                } else {
+                    self.state = .unquoted
+                }
+            }
+            index += 1
+        }
+        return boundary
+    }
+}
+
+/// Counts invalid UTF-8 in a stream of chunks (a sequence split between chunks is carried).
+struct UTF8Validator {
+    private var carry: [UInt8] = []
+    private(set) var invalid = 0
+
+    mutating func validate(_ chunk: UnsafeBufferPointer<UInt8>, isLast: Bool) {
+        if !self.carry.isEmpty {
+            // Re-check the carried bytes with enough of this chunk to finish their sequence.
+            let joined = self.carry + Array(chunk.prefix(4))
+            let carried = self.carry.count
+            self.carry = []
+            var index = 0
+            while index < carried {
+                let length = UTF8Sequence.length(joined, at: index)
+                if length > 0 {
+                    index += length
+                } else if length < 0 && !isLast && chunk.count < 4 {
+                    self.carry = Array(joined[index...])
+                    return
+                } else {
+                    self.invalid += 1
+                    index += 1
+                }
+            }
+            let skip = index - carried
+            if skip > 0 {
+                self.validate(UnsafeBufferPointer(rebasing: chunk[skip...]), isLast: isLast)
+                return
+            }
+        }
+        let count = chunk.count
+        guard count > 0, let base = chunk.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        var index = 0
+        while index < count {
+            // Eight ASCII bytes at a time.
+            if index + 8 <= count && raw.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                index += 8
+                continue
+            }
+            if base[index] < 0x80 {
+                index += 1
+                continue
+            }
+            let length = UTF8Sequence.length(chunk, at: index)
+            if length > 0 {
+                index += length
+            } else if length < 0 {
+                if isLast {
+                    self.invalid += 1
+                    index += 1
+                } else {
+                    self.carry = Array(chunk[index...])
+                    return
+                }
+            } else {
+                self.invalid += 1
+                index += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+/// A fast 64-bit hash of a cell's bytes (8 bytes per step, folded multiply), good enough for
+/// HyperLogLog and the frequent-values table; not for anything an attacker could exploit.
+enum Hash64 {
+    @inline(__always)
+    static func fold(_ a: UInt64, _ b: UInt64) -> UInt64 {
+        let product = a.multipliedFullWidth(by: b)
+        return product.high ^ product.low
+    }
+
+    @inline(__always)
+    static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
+        let count = bytes.count
+        var state: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(truncatingIfNeeded: count)
+        guard count > 0, let base = bytes.baseAddress else { return Self.finish(state) }
+        let raw = UnsafeRawPointer(base)
+        var index = 0
+        while index + 8 <= count {
+            let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+            state = Self.fold(state ^ word, 0x9E37_79B9_7F4A_7C15)
+            index += 8
+        }
+        if index < count {
+            var tail: UInt64 = 0
+            var shift: UInt64 = 0
+            while index < count {
+                tail |= UInt64(base[index]) << shift
+                shift += 8
+                index += 1
+            }
+            state = Self.fold(state ^ tail, 0xBF58_476D_1CE4_E5B9)
+        }
+        return Self.finish(state)
+    }
+
+    /// Murmur3's finaliser: every input bit affects every output bit.
+    @inline(__always)
+    static func finish(_ value: UInt64) -> UInt64 {
+        var x = value
+        x ^= x >> 33
+        x &*= 0xFF51_AFD7_ED55_8CCD
+        x ^= x >> 33
+        x &*= 0xC4CE_B9FE_1A85_EC53
+        x ^= x >> 33
+        return x
+    }
+}

@@ -1,0 +1,55 @@
+/// Cell texts that mean "no value". Matched exactly (case-sensitive, after trimming spaces); an
+/// empty or all-space cell is always missing.
+public struct MissingMarkers: Sendable, Hashable {
+    public static let defaults = [
+        "NA", "N/A", "n/a", "na", "NaN", "nan", "NAN", "null", "NULL", "Null", "None", "none", "NONE", "nil",
+        "-", "--", "?", "#N/A", "#NA", "#N/A N/A", "<NA>", "missing", "Missing", ".",
+    ]
+
+    public let markers: [String]
+    /// Markers grouped by byte length, so most cells are rejected by their length alone.
+    private let byLength: [[[UInt8]]]
+
+    public init(_ markers: [String] = MissingMarkers.defaults) {
+        self.markers = markers
+        let encoded = markers.map { Array($0.utf8) }.filter { !$0.isEmpty }
+        var byLength = [[[UInt8]]](repeating: [], count: (encoded.map(\.count).max() ?? 0) + 1)
+        for marker in encoded { byLength[marker.count].append(marker) }
+        self.byLength = byLength
+    }
+
+    @inline(__always)
+    public func isMissing(_ cell: UnsafeBufferPointer<UInt8>) -> Bool {
+        var start = 0
+        var end = cell.count
+        while start < end && cell[start] == UInt8(ascii: " ") { start += 1 }
+        if start == end { return true }
+        while cell[end - 1] == UInt8(ascii: " ") { end -= 1 }
+        let length = end - start
+        guard length < self.byLength.count else { return false }
+        candidates: for marker in self.byLength[length] {
+            for index in 0..<length where marker[index] != cell[start + index] { continue candidates }
+            return true
+        }
+        return false
+    }
+}
+
+/// true/false, yes/no, t/f, y/n in any case.
+public enum BooleanParser {
+    private static let trueWords: [[UInt8]] = ["true", "yes", "t", "y"].map { Array($0.utf8) }
+    private static let falseWords: [[UInt8]] = ["false", "no", "f", "n"].map { Array($0.utf8) }
+
+    @inline(__always)
+    public static func parse(_ cell: UnsafeBufferPointer<UInt8>) -> Bool? {
+        guard cell.count >= 1, cell.count <= 5 else { return nil }
+        var lowered: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
+        withUnsafeMutableBytes(of: &lowered) { buffer in
+            for index in 0..<cell.count { buffer[index] = cell[index] | 0x20 }
+        }
+        let word = withUnsafeBytes(of: lowered) { Array($0.prefix(cell.count)) }
+        if Self.trueWords.contains(word) { return true }
+        if Self.falseWords.contains(word) { return false }
+        return nil
+    }
+}

@@ -1,0 +1,341 @@
+@testable import AuroraParser
+import Foundation
+import Testing
+
+/// Profiles bytes pushed in chunks of `chunkSize`; returns the profile and the rows as profiled.
+func profileBytes(_ bytes: [UInt8], options: ProfileOptions = ProfileOptions(), chunkSize: Int = 4096, collectRows: Bool = true) throws -> (DatasetProfile, names: [String], rows: [[String]]) {
+    var names: [String] = []
+    var rows: [[String]] = []
+    var first = true
+    let profiler = Profiler(options: options, rowHandler: collectRows ? { cells in
+        if first { names = cells; first = false } else { rows.append(cells) }
+    } : nil)
+    var offset = 0
+    while offset < bytes.count {
+        let end = min(offset + chunkSize, bytes.count)
+        try profiler.consume(Array(bytes[offset..<end]))
+        offset = end
+    }
+    return (try profiler.finish(), names, rows)
+}
+
+func profileText(_ text: String, options: ProfileOptions = ProfileOptions()) throws -> DatasetProfile {
+    try profileBytes(Array(text.utf8), options: options, collectRows: false).0
+}
+
+@Suite("Profiler: detection end to end")
+struct DetectionTests {
+    /// Every csv-spectrum case through the whole pipeline (detection included), cell by cell.
+    @Test(arguments: TokenizerTests.spectrum)
+    func csvSpectrumDetected(file: String) throws {
+        let name = String(file.dropLast(4))
+        let expected = try JSONSerialization.jsonObject(with: Data(try Corpus.bytes("csv-spectrum/json/\(name).json"))) as! [[String: String]]
+        for chunkSize in [1, 5, 1 << 20] {
+            let (profile, names, rows) = try profileBytes(try Corpus.bytes("csv-spectrum/csvs/\(file)"), chunkSize: chunkSize)
+            let records = rows.map { Dictionary(uniqueKeysWithValues: zip(names, $0)) }
+            #expect(records == expected, "\(file) chunk \(chunkSize): \(profile.dialect)")
+        }
+    }
+
+    /// Generated files in every encoding and dialect the issue names, with title lines, no header,
+    /// CR/CRLF/LF, quoted multi-line fields, backslash escapes, decimal commas.
+    @Test func generatedMessyFiles() throws {
+        let files = MessyFile.all()
+        var wrong: [String: [String]] = [:]
+        func miss(_ what: String, _ file: MessyFile, _ detail: String) {
+            wrong[what, default: []].append("\(file.encoding.name)\(file.encoding.bom ? "+BOM" : "") \(file.style.delimiter.debugDescription) header=\(file.header) titles=\(file.titleLines.count) \(file.terminator.debugDescription): \(detail)")
+        }
+        for file in files {
+            let (profile, names, rows) = try profileBytes(file.bytes, chunkSize: 1000)
+            if profile.encoding != file.encoding.name || profile.bom != file.encoding.bom { miss("encoding", file, "\(profile.encoding) bom \(profile.bom)") }
+            let dialect = profile.dialect
+            if dialect.delimiter != String(file.style.delimiter) || dialect.quote != String(file.style.quote)
+                || (dialect.escape == "\\") != file.style.backslash
+            {
+                miss("dialect", file, "\(dialect)")
+            }
+            if dialect.header != file.header { miss("header", file, dialect.reason) }
+            if dialect.skippedLines != file.titleLines.count { miss("skipped lines", file, "\(dialect.skippedLines)") }
+            if rows != file.rows { miss("cells", file, "first difference at row \(zip(rows, file.rows).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(rows.count, file.rows.count)), \(rows.count) rows") }
+            if file.header && names != MessyFile.names { miss("names", file, "\(names)") }
+            let kinds = profile.columns.map(\.type)
+            if kinds != MessyFile.kinds { miss("types", file, "\(kinds.map(\.rawValue))") }
+        }
+        let total = files.count
+        for what in ["encoding", "dialect", "header", "skipped lines", "cells", "types"] {
+            print("generated files: \(what) right on \(total - (wrong[what]?.count ?? 0)) of \(total)")
+        }
+        #expect(wrong.isEmpty, "\(wrong.mapValues { $0.prefix(3) })")
+    }
+
+    @Test func overridesWin() throws {
+        let text = "a;b\n1;2\n3;4\n"
+        var options = ProfileOptions()
+        options.dialect.delimiter = UInt8(ascii: ",")
+        options.dialect.header = false
+        let profile = try profileText(text, options: options)
+        #expect(profile.dialect.delimiter == ",")
+        #expect(profile.columns.count == 1)
+        #expect(profile.rows == 3)
+        options = ProfileOptions(encoding: .iso88591)
+        options.dialect.skipLines = 1
+        let latin = try profileBytes(Array("title\nname,v\nJos\u{E9},1\n".unicodeScalars.map { UInt8($0.value) }), options: options)
+        #expect(latin.0.encoding == "ISO-8859-1")
+        #expect(latin.rows == [["José", "1"]])
+    }
+}
+
+@Suite("Profiler: types")
+struct TypeTests {
+    func kinds(_ text: String, options: ProfileOptions = ProfileOptions()) throws -> [String: ColumnKind] {
+        let profile = try profileText(text, options: options)
+        return Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0.type) })
+    }
+
+    func table(_ columns: [(String, [String])]) -> String {
+        let rows = columns[0].1.count
+        var lines = [columns.map(\.0).joined(separator: ",")]
+        for index in 0..<rows { lines.append(columns.map { MessyFile.line([$0.1[index]], .init(delimiter: ",", quote: "\"", backslash: false, decimalComma: false)) }.joined(separator: ",")) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test func everyKind() throws {
+        let n = 30
+        let text = self.table([
+            ("int", (0..<n).map { "\($0 * 7 % 11)" }),
+            ("money", (0..<n).map { "$\($0 + 1),\(String(format: "%03d", 234 + $0)).50" }),
+            ("pct", (0..<n).map { "\($0 % 7 * 5)%" }),
+            ("flag", (0..<n).map { $0 % 3 == 0 ? "True" : "false" }),
+            ("day", (0..<n).map { String(format: "%02d/%02d/2024", $0 % 12 + 1, $0 % 28 + 1) }),
+            ("stamp", (0..<n).map { String(format: "2024-03-%02dT%02d:15:00Z", $0 % 28 + 1, $0 % 24) }),
+            ("color", (0..<n).map { ["red", "green", "blue"][$0 % 3] }),
+            ("comment", (0..<n).map { "this is comment number \($0) with words" }),
+            ("sku", (0..<n).map { "SKU-\(1000 + $0 * 37)" }),
+            ("nothing", (0..<n).map { $0 % 2 == 0 ? "" : "NA" }),
+            ("zip", (0..<n).map { String(format: "%05d", $0 % 5 * 100) }),
+        ])
+        let profile = try profileText(text)
+        let kinds = Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0.type) })
+        #expect(kinds == [
+            "int": .integer, "money": .float, "pct": .integer, "flag": .boolean, "day": .date, "stamp": .datetime,
+            "color": .categorical, "comment": .text, "sku": .identifier, "nothing": .empty, "zip": .categorical,
+        ])
+        let byName = Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0) })
+        #expect(byName["money"]?.stats.numeric?.currency == true)
+        #expect(byName["money"]?.stats.numeric?.thousandsSeparators == true)
+        #expect(byName["money"]?.stats.numeric?.min == 1234.5)
+        #expect(byName["pct"]?.stats.numeric?.percent == true)
+        #expect(byName["day"]?.stats.date?.format == "%m/%d/%Y")
+        #expect(byName["day"]?.stats.date?.min == "2024-01-01")
+        #expect(byName["stamp"]?.stats.date?.format == "%Y-%m-%dT%H:%M:%S%z")
+        #expect(byName["flag"]?.stats.boolean == BooleanSummary(trueCount: 10, falseCount: 20))
+        #expect(byName["nothing"]?.stats.missing == n)
+    }
+
+    @Test func decimalCommaAndDayFirst() throws {
+        let text = "Produkt;Preis;Datum\nA;1.234,50;31.01.2024\nB;2,75;01.02.2024\nC;10;15.03.2024\n"
+        let profile = try profileText(text)
+        #expect(profile.dialect.delimiter == ";")
+        #expect(profile.columns[1].type == .float)
+        #expect(profile.columns[1].stats.numeric?.decimal == .comma)
+        #expect(profile.columns[1].stats.numeric?.max == 1234.5)
+        #expect(profile.columns[2].stats.date?.format == "%d.%m.%Y")
+        #expect(profile.columns[2].stats.date?.max == "2024-03-15")
+    }
+
+    @Test func missingMarkersAreConfigurable() throws {
+        let text = "a,b\n1,-\n2,?\n3,n/a\n4,5\n"
+        let defaults = try profileText(text)
+        #expect(defaults.columns[1].stats.missing == 3)
+        #expect(defaults.columns[1].type == .integer)
+        var options = ProfileOptions()
+        options.settings.missingMarkers = MissingMarkers(["?"])
+        let custom = try profileText(text, options: options)
+        #expect(custom.columns[1].stats.missing == 1)
+        #expect(custom.columns[1].type == .categorical)
+    }
+
+    @Test func aFewBadValuesAreCountedNotFatal() throws {
+        var lines = ["v"]
+        for index in 0..<5000 { lines.append("\(index % 97)") }
+        lines[2500] = "oops"
+        let profile = try profileText(lines.joined(separator: "\n"))
+        #expect(profile.columns[0].type == .integer)
+        #expect(profile.columns[0].stats.invalid == 1)
+        lines[100] = "bad"
+        lines[200] = "worse"
+        lines[300] = "worst"
+        lines[400] = "again"
+        lines[500] = "more"
+        lines[600] = "still"
+        let mixed = try profileText(lines.joined(separator: "\n"))
+        #expect(mixed.columns[0].type == .categorical)
+    }
+
+    @Test func impossibleDatesAreNotDates() throws {
+        let profile = try profileText("d\n2024-02-30\n2024-13-01\n2024-01-01\n")
+        #expect(profile.columns[0].type != .date)
+        let numbers = try profileText("v\n4.5\n")
+        #expect(numbers.columns[0].type == .float)
+    }
+}
+
+@Suite("Profiler: statistics")
+struct StatisticsTests {
+    @Test func momentsMatchTwoPassFormulas() {
+        var random = SeededRandom(seed: 7)
+        let values = (0..<10_000).map { _ in 1e9 + Double.random(in: 0..<1, using: &random) * Double.random(in: 0..<1, using: &random) * 3 }
+        var moments = Moments()
+        for value in values { moments.add(value) }
+        let n = Double(values.count)
+        let mean = values.reduce(0, +) / n
+        let m2 = values.reduce(0) { $0 + pow($1 - mean, 2) } / n
+        let m3 = values.reduce(0) { $0 + pow($1 - mean, 3) } / n
+        let m4 = values.reduce(0) { $0 + pow($1 - mean, 4) } / n
+        #expect(abs(moments.mean - mean) < 1e-6)
+        #expect(abs(moments.variance - m2 * n / (n - 1)) / m2 < 1e-6)
+        #expect(abs(moments.skewness - m3 / pow(m2, 1.5)) < 1e-4)
+        #expect(abs(moments.kurtosis - (m4 / (m2 * m2) - 3)) < 1e-4)
+        // Merged halves equal the whole.
+        var left = Moments()
+        var right = Moments()
+        for (index, value) in values.enumerated() { if index < 3000 { left.add(value) } else { right.add(value) } }
+        left.merge(right)
+        #expect(abs(left.skewness - moments.skewness) < 1e-6)
+        #expect(abs(left.kurtosis - moments.kurtosis) < 1e-6)
+    }
+
+    @Test func sketchesAreAccurateAndMerge() {
+        var random = SeededRandom(seed: 11)
+        let values = (0..<200_000).map { _ in exp(Double.random(in: 0..<5, using: &random)) }
+        let sorted = values.sorted()
+        var whole = KLLSketch()
+        var parts = [KLLSketch(), KLLSketch(), KLLSketch()]
+        for (index, value) in values.enumerated() {
+            whole.add(value)
+            parts[index % 3].add(value)
+        }
+        parts[0].merge(parts[1])
+        parts[0].merge(parts[2])
+        for sketch in [whole, parts[0]] {
+            for (fraction, estimate) in zip([0.01, 0.25, 0.5, 0.75, 0.99], sketch.quantiles([0.01, 0.25, 0.5, 0.75, 0.99])) {
+                let rank = Double(sorted.filter { $0 < estimate }.count) / Double(values.count)
+                #expect(abs(rank - fraction) < 0.02, "quantile \(fraction): rank \(rank)")
+            }
+        }
+        var distinct = HyperLogLog()
+        var left = HyperLogLog()
+        for index in 0..<100_000 {
+            var text = "value-\(index % 40_000)"
+            let hash = text.withUTF8 { Hash64.hash($0) }
+            distinct.add(hash: hash)
+            if index < 50_000 { left.add(hash: hash) }
+        }
+        #expect(abs(distinct.estimate - 40_000) / 40_000 < 0.05)
+        var frequent = FrequentValues(capacity: 16)
+        for index in 0..<10_000 {
+            var text = index % 4 == 0 ? "common" : "rare-\(index)"
+            text.withUTF8 { frequent.add(hash: Hash64.hash($0), bytes: $0) }
+        }
+        #expect(frequent.top(1).first?.value == "common")
+        #expect(frequent.top(1).first!.count >= 2500 - frequent.maximumError)
+    }
+
+    @Test func splitProfilesMergeIntoTheWhole() throws {
+        var random = SeededRandom(seed: 3)
+        var text = "x,y,z,d\n"
+        for index in 0..<30_000 {
+            text += "\(Double.random(in: -5..<50, using: &random)),\(Int.random(in: 0..<9, using: &random)),c\(index % 13),2024-01-\(String(format: "%02d", index % 28 + 1))\n"
+        }
+        let sequential = try profileText(text)
+        var options = ProfileOptions(threads: 2, blockBytes: 64 << 10)
+        options.sampleBytes = 4096
+        let parallel = try profileBytes(Array(text.utf8), options: options, chunkSize: 10_000, collectRows: false).0
+        #expect(parallel.rows == 30_000)
+        #expect(sequential.rows == 30_000)
+        for (a, b) in zip(sequential.columns, parallel.columns) {
+            #expect(a.type == b.type)
+            #expect(a.stats.count == b.stats.count)
+            #expect(a.stats.distinct == b.stats.distinct)
+            if a.stats.distinct <= 20 { #expect(a.stats.topValues == b.stats.topValues) }
+            if let x = a.stats.numeric, let y = b.stats.numeric {
+                #expect(abs(x.mean - y.mean) < 1e-9 * max(1, abs(x.mean)))
+                #expect(abs(x.skewness - y.skewness) < 1e-6)
+                #expect(x.min == y.min && x.max == y.max)
+                #expect(abs(x.quantiles.p50 - y.quantiles.p50) < 2.5)
+            }
+        }
+        let x = sequential.columns[0].stats.numeric!
+        #expect(abs(x.mean - 22.5) < 0.5)
+        #expect(x.histogram.counts.reduce(0, +) == 30_000)
+        #expect(abs(x.quantiles.p25 - 8.75) < 1.0)
+    }
+
+    @Test func outliersFromTheSketch() throws {
+        var lines = ["v"]
+        for index in 0..<1000 { lines.append("\(index % 100)") }
+        for _ in 0..<10 { lines.append("100000") }
+        let profile = try profileText(lines.joined(separator: "\n"))
+        let numeric = profile.columns[0].stats.numeric!
+        #expect(abs(numeric.outlierRatio - 10.0 / 1010.0) < 0.003)
+        #expect(numeric.skewness > 5)
+    }
+}
+
+@Suite("Profiler: ragged rows, limits, garbage")
+struct RobustnessTests {
+    @Test func raggedPolicies() throws {
+        let text = "a,b,c\n1,2,3\n4,5\n6,7,8,9\n10,11,12,\n13,14,15\n"
+        let padded = try profileText(text)
+        #expect(padded.rows == 5)
+        #expect(padded.malformedRows == 2)
+        #expect(padded.malformed == [MalformedRow(line: 3, fields: 2, expected: 3), MalformedRow(line: 4, fields: 4, expected: 3)])
+        #expect(padded.columns[2].stats.missing == 1)
+        let skipped = try profileText(text, options: ProfileOptions(raggedPolicy: .skip))
+        #expect(skipped.rows == 3)
+        #expect(skipped.malformedRows == 2)
+        #expect(throws: ProfileError("2 fields where the table has 3 (ragged policy: fail)", line: 3)) {
+            _ = try profileText(text, options: ProfileOptions(raggedPolicy: .fail))
+        }
+        // The list is bounded, the count is not.
+        var many = "a,b\n"
+        for _ in 0..<500 { many += "1\n1,2\n" }
+        let bounded = try profileText(many, options: ProfileOptions(malformedListLimit: 7))
+        #expect(bounded.malformedRows == 500)
+        #expect(bounded.malformed.count == 7)
+        #expect(bounded.malformed.first?.line == 2)
+    }
+
+    @Test func limitsNameTheLine() throws {
+        let text = "a,b\n1,2\n3,\"" + String(repeating: "x", count: 5000) + "\"\n"
+        let options = ProfileOptions(limits: TokenizerLimits(maxFieldBytes: 1000, maxColumns: 10, maxRowBytes: 4000), sampleBytes: 16)
+        #expect(throws: ProfileError.self) { _ = try profileText(text, options: options) }
+        do {
+            _ = try profileText(text, options: options)
+        } catch let error as ProfileError {
+            #expect(error.line == 3)
+            #expect(error.description.contains("line 3"))
+        }
+    }
+
+    @Test func randomBytesAndTruncatedFilesNeverCrash() throws {
+        var random = SeededRandom(seed: 5)
+        let base = MessyFile(encoding: .utf8, style: MessyFile.styles[0], header: true, titleLines: 1, terminator: "\n", seed: 9).bytes
+        for round in 0..<300 {
+            var bytes: [UInt8]
+            switch round % 3 {
+            case 0: bytes = (0..<Int.random(in: 0...3000, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            case 1: bytes = Array(base.prefix(Int.random(in: 0...base.count, using: &random)))
+            default:
+                bytes = base
+                for _ in 0..<20 { bytes[Int.random(in: 0..<bytes.count, using: &random)] = UInt8.random(in: 0...255, using: &random) }
+            }
+            do {
+                let (profile, _, _) = try profileBytes(bytes, options: ProfileOptions(threads: round % 2 + 1, blockBytes: 512), chunkSize: Int.random(in: 1...700, using: &random))
+                #expect(profile.bytes == bytes.count)
+            } catch is ProfileError {
+                // A clear error is fine; a crash or a hang is not.
+            }
+        }
+    }
+}
