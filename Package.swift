@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "AuroraProtocol", targets: ["AuroraProtocol"]),
         .library(name: "AuroraParser", targets: ["AuroraParser"]),
         .executable(name: "aurora", targets: ["AuroraCLI"]),
+        .executable(name: "parser-service", targets: ["ParserService"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
     ],
@@ -65,6 +66,34 @@ let package = Package(
         ),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         .target(name: "AuroraParser"),
+        // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle.
+        .target(
+            name: "AuroraDaemon",
+            dependencies: [
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The parser-service's handlers and the profile's wire form.
+        .target(
+            name: "AuroraParserService",
+            dependencies: [
+                "AuroraParser", "AuroraProtocol", "AuroraRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Daemons (Services/): thin executables over the libraries above.
+        .executableTarget(
+            name: "ParserService",
+            dependencies: [
+                "AuroraDaemon", "AuroraParser", "AuroraParserService", "AuroraRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/ParserService"
+        ),
         // The `aurora` command-line client.
         .executableTarget(
             name: "AuroraCLI",
@@ -107,6 +136,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AuroraParserTests", dependencies: ["AuroraParser"]),
+        .testTarget(
+            name: "AuroraServiceTests",
+            dependencies: [
+                "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "AuroraRPCTests",
             dependencies: [

@@ -55,8 +55,11 @@ public struct FrequentValues: Sendable {
         self.counts[slot] = count
         let length = min(bytes.count, Self.displayBytes)
         self.lengths[slot] = length
-        let offset = slot * Self.displayBytes
-        for index in 0..<length { self.display[offset + index] = bytes[index] }
+        if length > 0, let source = bytes.baseAddress {
+            self.display.withUnsafeMutableBufferPointer { display in
+                (display.baseAddress! + slot * Self.displayBytes).update(from: source, count: length)
+            }
+        }
         self.table[position] = Int32(slot + 1)
     }
 
@@ -69,8 +72,9 @@ public struct FrequentValues: Sendable {
             self.counts[kept] = self.counts[slot] - amount
             self.lengths[kept] = self.lengths[slot]
             if kept != slot {
-                for index in 0..<Self.displayBytes {
-                    self.display[kept * Self.displayBytes + index] = self.display[slot * Self.displayBytes + index]
+                let (from, to, length) = (slot * Self.displayBytes, kept * Self.displayBytes, self.lengths[kept])
+                self.display.withUnsafeMutableBufferPointer { display in
+                    (display.baseAddress! + to).update(from: display.baseAddress! + from, count: length)
                 }
             }
             kept += 1

@@ -10,7 +10,9 @@ public struct KLLSketch: Sendable {
     /// capacity(0), cached: it changes only when a level is added.
     private var level0Capacity = KLLSketch.minimumCapacity
 
-    private static let minimumCapacity = 16
+    /// Level 0 is sorted in batches of at least this many (cheaper per value; the error bound
+    /// is set by the upper levels).
+    private static let minimumCapacity = 128
 
     public init(k: Int = 200, seed: UInt64 = 0x853C_49E6_748F_EA9B) {
         self.k = k

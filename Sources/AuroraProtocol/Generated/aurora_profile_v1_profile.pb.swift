@@ -12,6 +12,11 @@
 /// They describe a column's distribution; raw cell values appear only in top_values and
 /// only travel back to the client that uploaded the file (never to the learning-service).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import SwiftProtobuf
 
 // If the compiler emits an error on this type, it is because this file
@@ -118,6 +123,29 @@ public nonisolated struct Aurora_Profile_V1_NumericStats: Sendable {
 
   /// Equal-width histogram between min and max.
   public var histogram: [UInt64] = []
+
+  /// How the numbers were written.
+  public var decimalComma: Bool = false
+
+  public var currency: Bool = false
+
+  public var percent: Bool = false
+
+  public var thousandsSeparators: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Aurora_Profile_V1_BooleanStats: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var trueCount: UInt64 = 0
+
+  public var falseCount: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -234,6 +262,21 @@ public nonisolated struct Aurora_Profile_V1_ColumnStatistics: @unchecked Sendabl
     set {_uniqueStorage()._topValueRatio = newValue}
   }
 
+  /// Non-missing cells that do not fit the type.
+  public var invalid: UInt64 {
+    get {_storage._invalid}
+    set {_uniqueStorage()._invalid = newValue}
+  }
+
+  public var boolean: Aurora_Profile_V1_BooleanStats {
+    get {_storage._boolean ?? Aurora_Profile_V1_BooleanStats()}
+    set {_uniqueStorage()._boolean = newValue}
+  }
+  /// Returns true if `boolean` has been explicitly set.
+  public var hasBoolean: Bool {_storage._boolean != nil}
+  /// Clears the value of `boolean`. Subsequent reads from it will return its default value.
+  public mutating func clearBoolean() {_uniqueStorage()._boolean = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -257,6 +300,241 @@ public nonisolated struct Aurora_Profile_V1_StatisticsBatch: Sendable {
   public init() {}
 }
 
+/// How to read an uploaded file; every field left empty is detected.
+public nonisolated struct Aurora_Profile_V1_ReadOptions: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// IANA name: UTF-8, UTF-16LE, UTF-16BE, UTF-32LE, UTF-32BE, windows-1252, ISO-8859-1.
+  public var encoding: String = String()
+
+  /// One character.
+  public var delimiter: String = String()
+
+  /// One character, or "none".
+  public var quote: String = String()
+
+  /// "double" or "backslash".
+  public var escape: String = String()
+
+  public var header: Bool {
+    get {_header ?? false}
+    set {_header = newValue}
+  }
+  /// Returns true if `header` has been explicitly set.
+  public var hasHeader: Bool {self._header != nil}
+  /// Clears the value of `header`. Subsequent reads from it will return its default value.
+  public mutating func clearHeader() {self._header = nil}
+
+  public var skipLines: UInt32 {
+    get {_skipLines ?? 0}
+    set {_skipLines = newValue}
+  }
+  /// Returns true if `skipLines` has been explicitly set.
+  public var hasSkipLines: Bool {self._skipLines != nil}
+  /// Clears the value of `skipLines`. Subsequent reads from it will return its default value.
+  public mutating func clearSkipLines() {self._skipLines = nil}
+
+  /// "pad" (default), "skip" or "fail".
+  public var ragged: String = String()
+
+  /// Replaces the default missing-value markers when use_missing_markers is set.
+  public var missingMarkers: [String] = []
+
+  public var useMissingMarkers: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _header: Bool? = nil
+  fileprivate var _skipLines: UInt32? = nil
+}
+
+/// One message of a streamed upload: the options first (optional), then the file's bytes in order.
+public nonisolated struct Aurora_Profile_V1_UploadChunk: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var part: Aurora_Profile_V1_UploadChunk.OneOf_Part? = nil
+
+  public var options: Aurora_Profile_V1_ReadOptions {
+    get {
+      if case .options(let v)? = part {return v}
+      return Aurora_Profile_V1_ReadOptions()
+    }
+    set {part = .options(newValue)}
+  }
+
+  public var data: Data {
+    get {
+      if case .data(let v)? = part {return v}
+      return Data()
+    }
+    set {part = .data(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Part: Equatable, Sendable {
+    case options(Aurora_Profile_V1_ReadOptions)
+    case data(Data)
+
+  }
+
+  public init() {}
+}
+
+public nonisolated struct Aurora_Profile_V1_DialectInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var delimiter: String = String()
+
+  /// Empty: fields are never quoted.
+  public var quote: String = String()
+
+  /// Empty: no escape (no quoting).
+  public var escape: String = String()
+
+  public var header: Bool = false
+
+  public var skippedLines: UInt32 = 0
+
+  public var lineTerminator: String = String()
+
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Aurora_Profile_V1_MalformedRow: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var line: UInt64 = 0
+
+  public var fields: UInt32 = 0
+
+  public var expected: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Aurora_Profile_V1_ColumnProfile: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var index: UInt32 = 0
+
+  /// Clear text: only ever returned to the client that uploaded the file.
+  public var name: String = String()
+
+  public var stats: Aurora_Profile_V1_ColumnStatistics {
+    get {_stats ?? Aurora_Profile_V1_ColumnStatistics()}
+    set {_stats = newValue}
+  }
+  /// Returns true if `stats` has been explicitly set.
+  public var hasStats: Bool {self._stats != nil}
+  /// Clears the value of `stats`. Subsequent reads from it will return its default value.
+  public mutating func clearStats() {self._stats = nil}
+
+  /// One line on why the type was chosen.
+  public var typeReason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _stats: Aurora_Profile_V1_ColumnStatistics? = nil
+}
+
+public nonisolated struct Aurora_Profile_V1_DatasetProfile: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var encoding: String {
+    get {_storage._encoding}
+    set {_uniqueStorage()._encoding = newValue}
+  }
+
+  public var bom: Bool {
+    get {_storage._bom}
+    set {_uniqueStorage()._bom = newValue}
+  }
+
+  public var encodingConfidence: Double {
+    get {_storage._encodingConfidence}
+    set {_uniqueStorage()._encodingConfidence = newValue}
+  }
+
+  public var encodingReason: String {
+    get {_storage._encodingReason}
+    set {_uniqueStorage()._encodingReason = newValue}
+  }
+
+  public var replacedCharacters: UInt64 {
+    get {_storage._replacedCharacters}
+    set {_uniqueStorage()._replacedCharacters = newValue}
+  }
+
+  public var dialect: Aurora_Profile_V1_DialectInfo {
+    get {_storage._dialect ?? Aurora_Profile_V1_DialectInfo()}
+    set {_uniqueStorage()._dialect = newValue}
+  }
+  /// Returns true if `dialect` has been explicitly set.
+  public var hasDialect: Bool {_storage._dialect != nil}
+  /// Clears the value of `dialect`. Subsequent reads from it will return its default value.
+  public mutating func clearDialect() {_uniqueStorage()._dialect = nil}
+
+  public var bytes: UInt64 {
+    get {_storage._bytes}
+    set {_uniqueStorage()._bytes = newValue}
+  }
+
+  public var rows: UInt64 {
+    get {_storage._rows}
+    set {_uniqueStorage()._rows = newValue}
+  }
+
+  public var malformedRows: UInt64 {
+    get {_storage._malformedRows}
+    set {_uniqueStorage()._malformedRows = newValue}
+  }
+
+  /// The first malformed rows; malformed_rows has the count.
+  public var malformed: [Aurora_Profile_V1_MalformedRow] {
+    get {_storage._malformed}
+    set {_uniqueStorage()._malformed = newValue}
+  }
+
+  public var raggedPolicy: String {
+    get {_storage._raggedPolicy}
+    set {_uniqueStorage()._raggedPolicy = newValue}
+  }
+
+  public var columns: [Aurora_Profile_V1_ColumnProfile] {
+    get {_storage._columns}
+    set {_uniqueStorage()._columns = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "aurora.profile.v1"
@@ -267,7 +545,7 @@ nonisolated extension Aurora_Profile_V1_ColumnType: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Aurora_Profile_V1_NumericStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NumericStats"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}min\0\u{1}max\0\u{1}mean\0\u{1}variance\0\u{1}skewness\0\u{1}kurtosis\0\u{3}zero_ratio\0\u{3}negative_ratio\0\u{3}outlier_ratio\0\u{1}quantiles\0\u{1}histogram\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}min\0\u{1}max\0\u{1}mean\0\u{1}variance\0\u{1}skewness\0\u{1}kurtosis\0\u{3}zero_ratio\0\u{3}negative_ratio\0\u{3}outlier_ratio\0\u{1}quantiles\0\u{1}histogram\0\u{3}decimal_comma\0\u{1}currency\0\u{1}percent\0\u{3}thousands_separators\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -286,6 +564,10 @@ nonisolated extension Aurora_Profile_V1_NumericStats: SwiftProtobuf.Message, Swi
       case 9: try { try decoder.decodeSingularDoubleField(value: &self.outlierRatio) }()
       case 10: try { try decoder.decodeRepeatedDoubleField(value: &self.quantiles) }()
       case 11: try { try decoder.decodeRepeatedUInt64Field(value: &self.histogram) }()
+      case 12: try { try decoder.decodeSingularBoolField(value: &self.decimalComma) }()
+      case 13: try { try decoder.decodeSingularBoolField(value: &self.currency) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.percent) }()
+      case 15: try { try decoder.decodeSingularBoolField(value: &self.thousandsSeparators) }()
       default: break
       }
     }
@@ -325,6 +607,18 @@ nonisolated extension Aurora_Profile_V1_NumericStats: SwiftProtobuf.Message, Swi
     if !self.histogram.isEmpty {
       try visitor.visitPackedUInt64Field(value: self.histogram, fieldNumber: 11)
     }
+    if self.decimalComma != false {
+      try visitor.visitSingularBoolField(value: self.decimalComma, fieldNumber: 12)
+    }
+    if self.currency != false {
+      try visitor.visitSingularBoolField(value: self.currency, fieldNumber: 13)
+    }
+    if self.percent != false {
+      try visitor.visitSingularBoolField(value: self.percent, fieldNumber: 14)
+    }
+    if self.thousandsSeparators != false {
+      try visitor.visitSingularBoolField(value: self.thousandsSeparators, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -340,6 +634,45 @@ nonisolated extension Aurora_Profile_V1_NumericStats: SwiftProtobuf.Message, Swi
     if lhs.outlierRatio != rhs.outlierRatio {return false}
     if lhs.quantiles != rhs.quantiles {return false}
     if lhs.histogram != rhs.histogram {return false}
+    if lhs.decimalComma != rhs.decimalComma {return false}
+    if lhs.currency != rhs.currency {return false}
+    if lhs.percent != rhs.percent {return false}
+    if lhs.thousandsSeparators != rhs.thousandsSeparators {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_BooleanStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BooleanStats"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}true_count\0\u{3}false_count\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.trueCount) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.falseCount) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.trueCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.trueCount, fieldNumber: 1)
+    }
+    if self.falseCount != 0 {
+      try visitor.visitSingularUInt64Field(value: self.falseCount, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_BooleanStats, rhs: Aurora_Profile_V1_BooleanStats) -> Bool {
+    if lhs.trueCount != rhs.trueCount {return false}
+    if lhs.falseCount != rhs.falseCount {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -462,7 +795,7 @@ nonisolated extension Aurora_Profile_V1_ValueCount: SwiftProtobuf.Message, Swift
 
 nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ColumnStatistics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0\u{1}invalid\0\u{1}boolean\0")
 
   fileprivate class _StorageClass {
     var _type: Aurora_Profile_V1_ColumnType = .unspecified
@@ -474,6 +807,8 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
     var _date: Aurora_Profile_V1_DateStats? = nil
     var _topValues: [Aurora_Profile_V1_ValueCount] = []
     var _topValueRatio: Double = 0
+    var _invalid: UInt64 = 0
+    var _boolean: Aurora_Profile_V1_BooleanStats? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -493,6 +828,8 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       _date = source._date
       _topValues = source._topValues
       _topValueRatio = source._topValueRatio
+      _invalid = source._invalid
+      _boolean = source._boolean
     }
   }
 
@@ -520,6 +857,8 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         case 7: try { try decoder.decodeSingularMessageField(value: &_storage._date) }()
         case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._topValues) }()
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._topValueRatio) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._invalid) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._boolean) }()
         default: break
         }
       }
@@ -559,6 +898,12 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       if _storage._topValueRatio.bitPattern != 0 {
         try visitor.visitSingularDoubleField(value: _storage._topValueRatio, fieldNumber: 9)
       }
+      if _storage._invalid != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._invalid, fieldNumber: 10)
+      }
+      try { if let v = _storage._boolean {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -577,6 +922,8 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         if _storage._date != rhs_storage._date {return false}
         if _storage._topValues != rhs_storage._topValues {return false}
         if _storage._topValueRatio != rhs_storage._topValueRatio {return false}
+        if _storage._invalid != rhs_storage._invalid {return false}
+        if _storage._boolean != rhs_storage._boolean {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -616,6 +963,438 @@ nonisolated extension Aurora_Profile_V1_StatisticsBatch: SwiftProtobuf.Message, 
   public static func ==(lhs: Aurora_Profile_V1_StatisticsBatch, rhs: Aurora_Profile_V1_StatisticsBatch) -> Bool {
     if lhs.columns != rhs.columns {return false}
     if lhs.domain != rhs.domain {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_ReadOptions: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ReadOptions"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encoding\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skip_lines\0\u{1}ragged\0\u{3}missing_markers\0\u{3}use_missing_markers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.encoding) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.delimiter) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.quote) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.escape) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self._header) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self._skipLines) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.ragged) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.missingMarkers) }()
+      case 9: try { try decoder.decodeSingularBoolField(value: &self.useMissingMarkers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.encoding.isEmpty {
+      try visitor.visitSingularStringField(value: self.encoding, fieldNumber: 1)
+    }
+    if !self.delimiter.isEmpty {
+      try visitor.visitSingularStringField(value: self.delimiter, fieldNumber: 2)
+    }
+    if !self.quote.isEmpty {
+      try visitor.visitSingularStringField(value: self.quote, fieldNumber: 3)
+    }
+    if !self.escape.isEmpty {
+      try visitor.visitSingularStringField(value: self.escape, fieldNumber: 4)
+    }
+    try { if let v = self._header {
+      try visitor.visitSingularBoolField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._skipLines {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 6)
+    } }()
+    if !self.ragged.isEmpty {
+      try visitor.visitSingularStringField(value: self.ragged, fieldNumber: 7)
+    }
+    if !self.missingMarkers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.missingMarkers, fieldNumber: 8)
+    }
+    if self.useMissingMarkers != false {
+      try visitor.visitSingularBoolField(value: self.useMissingMarkers, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_ReadOptions, rhs: Aurora_Profile_V1_ReadOptions) -> Bool {
+    if lhs.encoding != rhs.encoding {return false}
+    if lhs.delimiter != rhs.delimiter {return false}
+    if lhs.quote != rhs.quote {return false}
+    if lhs.escape != rhs.escape {return false}
+    if lhs._header != rhs._header {return false}
+    if lhs._skipLines != rhs._skipLines {return false}
+    if lhs.ragged != rhs.ragged {return false}
+    if lhs.missingMarkers != rhs.missingMarkers {return false}
+    if lhs.useMissingMarkers != rhs.useMissingMarkers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_UploadChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UploadChunk"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}options\0\u{1}data\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try {
+        var v: Aurora_Profile_V1_ReadOptions?
+        var hadOneofValue = false
+        if let current = self.part {
+          hadOneofValue = true
+          if case .options(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.part = .options(v)
+        }
+      }()
+      case 2: try {
+        var v: Data?
+        try decoder.decodeSingularBytesField(value: &v)
+        if let v = v {
+          if self.part != nil {try decoder.handleConflictingOneOf()}
+          self.part = .data(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.part {
+    case .options?: try {
+      guard case .options(let v)? = self.part else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    }()
+    case .data?: try {
+      guard case .data(let v)? = self.part else { preconditionFailure() }
+      try visitor.visitSingularBytesField(value: v, fieldNumber: 2)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_UploadChunk, rhs: Aurora_Profile_V1_UploadChunk) -> Bool {
+    if lhs.part != rhs.part {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DialectInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skipped_lines\0\u{3}line_terminator\0\u{1}reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.delimiter) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.quote) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.escape) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.header) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.skippedLines) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.lineTerminator) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.delimiter.isEmpty {
+      try visitor.visitSingularStringField(value: self.delimiter, fieldNumber: 1)
+    }
+    if !self.quote.isEmpty {
+      try visitor.visitSingularStringField(value: self.quote, fieldNumber: 2)
+    }
+    if !self.escape.isEmpty {
+      try visitor.visitSingularStringField(value: self.escape, fieldNumber: 3)
+    }
+    if self.header != false {
+      try visitor.visitSingularBoolField(value: self.header, fieldNumber: 4)
+    }
+    if self.skippedLines != 0 {
+      try visitor.visitSingularUInt32Field(value: self.skippedLines, fieldNumber: 5)
+    }
+    if !self.lineTerminator.isEmpty {
+      try visitor.visitSingularStringField(value: self.lineTerminator, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_DialectInfo, rhs: Aurora_Profile_V1_DialectInfo) -> Bool {
+    if lhs.delimiter != rhs.delimiter {return false}
+    if lhs.quote != rhs.quote {return false}
+    if lhs.escape != rhs.escape {return false}
+    if lhs.header != rhs.header {return false}
+    if lhs.skippedLines != rhs.skippedLines {return false}
+    if lhs.lineTerminator != rhs.lineTerminator {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_MalformedRow: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MalformedRow"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}line\0\u{1}fields\0\u{1}expected\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.line) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.fields) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.expected) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.line != 0 {
+      try visitor.visitSingularUInt64Field(value: self.line, fieldNumber: 1)
+    }
+    if self.fields != 0 {
+      try visitor.visitSingularUInt32Field(value: self.fields, fieldNumber: 2)
+    }
+    if self.expected != 0 {
+      try visitor.visitSingularUInt32Field(value: self.expected, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_MalformedRow, rhs: Aurora_Profile_V1_MalformedRow) -> Bool {
+    if lhs.line != rhs.line {return false}
+    if lhs.fields != rhs.fields {return false}
+    if lhs.expected != rhs.expected {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_ColumnProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ColumnProfile"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}name\0\u{1}stats\0\u{3}type_reason\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularMessageField(value: &self._stats) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.typeReason) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    try { if let v = self._stats {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 3)
+    } }()
+    if !self.typeReason.isEmpty {
+      try visitor.visitSingularStringField(value: self.typeReason, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_ColumnProfile, rhs: Aurora_Profile_V1_ColumnProfile) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs._stats != rhs._stats {return false}
+    if lhs.typeReason != rhs.typeReason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Profile_V1_DatasetProfile: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DatasetProfile"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}encoding\0\u{1}bom\0\u{3}encoding_confidence\0\u{3}encoding_reason\0\u{3}replaced_characters\0\u{1}dialect\0\u{1}bytes\0\u{1}rows\0\u{3}malformed_rows\0\u{1}malformed\0\u{3}ragged_policy\0\u{1}columns\0")
+
+  fileprivate class _StorageClass {
+    var _encoding: String = String()
+    var _bom: Bool = false
+    var _encodingConfidence: Double = 0
+    var _encodingReason: String = String()
+    var _replacedCharacters: UInt64 = 0
+    var _dialect: Aurora_Profile_V1_DialectInfo? = nil
+    var _bytes: UInt64 = 0
+    var _rows: UInt64 = 0
+    var _malformedRows: UInt64 = 0
+    var _malformed: [Aurora_Profile_V1_MalformedRow] = []
+    var _raggedPolicy: String = String()
+    var _columns: [Aurora_Profile_V1_ColumnProfile] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _encoding = source._encoding
+      _bom = source._bom
+      _encodingConfidence = source._encodingConfidence
+      _encodingReason = source._encodingReason
+      _replacedCharacters = source._replacedCharacters
+      _dialect = source._dialect
+      _bytes = source._bytes
+      _rows = source._rows
+      _malformedRows = source._malformedRows
+      _malformed = source._malformed
+      _raggedPolicy = source._raggedPolicy
+      _columns = source._columns
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._encoding) }()
+        case 2: try { try decoder.decodeSingularBoolField(value: &_storage._bom) }()
+        case 3: try { try decoder.decodeSingularDoubleField(value: &_storage._encodingConfidence) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._encodingReason) }()
+        case 5: try { try decoder.decodeSingularUInt64Field(value: &_storage._replacedCharacters) }()
+        case 6: try { try decoder.decodeSingularMessageField(value: &_storage._dialect) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._bytes) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._rows) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._malformedRows) }()
+        case 10: try { try decoder.decodeRepeatedMessageField(value: &_storage._malformed) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._raggedPolicy) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._columns) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._encoding.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._encoding, fieldNumber: 1)
+      }
+      if _storage._bom != false {
+        try visitor.visitSingularBoolField(value: _storage._bom, fieldNumber: 2)
+      }
+      if _storage._encodingConfidence.bitPattern != 0 {
+        try visitor.visitSingularDoubleField(value: _storage._encodingConfidence, fieldNumber: 3)
+      }
+      if !_storage._encodingReason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._encodingReason, fieldNumber: 4)
+      }
+      if _storage._replacedCharacters != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._replacedCharacters, fieldNumber: 5)
+      }
+      try { if let v = _storage._dialect {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+      } }()
+      if _storage._bytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._bytes, fieldNumber: 7)
+      }
+      if _storage._rows != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._rows, fieldNumber: 8)
+      }
+      if _storage._malformedRows != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._malformedRows, fieldNumber: 9)
+      }
+      if !_storage._malformed.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._malformed, fieldNumber: 10)
+      }
+      if !_storage._raggedPolicy.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._raggedPolicy, fieldNumber: 11)
+      }
+      if !_storage._columns.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._columns, fieldNumber: 12)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Profile_V1_DatasetProfile, rhs: Aurora_Profile_V1_DatasetProfile) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._encoding != rhs_storage._encoding {return false}
+        if _storage._bom != rhs_storage._bom {return false}
+        if _storage._encodingConfidence != rhs_storage._encodingConfidence {return false}
+        if _storage._encodingReason != rhs_storage._encodingReason {return false}
+        if _storage._replacedCharacters != rhs_storage._replacedCharacters {return false}
+        if _storage._dialect != rhs_storage._dialect {return false}
+        if _storage._bytes != rhs_storage._bytes {return false}
+        if _storage._rows != rhs_storage._rows {return false}
+        if _storage._malformedRows != rhs_storage._malformedRows {return false}
+        if _storage._malformed != rhs_storage._malformed {return false}
+        if _storage._raggedPolicy != rhs_storage._raggedPolicy {return false}
+        if _storage._columns != rhs_storage._columns {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,154 @@
+import AuroraParser
+import AuroraProtocol
+import AuroraRPC
+import Logging
+import Metrics
+
+/// The parser-service's handlers: an upload streamed in, parsed and profiled as it arrives (never
+/// stored), the dataset profile out. Logs and metrics carry sizes and counts only, never a cell
+/// value or a column name.
+public struct ParserService: Sendable {
+    public struct Configuration: Sendable {
+        /// Largest upload accepted, in bytes.
+        public var maxUploadBytes: Int = 10 << 30
+        /// Parsing limits and profile settings applied to every upload (clients choose the dialect).
+        public var profile = ProfileOptions()
+        /// Profiles computed at once; further uploads wait for a slot (CPU-bound work).
+        public var maxConcurrentProfiles: Int = 4
+        /// Calls must name the user they are made for (`aurora-user` metadata).
+        public var requireUser = true
+
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let slots: AsyncSemaphore
+    let metrics = Metrics()
+
+    struct Metrics: Sendable {
+        let profiles = Counter(label: "aurora_parser_profiles_total", dimensions: [("outcome", "ok")])
+        let failures = Counter(label: "aurora_parser_profiles_total", dimensions: [("outcome", "error")])
+        let bytes = Counter(label: "aurora_parser_bytes_total")
+        let rows = Counter(label: "aurora_parser_rows_total")
+        let duration = Timer(label: "aurora_parser_profile_duration_seconds", preferredDisplayUnit: .seconds)
+    }
+
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        self.slots = AsyncSemaphore(permits: max(1, configuration.maxConcurrentProfiles))
+    }
+
+    public func register(into router: inout Router) {
+        router.clientStreaming(ParserAPI.profile) { chunks, context in
+            try await self.profile(chunks, context: context)
+        }
+    }
+
+    func profile(_ chunks: RequestStream<Aurora_Profile_V1_UploadChunk>, context: ServerContext) async throws -> Aurora_Profile_V1_DatasetProfile {
+        if self.configuration.requireUser && (context.metadata[MetadataKeys.user] ?? "").isEmpty {
+            throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata")
+        }
+        try await self.slots.acquire()
+        defer { self.slots.release() }
+        let started = ContinuousClock.now
+        var options = self.configuration.profile
+        var profiler: Profiler?
+        var received = 0
+        do {
+            for try await chunk in chunks {
+                switch chunk.part {
+                case .options(let read):
+                    guard profiler == nil else { throw RPCError(.invalidArgument, "read options must come before the file's bytes") }
+                    do { try options.apply(read) } catch { throw RPCError(.invalidArgument, "read options: \(error)") }
+                case .data(let data):
+                    received += data.count
+                    guard received <= self.configuration.maxUploadBytes else {
+                        throw RPCError(.resourceExhausted, "upload larger than the limit of \(self.configuration.maxUploadBytes) bytes")
+                    }
+                    if profiler == nil { profiler = Profiler(options: options) }
+                    try data.withUnsafeBytes { raw in try profiler!.consume(raw.bindMemory(to: UInt8.self)) }
+                case nil:
+                    break
+                }
+            }
+            let profile = try (profiler ?? Profiler(options: options)).finish()
+            self.metrics.profiles.increment()
+            self.metrics.bytes.increment(by: Int64(received))
+            self.metrics.rows.increment(by: Int64(profile.rows))
+            self.metrics.duration.recordInterval(since: started)
+            context.logger.info("profiled an upload", metadata: [
+                "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
+                "malformed_rows": "\(profile.malformedRows)",
+            ])
+            return profile.message
+        } catch let error as ProfileError {
+            self.metrics.failures.increment()
+            context.logger.info("upload refused", metadata: ["bytes": "\(received)", "line": "\(error.line.map(String.init) ?? "-")"])
+            throw RPCError(.invalidArgument, error.description)
+        } catch {
+            self.metrics.failures.increment()
+            throw error
+        }
+    }
+}
+
+extension Timer {
+    func recordInterval(since start: ContinuousClock.Instant) {
+        let elapsed = ContinuousClock.now - start
+        self.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+    }
+}
+
+/// A counting semaphore for async code: waiters queue in order and suspend (no thread blocks).
+public final class AsyncSemaphore: Sendable {
+    private struct State {
+        var permits: Int
+        var waiters: [(id: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextID = 0
+    }
+
+    private let state: Mutex<State>
+
+    public init(permits: Int) { self.state = Mutex(State(permits: permits)) }
+
+    public func acquire() async throws {
+        let id = self.state.withLock { state -> Int? in
+            if state.permits > 0 {
+                state.permits -= 1
+                return nil
+            }
+            state.nextID += 1
+            return state.nextID
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let cancelled = self.state.withLock { state -> Bool in
+                    if Task.isCancelled { return true }
+                    state.waiters.append((id, continuation))
+                    return false
+                }
+                if cancelled { continuation.resume(throwing: CancellationError()) }
+            }
+        } onCancel: {
+            let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+                guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
+                return state.waiters.remove(at: index).continuation
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
+    }
+
+    public func release() {
+        let waiter = self.state.withLock { state -> CheckedContinuation<Void, any Error>? in
+            if state.waiters.isEmpty {
+                state.permits += 1
+                return nil
+            }
+            return state.waiters.removeFirst().continuation
+        }
+        waiter?.resume()
+    }
+}
+
+import Synchronization
