@@ -70,6 +70,7 @@ public struct ColumnAccumulator: Sendable {
     var maximumLength = 0
     var totalLength = 0
     var cellsWithSpace = 0
+    var trackFrequent = true
 
     public init(style: DecimalStyle = .point, settings: ProfileSettings = ProfileSettings()) {
         self.style = style
@@ -103,7 +104,13 @@ public struct ColumnAccumulator: Sendable {
         }
         let hash = Hash64.hash(cell)
         self.distinct.add(hash: hash)
-        self.frequent.add(hash: hash, bytes: cell)
+        if self.trackFrequent {
+            self.frequent.add(hash: hash, bytes: cell)
+            // In a column of (nearly) distinct values no value is frequent: stop paying for the summary.
+            if self.cells & 0x3FFF == 0 && self.nonMissing >= 16_384 && self.distinct.estimate > 0.5 * Double(self.nonMissing) {
+                self.trackFrequent = false
+            }
+        }
         switch self.hypothesis {
         case .number:
             self.recordLength(bytes: cell.count)

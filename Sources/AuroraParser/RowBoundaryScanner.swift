@@ -11,9 +11,28 @@ struct RowBoundaryScanner {
     /// Line of the next byte (1-based).
     private(set) var line: Int
 
+    /// Bytes that matter outside quotes (delimiter, quote, CR, LF) and inside (quote, CR, LF,
+    /// backslash with backslash escapes); runs of other bytes are skipped without a state change.
+    private let specialOutside: [Bool]
+    private let specialInside: [Bool]
+
     init(dialect: Dialect, firstLine: Int) {
         self.dialect = dialect
         self.line = firstLine
+        var outside = [Bool](repeating: false, count: 256)
+        var inside = [Bool](repeating: false, count: 256)
+        for byte in [UInt8(ascii: "\n"), UInt8(ascii: "\r")] {
+            outside[Int(byte)] = true
+            inside[Int(byte)] = true
+        }
+        outside[Int(dialect.delimiter)] = true
+        if let quote = dialect.quote {
+            outside[Int(quote)] = true
+            inside[Int(quote)] = true
+        }
+        if dialect.escape == .backslash { inside[Int(UInt8(ascii: "\\"))] = true }
+        self.specialOutside = outside
+        self.specialInside = inside
     }
 
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line
@@ -27,8 +46,30 @@ struct RowBoundaryScanner {
         var boundary: (offset: Int, line: Int)?
         var index = 0
         let count = bytes.count
+        let outside = self.specialOutside
+        let inside = self.specialInside
         while index < count {
             let byte = bytes[index]
+            // Fast path: an ordinary byte never ends a row; skip the whole run.
+            if !self.afterCR {
+                switch self.state {
+                case .fieldStart, .unquoted:
+                    if !outside[Int(byte)] {
+                        self.state = .unquoted
+                        index += 1
+                        while index < count && !outside[Int(bytes[index])] { index += 1 }
+                        continue
+                    }
+                case .quoted:
+                    if !inside[Int(byte)] {
+                        index += 1
+                        while index < count && !inside[Int(bytes[index])] { index += 1 }
+                        continue
+                    }
+                default:
+                    break
+                }
+            }
             let wasAfterCR = self.afterCR
             self.afterCR = false
             if wasAfterCR && self.state == .fieldStart {

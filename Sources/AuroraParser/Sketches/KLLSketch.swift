@@ -5,6 +5,9 @@
 public struct KLLSketch: Sendable {
     public let k: Int
     private var levels: [[Double]] = [[]]
+    /// New values, kept apart from level 0 until a batch is full (one flat array is cheaper to
+    /// append to than an element of the levels array).
+    private var buffer: [Double] = []
     public private(set) var count = 0
     private var randomState: UInt64
     /// capacity(0), cached: it changes only when a level is added.
@@ -17,7 +20,7 @@ public struct KLLSketch: Sendable {
     public init(k: Int = 200, seed: UInt64 = 0x853C_49E6_748F_EA9B) {
         self.k = k
         self.randomState = seed | 1
-        self.levels[0].reserveCapacity(Self.minimumCapacity)
+        self.buffer.reserveCapacity(Self.minimumCapacity)
     }
 
     private func capacity(_ level: Int) -> Int {
@@ -29,9 +32,15 @@ public struct KLLSketch: Sendable {
 
     @inline(__always)
     public mutating func add(_ value: Double) {
-        self.levels[0].append(value)
+        self.buffer.append(value)
         self.count += 1
-        if self.levels[0].count >= self.level0Capacity { self.compress() }
+        if self.buffer.count >= self.level0Capacity { self.flush() }
+    }
+
+    private mutating func flush() {
+        self.levels[0].append(contentsOf: self.buffer)
+        self.buffer.removeAll(keepingCapacity: true)
+        self.compress()
     }
 
     private mutating func nextRandomBit() -> Int {
@@ -65,6 +74,9 @@ public struct KLLSketch: Sendable {
     }
 
     public mutating func merge(_ other: KLLSketch) {
+        self.levels[0].append(contentsOf: self.buffer)
+        self.buffer.removeAll(keepingCapacity: true)
+        self.levels[0].append(contentsOf: other.buffer)
         while self.levels.count < other.levels.count { self.levels.append([]) }
         for (level, items) in other.levels.enumerated() { self.levels[level].append(contentsOf: items) }
         self.count += other.count
@@ -73,7 +85,7 @@ public struct KLLSketch: Sendable {
 
     /// Items with their weights, sorted by value.
     private func weighted() -> [(value: Double, weight: Double)] {
-        var items: [(value: Double, weight: Double)] = []
+        var items: [(value: Double, weight: Double)] = self.buffer.map { ($0, 1) }
         for (level, values) in self.levels.enumerated() {
             let weight = Double(1 << level)
             for value in values { items.append((value, weight)) }

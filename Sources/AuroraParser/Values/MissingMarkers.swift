@@ -9,6 +9,8 @@ public struct MissingMarkers: Sendable, Hashable {
     public let markers: [String]
     /// Markers grouped by byte length, so most cells are rejected by their length alone.
     private let byLength: [[[UInt8]]]
+    /// First bytes of the markers: most cells (numbers, words) are rejected by their first byte.
+    private let firstBytes: (UInt64, UInt64, UInt64, UInt64)
 
     public init(_ markers: [String] = MissingMarkers.defaults) {
         self.markers = markers
@@ -16,6 +18,31 @@ public struct MissingMarkers: Sendable, Hashable {
         var byLength = [[[UInt8]]](repeating: [], count: (encoded.map(\.count).max() ?? 0) + 1)
         for marker in encoded { byLength[marker.count].append(marker) }
         self.byLength = byLength
+        var first: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        for marker in encoded {
+            let byte = Int(marker[0])
+            switch byte >> 6 {
+            case 0: first.0 |= 1 << UInt64(byte & 63)
+            case 1: first.1 |= 1 << UInt64(byte & 63)
+            case 2: first.2 |= 1 << UInt64(byte & 63)
+            default: first.3 |= 1 << UInt64(byte & 63)
+            }
+        }
+        self.firstBytes = first
+    }
+
+    public static func == (lhs: MissingMarkers, rhs: MissingMarkers) -> Bool { lhs.markers == rhs.markers }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.markers) }
+
+    @inline(__always)
+    private func mayStartMarker(_ byte: UInt8) -> Bool {
+        let bit = UInt64(1) << UInt64(byte & 63)
+        switch byte >> 6 {
+        case 0: return self.firstBytes.0 & bit != 0
+        case 1: return self.firstBytes.1 & bit != 0
+        case 2: return self.firstBytes.2 & bit != 0
+        default: return self.firstBytes.3 & bit != 0
+        }
     }
 
     @inline(__always)
@@ -24,6 +51,7 @@ public struct MissingMarkers: Sendable, Hashable {
         var end = cell.count
         while start < end && cell[start] == UInt8(ascii: " ") { start += 1 }
         if start == end { return true }
+        if !self.mayStartMarker(cell[start]) { return false }
         while cell[end - 1] == UInt8(ascii: " ") { end -= 1 }
         let length = end - start
         guard length < self.byLength.count else { return false }
