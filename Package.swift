@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "AuroraParser", targets: ["AuroraParser"]),
         .executable(name: "aurora", targets: ["AuroraCLI"]),
         .executable(name: "parser-service", targets: ["ParserService"]),
+        .executable(name: "learning-service", targets: ["LearningService"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
     ],
@@ -94,6 +95,31 @@ let package = Package(
             ],
             path: "Services/ParserService"
         ),
+        // Learning: fingerprints, privacy noise, built-in and learned recommendations (no I/O).
+        .target(name: "AuroraLearning", dependencies: ["AuroraProtocol"]),
+        // PostgreSQL through libpq: pool, migrations, typed errors (owned by the learning-service).
+        .target(
+            name: "AuroraStore",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")]
+        ),
+        // The learning-service's handlers over the store and the learning library.
+        .target(
+            name: "AuroraLearningService",
+            dependencies: [
+                "AuroraLearning", "AuroraStore", "AuroraProtocol", "AuroraRPC",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        .executableTarget(
+            name: "LearningService",
+            dependencies: [
+                "AuroraDaemon", "AuroraLearningService", "AuroraStore", "AuroraRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/LearningService"
+        ),
         // The `aurora` command-line client.
         .executableTarget(
             name: "AuroraCLI",
@@ -140,6 +166,7 @@ let package = Package(
             name: "AuroraServiceTests",
             dependencies: [
                 "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
+                "AuroraLearning", "AuroraLearningService", "AuroraStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

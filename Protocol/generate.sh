@@ -26,5 +26,6 @@ gen() { # gen OUTDIR PROTO...
 gen "$root/Sources/AuroraWire/Generated" "$here/schemas/aurora/wire/v1/control.proto"
 gen "$root/Sources/AuroraProtocol/Generated" \
   "$here/schemas/aurora/diag/v1/diag.proto" \
-  "$here/schemas/aurora/profile/v1/profile.proto"
+  "$here/schemas/aurora/profile/v1/profile.proto" \
+  "$here/schemas/aurora/learning/v1/learning.proto"
 echo "generated Swift for $(find "$here/schemas" -name '*.proto' | wc -l) schemas"

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, runs every test.
+# The test command: installs what is missing, starts a private PostgreSQL (Deploy/scripts/postgres.sh),
+# builds, runs every test, stops the database.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 Deploy/scripts/install-deps.sh
+export AURORA_PG_DIR=${AURORA_PG_DIR:-$(mktemp -d /tmp/aurora-test-pg.XXXXXX)}
+export AURORA_PG_PORT=${AURORA_PG_PORT:-55433}
+AURORA_TEST_DATABASE_URL=$(Deploy/scripts/postgres.sh start)
+export AURORA_TEST_DATABASE_URL
+export AURORA_TEST_POSTGRES_SCRIPT="$root/Deploy/scripts/postgres.sh"
+trap 'Deploy/scripts/postgres.sh stop' EXIT
 swift build --build-tests
 swift test --skip-build --disable-xctest

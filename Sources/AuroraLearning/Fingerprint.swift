@@ -1,0 +1,121 @@
+import AuroraProtocol
+import Foundation
+
+/// A column reduced to what learning needs: a fixed vector of features computed from its
+/// statistics (never from values), and a coarse bucket key for logs and cross-user rules.
+/// Continuous features are clamped to a known range, so noise can be calibrated to it.
+public struct Fingerprint: Sendable, Equatable {
+    public var features: [Double]
+    public var bucket: String
+
+    public static let typeNames = ["numeric", "boolean", "datetime", "categorical", "text", "identifier", "empty"]
+
+    /// One feature: its name, range and how a threshold on it reads to a person.
+    public struct Feature: Sendable {
+        public var name: String
+        public var range: ClosedRange<Double>
+        /// Binary features (type flags, all-positive, ...) are not noised: they are coarse by design.
+        public var continuous: Bool
+        public var describe: @Sendable (_ threshold: Double, _ above: Bool) -> String
+    }
+
+    public static let schema: [Feature] = {
+        func flag(_ name: String, _ yes: String, _ no: String) -> Feature {
+            Feature(name: name, range: 0...3, continuous: false) { _, above in above ? yes : no }
+        }
+        func continuous(_ name: String, _ range: ClosedRange<Double>, _ label: String, _ inverse: @escaping @Sendable (Double) -> Double) -> Feature {
+            Feature(name: name, range: range, continuous: true) { threshold, above in
+                "\(label) \(above ? ">" : "≤") \(Self.format(inverse(threshold)))"
+            }
+        }
+        var features = Self.typeNames.map { type in flag("type_\(type)", type, "not \(type)") }
+        features += [
+            continuous("missing", 0...4, "missing ratio", { $0 / 4 }),
+            continuous("distinct_log", 0...12, "distinct values", { exp2($0 * 2) - 1 }),
+            continuous("distinct_ratio", 0...2, "distinct ratio", { $0 / 2 }),
+            flag("constant", "constant", "not constant"),
+            flag("near_constant", "near-constant", "not near-constant"),
+            continuous("skewness", -6...6, "skewness", { t in (t < 0 ? -1 : 1) * expm1(abs(t) / 1.5) }),
+            continuous("kurtosis", 0...5, "kurtosis", { expm1($0 / 0.5) }),
+            continuous("outliers", 0...10, "outlier ratio", { $0 / 10 }),
+            continuous("zeros", 0...2, "zero ratio", { $0 / 2 }),
+            flag("all_positive", "all values > 0", "some values ≤ 0"),
+            flag("non_negative", "no negative values", "some negative values"),
+            flag("unit_interval", "values within [0, 1]", "values outside [0, 1]"),
+            flag("integer", "whole numbers", "fractional numbers"),
+            continuous("range_log", 0...6, "range", { pow(10, $0 / 0.3) - 1 }),
+            continuous("length_log", 0...4, "mean length", { expm1($0 * 1.5) }),
+        ]
+        return features
+    }()
+
+    public static func index(_ name: String) -> Int { Self.schema.firstIndex { $0.name == name }! }
+
+    public init(features: [Double], bucket: String) {
+        self.features = features
+        self.bucket = bucket
+    }
+
+    /// The fingerprint of a column's statistics.
+    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
+        let type = Self.typeName(stats.type)
+        let count = Double(stats.count)
+        let nonMissing = max(0, count - Double(stats.missing))
+        let missingRatio = count > 0 ? Double(stats.missing) / count : 1
+        let distinct = Double(stats.distinctEstimate)
+        let distinctRatio = nonMissing > 0 ? min(1, distinct / nonMissing) : 0
+        let numeric = stats.hasNumeric ? stats.numeric : nil
+        var v = Self.typeNames.map { $0 == type ? 3.0 : 0.0 }
+        v += [
+            4 * missingRatio, log2(1 + distinct) / 2, 2 * distinctRatio,
+            distinct <= 1 ? 1 : 0, (distinctRatio < 0.05 && stats.topValueRatio > 0.95) ? 1 : 0,
+        ]
+        if let n = numeric {
+            let skew = n.skewness.isFinite ? n.skewness : 0
+            v += [
+                1.5 * (skew < 0 ? -1 : 1) * log1p(abs(skew)), 0.5 * log1p(max(n.kurtosis.isFinite ? n.kurtosis : 0, 0)),
+                10 * n.outlierRatio, 2 * n.zeroRatio, n.min > 0 ? 1 : 0, n.min >= 0 ? 1 : 0,
+                (n.min >= 0 && n.max <= 1) ? 1 : 0, stats.type == .integer ? 1 : 0, 0.3 * log10(1 + max(0, n.max - n.min)),
+            ]
+        } else {
+            v += [0, 0, 0, 0, 0, 0, 0, 0, 0]
+        }
+        v.append(stats.hasText ? log1p(stats.text.meanLength) / 1.5 : 0)
+        for index in v.indices {
+            let range = Self.schema[index].range
+            v[index] = min(max(v[index].isFinite ? v[index] : 0, range.lowerBound), range.upperBound)
+        }
+        self.features = v
+        self.bucket = Self.bucketKey(type: type, missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric)
+    }
+
+    static func typeName(_ type: Aurora_Profile_V1_ColumnType) -> String {
+        switch type {
+        case .integer, .float: "numeric"
+        case .boolean: "boolean"
+        case .date, .datetime: "datetime"
+        case .categorical: "categorical"
+        case .text: "text"
+        case .identifier: "identifier"
+        default: "empty"
+        }
+    }
+
+    /// Coarse buckets: what cross-user rules and logs use (no continuous value survives).
+    static func bucketKey(type: String, missing: Double, distinctRatio: Double, numeric: Aurora_Profile_V1_NumericStats?) -> String {
+        func level(_ value: Double, _ edges: [Double]) -> Int { edges.firstIndex { value <= $0 } ?? edges.count }
+        var key = "\(type)|m\(level(missing, [0, 0.05, 0.3, 0.9]))|d\(level(distinctRatio, [0.01, 0.1, 0.5, 0.95]))"
+        if let n = numeric {
+            key += "|s\(level(n.skewness, [-1, -0.5, 0.5, 1, 3]))|o\(level(n.outlierRatio, [0, 0.01, 0.05]))|\(n.min > 0 ? "pos" : n.min >= 0 ? "nonneg" : "neg")"
+        }
+        return key
+    }
+
+    public var typeName: String { Self.typeNames[self.features.prefix(Self.typeNames.count).firstIndex { $0 > 1.5 } ?? (Self.typeNames.count - 1)] }
+
+    static func format(_ value: Double) -> String {
+        if abs(value) >= 100 { return String(format: "%.0f", value) }
+        if abs(value) >= 10 { return String(format: "%.1f", value) }
+        return String(format: "%.2f", value)
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Laplace noise with the snapping mechanism (Mironov 2012). A textbook sampler
+/// (`x + λ·ln(U)` with `U = Double.random(in:)`) leaks the true value through the floating-point
+/// pattern of its outputs; snapping clamps, draws U from the full-precision distribution of
+/// doubles in (0, 1], and rounds the result to a multiple of Λ, the smallest power of two ≥ λ,
+/// so the low bits carry nothing.
+public struct SnappingLaplace: Sendable {
+    /// Noise scale λ = sensitivity / ε.
+    public let scale: Double
+    public let bounds: ClosedRange<Double>
+    /// Λ: outputs are multiples of it.
+    public let granularity: Double
+
+    public init(scale: Double, bounds: ClosedRange<Double>) {
+        precondition(scale > 0 && scale.isFinite, "the noise scale must be positive")
+        self.scale = scale
+        self.bounds = bounds
+        var lambda = 1.0
+        while lambda < scale { lambda *= 2 }
+        while lambda / 2 >= scale { lambda /= 2 }
+        self.granularity = lambda
+    }
+
+    public func noised<G: RandomNumberGenerator>(_ value: Double, using generator: inout G) -> Double {
+        let clamped = min(max(value, self.bounds.lowerBound), self.bounds.upperBound)
+        let sign: Double = generator.next() & 1 == 0 ? 1 : -1
+        let uniform = Self.uniformFullPrecision(using: &generator)
+        let noisy = clamped + sign * self.scale * log(uniform)
+        let snapped = (noisy / self.granularity).rounded(.toNearestOrEven) * self.granularity
+        return min(max(snapped, self.bounds.lowerBound), self.bounds.upperBound)
+    }
+
+    /// A double in (0, 1] drawn as a real number would be, then rounded: the exponent from a
+    /// geometric distribution (one per leading zero bit), all 52 mantissa bits random.
+    static func uniformFullPrecision<G: RandomNumberGenerator>(using generator: inout G) -> Double {
+        var exponent = -1
+        while true {
+            let bits = generator.next()
+            if bits != 0 {
+                exponent -= bits.leadingZeroBitCount
+                break
+            }
+            exponent -= 64
+            if exponent < -1074 { return Double.leastNonzeroMagnitude }
+        }
+        let mantissa = generator.next() >> 12
+        // (1 + m / 2^52) · 2^exponent lies in [2^exponent, 2^(exponent+1)); with exponent ≤ -1 that is within (0, 1].
+        return Double(sign: .plus, exponent: exponent, significand: 1 + Double(mantissa) / 4_503_599_627_370_496)
+    }
+}
+
+/// Noise for a fingerprint's continuous features at a total ε per fingerprint (split evenly).
+/// Sensitivity: a feature is clamped to its range; one row of the user's table moves a ratio by
+/// at most 1/count, so the sensitivity used is range × min(1, rowsFactor / count), never less
+/// than `minimumSensitivityFraction` of the range.
+public struct FingerprintNoise: Sendable {
+    public var epsilon: Double
+    public var rowsFactor: Double = 10
+    public var minimumSensitivityFraction: Double = 0.01
+
+    public init(epsilon: Double) {
+        precondition(epsilon > 0, "epsilon must be positive")
+        self.epsilon = epsilon
+    }
+
+    public func noised<G: RandomNumberGenerator>(_ fingerprint: Fingerprint, rows: Int, using generator: inout G) -> Fingerprint {
+        let continuous = Fingerprint.schema.indices.filter { Fingerprint.schema[$0].continuous }
+        let perFeature = self.epsilon / Double(continuous.count)
+        var result = fingerprint
+        for index in continuous {
+            let range = Fingerprint.schema[index].range
+            let width = range.upperBound - range.lowerBound
+            let fraction = max(self.minimumSensitivityFraction, min(1, self.rowsFactor / Double(max(rows, 1))))
+            let mechanism = SnappingLaplace(scale: width * fraction / perFeature, bounds: range)
+            result.features[index] = mechanism.noised(fingerprint.features[index], using: &generator)
+        }
+        return result
+    }
+}

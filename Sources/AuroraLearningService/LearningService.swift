@@ -1,0 +1,366 @@
+import AuroraLearning
+import AuroraProtocol
+import AuroraRPC
+import AuroraStore
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// The learning-service's handlers: recommendations from statistics, durable feedback (group
+/// commit), per-user decision-tree rules refitted after feedback, rule management, Forget, Stats.
+public final class LearningService: Sendable {
+    public struct Configuration: Sendable {
+        /// ε spent per stored fingerprint (Laplace noise on its continuous features).
+        public var epsilon: Double = 4
+        /// A learned rule becomes active after this many agreeing corrections.
+        public var minimumSupport: Int = 3
+        /// A rule with at least 5 examples whose confidence falls below this is deactivated.
+        public var failingConfidence: Double = 0.4
+        /// Leaves (rules) per tree, i.e. per user and per user+domain.
+        public var maximumRules: Int = 40
+        /// Most recent corrections a refit learns from.
+        public var maximumExamples: Int = 2000
+        /// Cross-user rules need this many distinct users to agree.
+        public var kAnonymity: Int = 5
+        /// Items per group commit.
+        public var maximumBatch: Int = 256
+        /// Columns per Recommend call and items per Feedback call.
+        public var maximumColumns: Int = 4096
+
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let store: LearningStore
+    let logger: Logger
+    let batcher: FeedbackBatcher
+    let refits: RefitScheduler
+    let metrics = ServiceMetrics()
+
+    struct ServiceMetrics: Sendable {
+        let recommendations = Counter(label: "aurora_learning_recommendations_total")
+        let learned = Counter(label: "aurora_learning_recommendations_learned_total")
+        let accepted = Counter(label: "aurora_learning_feedback_total", dimensions: [("outcome", "accepted")])
+        let corrected = Counter(label: "aurora_learning_feedback_total", dimensions: [("outcome", "corrected")])
+        let epsilon = Counter(label: "aurora_learning_epsilon_spent_millis_total")
+        let refitDuration = Timer(label: "aurora_learning_refit_duration_seconds", preferredDisplayUnit: .seconds)
+    }
+
+    public init(configuration: Configuration, pool: PostgresPool, logger: Logger) {
+        self.configuration = configuration
+        self.store = LearningStore(pool: pool)
+        self.logger = logger
+        self.batcher = FeedbackBatcher(store: self.store, maximumBatch: configuration.maximumBatch)
+        self.refits = RefitScheduler()
+    }
+
+    public func register(into router: inout Router) {
+        router.unary(LearningAPI.recommend) { request, context in try await self.recommend(request, context) }
+        router.unary(LearningAPI.feedback) { request, context in try await self.feedback(request, context) }
+        router.unary(LearningAPI.listRules) { request, context in try await self.listRules(request, context) }
+        router.unary(LearningAPI.disableRule) { request, context in try await self.disableRule(request, context) }
+        router.unary(LearningAPI.forget) { request, context in try await self.forget(request, context) }
+        router.unary(LearningAPI.stats) { request, context in try await self.stats(request, context) }
+    }
+
+    /// The user the call is made for (the gateway sets it; only internal callers can connect).
+    func user(_ context: ServerContext) throws -> String {
+        guard let user = context.metadata[MetadataKeys.user], !user.isEmpty, user.utf8.count <= 256 else {
+            throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata")
+        }
+        return user
+    }
+
+    static func check(_ stats: Aurora_Profile_V1_ColumnStatistics, _ where_: String) throws {
+        guard stats.topValues.isEmpty else {
+            throw RPCError(.invalidArgument, "\(where_): top_values must be empty; the learning-service accepts statistics, never values")
+        }
+    }
+
+    func recommend(_ request: Aurora_Learning_V1_RecommendRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_RecommendResponse {
+        let user = try self.user(context)
+        let columns = request.batch.columns
+        guard columns.count <= self.configuration.maximumColumns else {
+            throw RPCError(.invalidArgument, "\(columns.count) columns; at most \(self.configuration.maximumColumns) per call")
+        }
+        for (index, column) in columns.enumerated() { try Self.check(column, "column \(index)") }
+        await self.refits.waitUntilFresh(user)
+        let rules = try await Self.mapStore { try await self.store.activeRules(user: user) }
+        let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
+        let ids = try await Self.mapStore {
+            try await self.store.logRecommendations(user: user, items: decisions.map { ($0.bucket, $0.ruleID, $0.chosen.source, $0.chosen.action.rawValue) })
+        }
+        var response = Aurora_Learning_V1_RecommendResponse()
+        for (index, decision) in decisions.enumerated() {
+            var recommendation = Aurora_Learning_V1_Recommendation()
+            recommendation.columnIndex = UInt32(index)
+            recommendation.action = decision.chosen.action.rawValue
+            recommendation.confidence = decision.chosen.confidence
+            recommendation.source = decision.chosen.source
+            recommendation.explanation = decision.chosen.explanation
+            recommendation.recommendationID = ids[index]
+            recommendation.alternatives = decision.alternatives.map { suggestion in
+                var alternative = Aurora_Learning_V1_Alternative()
+                alternative.action = suggestion.action.rawValue
+                alternative.confidence = suggestion.confidence
+                alternative.source = suggestion.source
+                return alternative
+            }
+            response.recommendations.append(recommendation)
+            if decision.ruleID != nil { self.metrics.learned.increment() }
+        }
+        self.metrics.recommendations.increment(by: Int64(columns.count))
+        return response
+    }
+
+    func feedback(_ request: Aurora_Learning_V1_FeedbackRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_FeedbackResponse {
+        let user = try self.user(context)
+        guard request.items.count <= self.configuration.maximumColumns else {
+            throw RPCError(.invalidArgument, "\(request.items.count) items; at most \(self.configuration.maximumColumns) per call")
+        }
+        var generator = SystemRandomNumberGenerator()
+        let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
+        var pending: [PendingFeedback] = []
+        for (index, item) in request.items.enumerated() {
+            try Self.check(item.stats, "item \(index)")
+            guard !item.feedbackID.isEmpty, item.feedbackID.utf8.count <= 128 else {
+                throw RPCError(.invalidArgument, "item \(index): feedback_id must be 1 to 128 bytes")
+            }
+            guard let accepted = Action(rawValue: item.acceptedAction) else {
+                throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.acceptedAction)'")
+            }
+            guard item.recommendedAction.isEmpty || Action(rawValue: item.recommendedAction) != nil else {
+                throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.recommendedAction)'")
+            }
+            guard item.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "item \(index): domain longer than 64 bytes") }
+            let exact = Fingerprint(item.stats)
+            let noised = noise.noised(exact, rows: Int(item.stats.count), using: &generator)
+            pending.append(PendingFeedback(
+                user: user, feedbackID: item.feedbackID, domain: item.domain, features: noised.features, bucket: exact.bucket,
+                recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
+                epsilon: self.configuration.epsilon))
+        }
+        // Acknowledged only after the COMMIT that holds these items.
+        let flags = try await Self.mapStore { try await self.batcher.submit(pending) }
+        let stored = flags.filter { $0 }.count
+        for (item, isNew) in zip(pending, flags) where isNew {
+            if item.accepted == item.recommended { self.metrics.accepted.increment() } else { self.metrics.corrected.increment() }
+        }
+        self.metrics.epsilon.increment(by: Int64((Double(stored) * self.configuration.epsilon * 1000).rounded()))
+        if stored > 0 {
+            await self.refits.schedule(user) { await self.refit(user) }
+        }
+        var response = Aurora_Learning_V1_FeedbackResponse()
+        response.stored = UInt32(stored)
+        response.duplicates = UInt32(flags.count - stored)
+        return response
+    }
+
+    /// Fits the user's trees (all their corrections, and each domain's) and stores the leaves as rules.
+    func refit(_ user: String) async {
+        let started = ContinuousClock.now
+        do throws(StoreError) {
+            let stored = try await self.store.examples(user: user, limit: self.configuration.maximumExamples)
+            let learner = DecisionTreeLearner(minSamplesLeaf: 2, maxDepth: 8, maxLeaves: self.configuration.maximumRules)
+            var sets = [LearningStore.RuleSet(scope: "user", domain: "", drafts: learner.fit(stored.map(\.example)))]
+            let domains = Dictionary(grouping: stored.filter { !$0.domain.isEmpty }, by: \.domain)
+            for (domain, examples) in domains where examples.count >= self.configuration.minimumSupport {
+                sets.append(.init(scope: "user_domain", domain: domain, drafts: learner.fit(examples.map(\.example))))
+            }
+            try await self.store.replaceRules(user: user, sets: sets, minimumSupport: self.configuration.minimumSupport, failingConfidence: self.configuration.failingConfidence)
+            if await self.refits.globalRefreshDue() {
+                try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity)
+            }
+            let elapsed = ContinuousClock.now - started
+            self.metrics.refitDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        } catch {
+            self.logger.warning("refit failed; the next feedback retries it", metadata: ["error": "\(error)"])
+        }
+    }
+
+    func listRules(_ request: Aurora_Learning_V1_ListRulesRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ListRulesResponse {
+        let user = try self.user(context)
+        await self.refits.waitUntilFresh(user)
+        let rules = try await Self.mapStore { try await self.store.listRules(user: user, includeInactive: request.includeInactive) }
+        var response = Aurora_Learning_V1_ListRulesResponse()
+        response.rules = rules.map { entry in
+            var rule = Aurora_Learning_V1_Rule()
+            rule.id = UInt64(entry.rule.id)
+            rule.scope = entry.rule.scope
+            rule.domain = entry.rule.domain
+            rule.description_p = entry.rule.description
+            rule.condition = entry.rule.conditionText
+            rule.action = entry.rule.action.rawValue
+            rule.alpha = entry.rule.alpha
+            rule.beta = entry.rule.beta
+            rule.support = UInt32(entry.rule.support)
+            rule.active = entry.active
+            rule.confidence = entry.rule.confidence
+            return rule
+        }
+        return response
+    }
+
+    func disableRule(_ request: Aurora_Learning_V1_DisableRuleRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_DisableRuleResponse {
+        let user = try self.user(context)
+        await self.refits.waitUntilFresh(user)
+        guard try await Self.mapStore({ try await self.store.disableRule(user: user, id: request.id) }) else {
+            throw RPCError(.notFound, "no rule \(request.id) among your rules")
+        }
+        var response = Aurora_Learning_V1_DisableRuleResponse()
+        response.disabled = true
+        return response
+    }
+
+    func forget(_ request: Aurora_Learning_V1_ForgetRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ForgetResponse {
+        let user = try self.user(context)
+        await self.refits.waitUntilFresh(user)
+        let deleted = try await Self.mapStore { try await self.store.forget(user: user) }
+        // Cross-user rules may have counted this user: recompute them without.
+        try await Self.mapStore { try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity) }
+        var response = Aurora_Learning_V1_ForgetResponse()
+        response.feedbackDeleted = UInt64(deleted.feedback)
+        response.rulesDeleted = UInt64(deleted.rules)
+        response.logDeleted = UInt64(deleted.log)
+        return response
+    }
+
+    func stats(_ request: Aurora_Learning_V1_StatsRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_StatsResponse {
+        let user = try self.user(context)
+        await self.refits.waitUntilFresh(user)
+        let stats = try await Self.mapStore { try await self.store.stats(user: user) }
+        var response = Aurora_Learning_V1_StatsResponse()
+        response.acceptance = stats.days.map { day in
+            var point = Aurora_Learning_V1_AcceptancePoint()
+            point.day = day.day
+            point.recommendations = UInt64(day.recommendations)
+            point.accepted = UInt64(day.accepted)
+            point.corrected = UInt64(day.corrected)
+            return point
+        }
+        response.rulesActive = UInt32(stats.rulesActive)
+        response.rulesTotal = UInt32(stats.rulesTotal)
+        response.epsilonSpent = stats.epsilon
+        response.feedback = UInt64(stats.feedback)
+        return response
+    }
+
+    /// Store errors as statuses: unreachable database → UNAVAILABLE (retry), anything else → INTERNAL
+    /// (the message names no data).
+    static func mapStore<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as StoreError {
+            switch error {
+            case .unavailable(let message): throw RPCError(.unavailable, "the learning store is unavailable (\(message)); retry later")
+            case .query(let state, _): throw RPCError(.internal, "learning store error \(state)")
+            case .decoding(let message): throw RPCError(.internal, "learning store error: \(message)")
+            }
+        }
+    }
+}
+
+/// Group commit: concurrent Feedback calls are stored together, one transaction per batch, and
+/// each caller resumes after the COMMIT that holds its items.
+actor FeedbackBatcher {
+    private let store: LearningStore
+    private let maximumBatch: Int
+    private var queue: [(items: [PendingFeedback], continuation: CheckedContinuation<[Bool], any Error>)] = []
+    private var writing = false
+
+    init(store: LearningStore, maximumBatch: Int) {
+        self.store = store
+        self.maximumBatch = maximumBatch
+    }
+
+    func submit(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
+        do {
+            return try await withCheckedThrowingContinuation { continuation in
+                self.queue.append((items, continuation))
+                if !self.writing {
+                    self.writing = true
+                    Task { await self.drain() }
+                }
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw .unavailable("\(error)")
+        }
+    }
+
+    private func drain() async {
+        while !self.queue.isEmpty {
+            var batch: [(items: [PendingFeedback], continuation: CheckedContinuation<[Bool], any Error>)] = []
+            var size = 0
+            while let next = self.queue.first, batch.isEmpty || size + next.items.count <= self.maximumBatch {
+                batch.append(self.queue.removeFirst())
+                size += next.items.count
+            }
+            let items = batch.flatMap(\.items)
+            do {
+                let flags = try await self.store.insertFeedback(items)
+                var offset = 0
+                for entry in batch {
+                    entry.continuation.resume(returning: Array(flags[offset..<offset + entry.items.count]))
+                    offset += entry.items.count
+                }
+            } catch {
+                for entry in batch { entry.continuation.resume(throwing: error) }
+            }
+        }
+        self.writing = false
+    }
+}
+
+/// Runs one refit at a time per user and coalesces requests made while one runs; readers wait
+/// until the rules reflect every committed feedback (read-your-writes without slowing Feedback).
+actor RefitScheduler {
+    private var committed: [String: Int] = [:]
+    private var fitted: [String: Int] = [:]
+    private var running: Set<String> = []
+    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    private var lastGlobalRefresh = ContinuousClock.now - .seconds(3600)
+
+    func schedule(_ user: String, refit: @escaping @Sendable () async -> Void) {
+        self.committed[user, default: 0] += 1
+        guard !self.running.contains(user) else { return }
+        self.running.insert(user)
+        Task {
+            while let target = self.nextTarget(user) {
+                await refit()
+                self.finished(user, target)
+            }
+        }
+    }
+
+    private func nextTarget(_ user: String) -> Int? {
+        let target = self.committed[user, default: 0]
+        if self.fitted[user, default: 0] >= target {
+            self.running.remove(user)
+            // Nothing pending for this user: forget the counters (memory stays bounded by active users).
+            self.committed[user] = nil
+            self.fitted[user] = nil
+            for waiter in self.waiters.removeValue(forKey: user) ?? [] { waiter.resume() }
+            return nil
+        }
+        return target
+    }
+
+    private func finished(_ user: String, _ target: Int) {
+        self.fitted[user] = target
+    }
+
+    func waitUntilFresh(_ user: String) async {
+        guard self.running.contains(user) else { return }
+        await withCheckedContinuation { self.waiters[user, default: []].append($0) }
+    }
+
+    /// Cross-user rules are recomputed at most every 10 seconds.
+    func globalRefreshDue() -> Bool {
+        guard ContinuousClock.now - self.lastGlobalRefresh >= .seconds(10) else { return false }
+        self.lastGlobalRefresh = ContinuousClock.now
+        return true
+    }
+}

@@ -1,0 +1,253 @@
+import AuroraLearning
+import AuroraStore
+import Foundation
+
+/// A feedback item ready to store: the noised fingerprint, never the statistics themselves.
+struct PendingFeedback: Sendable {
+    var user: String
+    var feedbackID: String
+    var domain: String
+    var features: [Double]
+    var bucket: String
+    var recommended: String
+    var accepted: String
+    var recommendationID: UInt64
+    var epsilon: Double
+}
+
+/// The learning-service's queries. Every statement is parameterised; nothing here sees a cell
+/// value or a column name (fingerprints are noised features; buckets are coarse).
+struct LearningStore: Sendable {
+    let pool: PostgresPool
+
+    /// Stores a batch in one transaction (group commit); returns, per item, whether it was new
+    /// (false: a retry of an id already stored). Spends ε for new items only.
+    func insertFeedback(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
+        guard !items.isEmpty else { return [] }
+        return try await self.pool.transaction { (transaction) throws(StoreError) -> [Bool] in
+            var placeholders: [String] = []
+            var parameters: [String?] = []
+            for (index, item) in items.enumerated() {
+                let base = index * 8
+                placeholders.append("($\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4)::float8[], $\(base + 5), $\(base + 6), $\(base + 7), $\(base + 8)::bigint)")
+                parameters += [
+                    item.user, item.feedbackID, item.domain, Self.arrayLiteral(item.features), item.bucket, item.recommended,
+                    item.accepted, item.recommendationID == 0 ? nil : "\(item.recommendationID)",
+                ]
+            }
+            let inserted = try transaction.execute(
+                "INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id) VALUES "
+                    + placeholders.joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING user_id, feedback_id", parameters)
+            let stored = Set(inserted.rows.map { "\($0[0] ?? "")\u{0}\($0[1] ?? "")" })
+            var seen = Set<String>()
+            var flags: [Bool] = []
+            var ledger: [String?] = []
+            var ledgerRows: [String] = []
+            var outcomes: [String?] = []
+            var outcomeRows: [String] = []
+            for item in items {
+                let key = "\(item.user)\u{0}\(item.feedbackID)"
+                let isNew = stored.contains(key) && seen.insert(key).inserted
+                flags.append(isNew)
+                guard isNew else { continue }
+                ledgerRows.append("($\(ledger.count + 1), $\(ledger.count + 2)::float8, 'fingerprint stored')")
+                ledger += [item.user, "\(item.epsilon)"]
+                if item.recommendationID != 0 {
+                    outcomeRows.append("($\(outcomes.count + 1)::bigint, $\(outcomes.count + 2), $\(outcomes.count + 3))")
+                    outcomes += ["\(item.recommendationID)", item.user, item.accepted == item.recommended ? "accepted" : "corrected"]
+                }
+            }
+            if !ledgerRows.isEmpty {
+                try transaction.execute("INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES " + ledgerRows.joined(separator: ", "), ledger)
+            }
+            if !outcomeRows.isEmpty {
+                try transaction.execute(
+                    "UPDATE recommendation_log AS l SET outcome = v.outcome FROM (VALUES " + outcomeRows.joined(separator: ", ")
+                        + ") AS v(id, user_id, outcome) WHERE l.id = v.id AND l.user_id = v.user_id", outcomes)
+            }
+            return flags
+        }
+    }
+
+    struct StoredExample: Sendable {
+        var domain: String
+        var example: Example
+    }
+
+    func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
+        let result = try await self.pool.execute(
+            "SELECT domain, features::text, accepted FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", [user, "\(limit)"])
+        return result.rows.compactMap { row in
+            guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
+            return StoredExample(domain: domain, example: Example(features: Self.parseArray(features), action: action))
+        }
+    }
+
+    struct RuleSet: Sendable {
+        var scope: String
+        var domain: String
+        var drafts: [RuleDraft]
+    }
+
+    /// Replaces a user's learned rules with a refit's: a rule that exists already (same scope,
+    /// domain, condition and action) keeps its id and a user's "disabled"; others are added;
+    /// rules the refit no longer produces are removed.
+    func replaceRules(user: String, sets: [RuleSet], minimumSupport: Int, failingConfidence: Double) async throws(StoreError) {
+        try await self.pool.transaction { (transaction) throws(StoreError) in
+            let existing = try transaction.execute(
+                "SELECT id, scope, domain, condition_text, action FROM rules WHERE user_id = $1 FOR UPDATE", [user])
+            var byIdentity: [String: String] = [:]
+            for row in existing.rows {
+                byIdentity["\(row[1] ?? "")|\(row[2] ?? "")|\(row[3] ?? "")|\(row[4] ?? "")"] = row[0]
+            }
+            var keep = Set<String>()
+            for set in sets {
+                for draft in set.drafts {
+                    let text = draft.conditionText
+                    let identity = "\(set.scope)|\(set.domain)|\(text)|\(draft.action.rawValue)"
+                    let active = draft.agreeing >= minimumSupport && !(draft.support >= 5 && draft.confidence < failingConfidence)
+                    guard active || byIdentity[identity] != nil else { continue }
+                    let condition = String(decoding: try Self.encode(draft.conditions), as: UTF8.self)
+                    if let id = byIdentity[identity] {
+                        keep.insert(id)
+                        try transaction.execute(
+                            "UPDATE rules SET alpha = $2, beta = $3, support = $4, active = $5 AND NOT disabled_by_user, condition = $6::jsonb, updated_at = now() WHERE id = $1",
+                            [id, "\(draft.alpha)", "\(draft.beta)", "\(draft.support)", active ? "true" : "false", condition])
+                    } else {
+                        let inserted = try transaction.execute(
+                            "INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, true) RETURNING id",
+                            [set.scope, user, set.domain, condition, text, draft.action.rawValue, "\(draft.alpha)", "\(draft.beta)", "\(draft.support)"])
+                        keep.insert(try inserted.value(0, 0))
+                    }
+                }
+            }
+            let stale = existing.rows.compactMap { $0[0] }.filter { !keep.contains($0) }
+            if !stale.isEmpty {
+                // Rules the user disabled stay (so a refit cannot revive them); others go.
+                try transaction.execute("DELETE FROM rules WHERE id = ANY($1::bigint[]) AND NOT disabled_by_user", ["{\(stale.joined(separator: ","))}"])
+            }
+        }
+    }
+
+    /// Cross-user rules with k-anonymity: for a fingerprint bucket, the action that at least `k`
+    /// distinct users chose, and most often.
+    func refreshGlobalRules(k: Int) async throws(StoreError) {
+        try await self.pool.transaction { (transaction) throws(StoreError) in
+            let result = try transaction.execute(
+                """
+                WITH per_action AS (
+                    SELECT bucket, accepted, count(DISTINCT user_id) AS users, count(*) AS n FROM feedback GROUP BY bucket, accepted
+                ), totals AS (SELECT bucket, count(*) AS total FROM feedback GROUP BY bucket)
+                SELECT DISTINCT ON (p.bucket) p.bucket, p.accepted, p.n, t.total FROM per_action p JOIN totals t USING (bucket)
+                WHERE p.users >= $1 ORDER BY p.bucket, p.users DESC, p.n DESC
+                """, ["\(k)"])
+            try transaction.execute("DELETE FROM rules WHERE scope = 'global'")
+            for row in result.rows {
+                guard let bucket = row[0], let action = row[1], let n = row[2].flatMap(Double.init), let total = row[3].flatMap(Double.init) else { continue }
+                let condition = String(decoding: try Self.encode(["bucket": bucket]), as: UTF8.self)
+                try transaction.execute(
+                    "INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active) VALUES ('global', NULL, '', $1::jsonb, $2, $3, $4, $5, $6, true)",
+                    [condition, "fingerprint bucket \(bucket)", action, "\(1 + n)", "\(1 + total - n)", "\(Int(total))"])
+            }
+        }
+    }
+
+    func activeRules(user: String) async throws(StoreError) -> [ActiveRule] {
+        let result = try await self.pool.execute(
+            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')",
+            [user])
+        return result.rows.compactMap(Self.rule)
+    }
+
+    static func rule(_ row: [String?]) -> ActiveRule? {
+        guard let id = row[0].flatMap(Int64.init), let scope = row[1], let domain = row[2], let condition = row[3], let text = row[4],
+            let action = row[5].flatMap(Action.init(rawValue:)), let alpha = row[6].flatMap(Double.init),
+            let beta = row[7].flatMap(Double.init), let support = row[8].flatMap(Int.init)
+        else { return nil }
+        var conditions: [RuleCondition] = []
+        var bucket: String?
+        if scope == "global" {
+            bucket = (try? JSONDecoder().decode([String: String].self, from: Data(condition.utf8)))?["bucket"]
+        } else {
+            conditions = (try? JSONDecoder().decode([RuleCondition].self, from: Data(condition.utf8))) ?? []
+        }
+        return ActiveRule(id: id, scope: scope, domain: domain, conditions: conditions, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support, conditionText: text)
+    }
+
+    func listRules(user: String, includeInactive: Bool) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
+        let result = try await self.pool.execute(
+            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id",
+            [user, includeInactive ? "true" : "false"])
+        return result.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }
+    }
+
+    func disableRule(user: String, id: UInt64) async throws(StoreError) -> Bool {
+        try await self.pool.execute(
+            "UPDATE rules SET active = false, disabled_by_user = true, updated_at = now() WHERE id = $1 AND user_id = $2", ["\(id)", user]
+        ).affectedRows > 0
+    }
+
+    func forget(user: String) async throws(StoreError) -> (feedback: Int, rules: Int, log: Int) {
+        try await self.pool.transaction { (transaction) throws(StoreError) in
+            let feedback = try transaction.execute("DELETE FROM feedback WHERE user_id = $1", [user]).affectedRows
+            let rules = try transaction.execute("DELETE FROM rules WHERE user_id = $1", [user]).affectedRows
+            let log = try transaction.execute("DELETE FROM recommendation_log WHERE user_id = $1", [user]).affectedRows
+            try transaction.execute("DELETE FROM privacy_ledger WHERE user_id = $1", [user])
+            return (feedback, rules, log)
+        }
+    }
+
+    /// Logs recommendations; returns their ids (quoted back in feedback).
+    func logRecommendations(user: String, items: [(bucket: String, ruleID: Int64?, source: String, action: String)]) async throws(StoreError) -> [UInt64] {
+        guard !items.isEmpty else { return [] }
+        var placeholders: [String] = []
+        var parameters: [String?] = []
+        for (index, item) in items.enumerated() {
+            let base = index * 5
+            placeholders.append("($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5))")
+            parameters += [user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action]
+        }
+        let result = try await self.pool.execute(
+            "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action) VALUES " + placeholders.joined(separator: ", ") + " RETURNING id",
+            parameters)
+        return result.rows.map { UInt64($0[0] ?? "0") ?? 0 }
+    }
+
+    struct UserStats: Sendable {
+        var days: [(day: String, recommendations: Int, accepted: Int, corrected: Int)]
+        var rulesActive: Int
+        var rulesTotal: Int
+        var epsilon: Double
+        var feedback: Int
+    }
+
+    func stats(user: String) async throws(StoreError) -> UserStats {
+        try await self.pool.transaction { (transaction) throws(StoreError) -> UserStats in
+            let days = try transaction.execute(
+                """
+                SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*), count(*) FILTER (WHERE outcome = 'accepted'),
+                       count(*) FILTER (WHERE outcome = 'corrected')
+                FROM recommendation_log WHERE user_id = $1 GROUP BY day ORDER BY day
+                """, [user])
+            let rules = try transaction.execute("SELECT count(*) FILTER (WHERE active), count(*) FROM rules WHERE user_id = $1", [user])
+            let epsilon = try transaction.execute("SELECT coalesce(sum(epsilon), 0) FROM privacy_ledger WHERE user_id = $1", [user])
+            let feedback = try transaction.execute("SELECT count(*) FROM feedback WHERE user_id = $1", [user])
+            return UserStats(
+                days: days.rows.map { ($0[0] ?? "", Int($0[1] ?? "0") ?? 0, Int($0[2] ?? "0") ?? 0, Int($0[3] ?? "0") ?? 0) },
+                rulesActive: Int(try rules.value(0, 0)) ?? 0, rulesTotal: Int(try rules.value(0, 1)) ?? 0,
+                epsilon: Double(try epsilon.value(0, 0)) ?? 0, feedback: Int(try feedback.value(0, 0)) ?? 0)
+        }
+    }
+
+    static func arrayLiteral(_ values: [Double]) -> String {
+        "{" + values.map { $0.isFinite ? "\($0)" : "0" }.joined(separator: ",") + "}"
+    }
+
+    static func parseArray(_ text: String) -> [Double] {
+        text.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map { Double($0) ?? 0 }
+    }
+
+    static func encode<T: Encodable>(_ value: T) throws(StoreError) -> Data {
+        do { return try JSONEncoder().encode(value) } catch { throw .decoding("cannot encode a rule condition") }
+    }
+}

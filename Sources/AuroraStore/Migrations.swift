@@ -1,0 +1,78 @@
+/// Versioned schema changes, applied in order at start-up inside one transaction that holds an
+/// advisory lock: replicas starting together queue on the lock, and each version is applied once.
+public enum Migrations {
+    public static let lockKey = 0x4155_524F  // "AURO"
+
+    public static let all: [(version: Int, sql: String)] = [
+        (1, """
+            CREATE TABLE feedback (
+                user_id text NOT NULL,
+                feedback_id text NOT NULL,
+                domain text NOT NULL DEFAULT '',
+                features float8[] NOT NULL,
+                bucket text NOT NULL,
+                recommended text NOT NULL,
+                accepted text NOT NULL,
+                recommendation_id bigint,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (user_id, feedback_id)
+            );
+            CREATE INDEX feedback_user_time ON feedback (user_id, created_at DESC);
+            CREATE INDEX feedback_bucket ON feedback (bucket, accepted);
+            CREATE TABLE rules (
+                id bigserial PRIMARY KEY,
+                scope text NOT NULL CHECK (scope IN ('user', 'user_domain', 'global')),
+                user_id text,
+                domain text NOT NULL DEFAULT '',
+                condition jsonb NOT NULL,
+                condition_text text NOT NULL,
+                action text NOT NULL,
+                alpha float8 NOT NULL,
+                beta float8 NOT NULL,
+                support integer NOT NULL,
+                active boolean NOT NULL,
+                disabled_by_user boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                updated_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE UNIQUE INDEX rules_identity ON rules (scope, coalesce(user_id, ''), domain, condition_text, action);
+            CREATE INDEX rules_user ON rules (user_id) WHERE active;
+            CREATE TABLE recommendation_log (
+                id bigserial PRIMARY KEY,
+                user_id text NOT NULL,
+                bucket text NOT NULL,
+                rule_id bigint,
+                source text NOT NULL,
+                action text NOT NULL,
+                outcome text CHECK (outcome IN ('accepted', 'corrected')),
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX recommendation_log_user ON recommendation_log (user_id, created_at);
+            CREATE TABLE privacy_ledger (
+                id bigserial PRIMARY KEY,
+                user_id text NOT NULL,
+                epsilon float8 NOT NULL,
+                reason text NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            );
+            CREATE INDEX privacy_ledger_user ON privacy_ledger (user_id);
+            """),
+    ]
+
+    /// Applies what is missing; returns the versions applied now.
+    @discardableResult
+    public static func apply(_ pool: PostgresPool) async throws(StoreError) -> [Int] {
+        try await pool.transaction { (transaction) throws(StoreError) -> [Int] in
+            try transaction.execute("SELECT pg_advisory_xact_lock($1)", ["\(Self.lockKey)"])
+            try transaction.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            let applied = Set(try transaction.execute("SELECT version FROM schema_migrations").rows.compactMap { $0[0].flatMap { Int($0) } })
+            var now: [Int] = []
+            for migration in Self.all where !applied.contains(migration.version) {
+                try transaction.executeScript(migration.sql)
+                try transaction.execute("INSERT INTO schema_migrations (version) VALUES ($1)", ["\(migration.version)"])
+                now.append(migration.version)
+            }
+            return now
+        }
+    }
+}

@@ -1,0 +1,112 @@
+import CLibPQ
+import Foundation
+
+/// What went wrong talking to PostgreSQL, typed so callers can map it to a status.
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    /// The database cannot be reached (down, restarting, refused); retry later.
+    case unavailable(String)
+    /// The statement failed; `sqlState` is PostgreSQL's five-character code.
+    case query(sqlState: String, message: String)
+    /// A result did not have the expected shape.
+    case decoding(String)
+
+    public var description: String {
+        switch self {
+        case .unavailable(let message): "database unavailable: \(message)"
+        case .query(let state, let message): "database error \(state): \(message)"
+        case .decoding(let message): "unexpected database result: \(message)"
+        }
+    }
+}
+
+/// Rows of a result as text (libpq's text format), NULL as nil.
+public struct QueryResult: Sendable {
+    public var rows: [[String?]]
+    public var affectedRows: Int
+
+    public func value(_ row: Int, _ column: Int) throws(StoreError) -> String {
+        guard row < self.rows.count, column < self.rows[row].count, let value = self.rows[row][column] else {
+            throw StoreError.decoding("no value at row \(row), column \(column)")
+        }
+        return value
+    }
+}
+
+/// One libpq connection. Blocking: only ever used on its pool's dedicated thread.
+final class PostgresConnection {
+    private let connection: OpaquePointer
+
+    init(url: String) throws(StoreError) {
+        guard let connection = PQconnectdb(url) else { throw .unavailable("out of memory") }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+            PQfinish(connection)
+            throw .unavailable(message)
+        }
+        // Server notices ("relation already exists, skipping") are not errors: do not print them.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        self.connection = connection
+    }
+
+    deinit { PQfinish(self.connection) }
+
+    var isHealthy: Bool { PQstatus(self.connection) == CONNECTION_OK }
+
+    /// Runs one statement with text parameters ($1, $2, ...).
+    @discardableResult
+    func execute(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> QueryResult {
+        let result: OpaquePointer? = Self.withCStrings(parameters) { values in
+            PQexecParams(self.connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+        }
+        return try self.read(result)
+    }
+
+    /// Runs several statements without parameters (migrations); the last result is returned.
+    @discardableResult
+    func executeScript(_ sql: String) throws(StoreError) -> QueryResult {
+        try self.read(PQexec(self.connection, sql))
+    }
+
+    private func read(_ result: OpaquePointer?) throws(StoreError) -> QueryResult {
+        guard let result else { throw self.failure() }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK:
+            var rows: [[String?]] = []
+            let rowCount = Int(PQntuples(result))
+            let columnCount = Int(PQnfields(result))
+            rows.reserveCapacity(rowCount)
+            for row in 0..<rowCount {
+                var values: [String?] = []
+                values.reserveCapacity(columnCount)
+                for column in 0..<columnCount {
+                    if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                        values.append(nil)
+                    } else {
+                        values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                    }
+                }
+                rows.append(values)
+            }
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return QueryResult(rows: rows, affectedRows: affected)
+        default:
+            if !self.isHealthy { throw self.failure() }
+            let state = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? "XX000"
+            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
+            // Connection-class errors (08xxx) and shutdowns (57P01..57P03) mean "try again later".
+            if state.hasPrefix("08") || state.hasPrefix("57P") { throw .unavailable(message) }
+            throw .query(sqlState: state, message: message)
+        }
+    }
+
+    private func failure() -> StoreError {
+        .unavailable(String(cString: PQerrorMessage(self.connection)).trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+
+    private static func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+        defer { for pointer in pointers { free(pointer) } }
+        return body(pointers.map { $0.map { UnsafePointer($0) } })
+    }
+}

@@ -1,0 +1,414 @@
+import AuroraLearning
+import AuroraLearningService
+import AuroraProtocol
+import AuroraRPC
+import AuroraStore
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// Log lines captured from the service under test (the privacy test searches them).
+final class CapturedLogs: Sendable {
+    static let shared = CapturedLogs()
+    let lines = Mutex<[String]>([])
+    func append(_ line: String) { self.lines.withLock { $0.append(line) } }
+    var text: String { self.lines.withLock { $0.joined(separator: "\n") } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .debug
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { self.metadata[key] }
+        set { self.metadata[key] = newValue }
+    }
+    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        CapturedLogs.shared.append("\(level) \(message) \(self.metadata.merging(metadata ?? [:]) { $1 })")
+    }
+}
+
+let databaseURL = ProcessInfo.processInfo.environment["AURORA_TEST_DATABASE_URL"]
+
+/// Runs a learning-service against the test PostgreSQL on an ephemeral port.
+func withLearningService<T: Sendable>(
+    configuration: LearningService.Configuration = .init(), _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
+    guard let url = databaseURL else {
+        Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
+        throw CancellationError()
+    }
+    let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
+    let pool = PostgresPool(configuration: .init(url: url, connections: 4), logger: logger)
+    try await Migrations.apply(pool)
+    var router = Router()
+    LearningService(configuration: configuration, pool: pool, logger: logger).register(into: &router)
+    let server = RPCServer(
+        configuration: .init(port: 0), router: router, authenticator: SharedSecretAuthenticator(secret: internalSecret), logger: logger)
+    let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        let port = try await server.listeningAddress.port!
+        let result: Result<T, any Error>
+        do { result = .success(try await body(port)) } catch { result = .failure(error) }
+        await group.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+        return try result.get()
+    }
+}
+
+/// A client for one user.
+struct LearningClient: Sendable {
+    let connection: RPCConnection
+    let user: String
+
+    static func connect(_ port: Int, user: String) async throws -> LearningClient {
+        var configuration = ClientConfiguration()
+        configuration.credential = internalSecret
+        return LearningClient(connection: try await RPCConnection.connect(host: "127.0.0.1", port: port, configuration: configuration), user: user)
+    }
+
+    var options: CallOptions { CallOptions(timeout: .seconds(30), metadata: [MetadataKeys.user: self.user]) }
+
+    func recommend(_ columns: [Aurora_Profile_V1_ColumnStatistics], domain: String = "") async throws -> [Aurora_Learning_V1_Recommendation] {
+        var request = Aurora_Learning_V1_RecommendRequest()
+        request.batch.columns = columns
+        request.batch.domain = domain
+        return try await self.connection.unary(LearningAPI.recommend, request, options: self.options).recommendations
+    }
+
+    @discardableResult
+    func feedback(_ stats: Aurora_Profile_V1_ColumnStatistics, recommended: String, accepted: String, id: String = UUID().uuidString, domain: String = "", recommendationID: UInt64 = 0) async throws -> Aurora_Learning_V1_FeedbackResponse {
+        var item = Aurora_Learning_V1_FeedbackItem()
+        item.feedbackID = id
+        item.stats = stats
+        item.domain = domain
+        item.recommendedAction = recommended
+        item.acceptedAction = accepted
+        item.recommendationID = recommendationID
+        var request = Aurora_Learning_V1_FeedbackRequest()
+        request.items = [item]
+        return try await self.connection.unary(LearningAPI.feedback, request, options: self.options)
+    }
+
+    func rules(includeInactive: Bool = false) async throws -> [Aurora_Learning_V1_Rule] {
+        var request = Aurora_Learning_V1_ListRulesRequest()
+        request.includeInactive = includeInactive
+        return try await self.connection.unary(LearningAPI.listRules, request, options: self.options).rules
+    }
+
+    func stats() async throws -> Aurora_Learning_V1_StatsResponse {
+        try await self.connection.unary(LearningAPI.stats, Aurora_Learning_V1_StatsRequest(), options: self.options)
+    }
+}
+
+/// Column statistics generators (statistics only, as the gateway would send them).
+enum Columns {
+    static func numeric<G: RandomNumberGenerator>(skew: Double, min: Double, missing: Double = 0, rows: UInt64 = 1000, outliers: Double = 0.01, using random: inout G) -> Aurora_Profile_V1_ColumnStatistics {
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = .float
+        stats.count = rows
+        stats.missing = UInt64(Double(rows) * missing)
+        stats.distinctEstimate = rows / 2 + UInt64.random(in: 0...100, using: &random)
+        var numeric = Aurora_Profile_V1_NumericStats()
+        numeric.min = min
+        numeric.max = min + Double.random(in: 50...5000, using: &random)
+        numeric.mean = (numeric.min + numeric.max) / 3
+        numeric.variance = 100
+        numeric.skewness = skew
+        numeric.kurtosis = abs(skew) * 2
+        numeric.outlierRatio = outliers
+        numeric.zeroRatio = 0
+        stats.numeric = numeric
+        stats.topValueRatio = 0.01
+        return stats
+    }
+
+    static func categorical<G: RandomNumberGenerator>(distinct: UInt64, missing: Double = 0, using random: inout G) -> Aurora_Profile_V1_ColumnStatistics {
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = .categorical
+        stats.count = 1000
+        stats.missing = UInt64(1000 * missing)
+        stats.distinctEstimate = distinct
+        stats.topValueRatio = Double.random(in: 0.1...0.5, using: &random)
+        var text = Aurora_Profile_V1_TextStats()
+        text.meanLength = Double.random(in: 3...12, using: &random)
+        stats.text = text
+        return stats
+    }
+}
+
+@Suite("learning-service against PostgreSQL", .serialized)
+struct LearningServiceTests {
+    @Test func ruleAppearsAfterTheThirdCorrectionAndNotBefore() async throws {
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "rule-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 1)
+            for correction in 1...4 {
+                let column = Columns.numeric(skew: Double.random(in: -0.3...0.3, using: &random), min: -10, using: &random)
+                let recommendation = try await client.recommend([column])[0]
+                if correction <= 3 {
+                    #expect(recommendation.action == "standard_scale", "correction \(correction): \(recommendation.source)")
+                    #expect(recommendation.source.hasPrefix("builtin:"))
+                } else {
+                    #expect(recommendation.action == "robust_scale", "after 3 corrections: \(recommendation.explanation)")
+                    #expect(recommendation.source.hasPrefix("learned:"))
+                }
+                try await client.feedback(column, recommended: recommendation.action, accepted: "robust_scale", recommendationID: recommendation.recommendationID)
+                let active = try await client.rules().filter(\.active)
+                #expect(active.count == (correction >= 3 ? 1 : 0), "after \(correction) corrections: \(active.map(\.description_p))")
+            }
+            let rule = try await client.rules()[0]
+            #expect(rule.description_p.contains("robust_scale"))
+            #expect(rule.description_p.contains("of 4 accepted"))
+            await client.connection.close()
+        }
+    }
+
+    @Test func confidenceMovesBothWaysAndDisablingSticks() async throws {
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "conf-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 2)
+            func column() -> Aurora_Profile_V1_ColumnStatistics { Columns.numeric(skew: 0.1, min: 5, using: &random) }
+            for _ in 0..<3 { try await client.feedback(column(), recommended: "standard_scale", accepted: "minmax_scale") }
+            let first = try await client.rules()[0].confidence
+            for _ in 0..<3 { try await client.feedback(column(), recommended: "minmax_scale", accepted: "minmax_scale") }
+            let raised = try await client.rules()[0].confidence
+            #expect(raised > first)
+            try await client.feedback(column(), recommended: "minmax_scale", accepted: "robust_scale")
+            let lowered = try await client.rules().first { $0.action == "minmax_scale" }!.confidence
+            #expect(lowered < raised)
+            // Disabled by the user: not used, and a refit does not revive it.
+            let id = try await client.rules().first { $0.action == "minmax_scale" }!.id
+            var disable = Aurora_Learning_V1_DisableRuleRequest()
+            disable.id = id
+            _ = try await client.connection.unary(LearningAPI.disableRule, disable, options: client.options)
+            try await client.feedback(column(), recommended: "standard_scale", accepted: "minmax_scale")
+            let recommendation = try await client.recommend([column()])[0]
+            #expect(recommendation.source != "learned:\(id)")
+            #expect(try await client.rules(includeInactive: true).first { $0.id == id }?.active == false)
+            await client.connection.close()
+        }
+    }
+
+    @Test func retriesCountOnceAndForgetLeavesNothing() async throws {
+        try await withLearningService { port in
+            let user = "forget-\(UUID().uuidString)"
+            let client = try await LearningClient.connect(port, user: user)
+            var random = SeededRandomGenerator(seed: 3)
+            let column = Columns.categorical(distinct: 12, using: &random)
+            let recommendation = try await client.recommend([column])[0]
+            let first = try await client.feedback(column, recommended: recommendation.action, accepted: "ordinal_encode", id: "fb-1", recommendationID: recommendation.recommendationID)
+            let retry = try await client.feedback(column, recommended: recommendation.action, accepted: "ordinal_encode", id: "fb-1", recommendationID: recommendation.recommendationID)
+            #expect(first.stored == 1 && first.duplicates == 0)
+            #expect(retry.stored == 0 && retry.duplicates == 1)
+            let stats = try await client.stats()
+            #expect(stats.feedback == 1)
+            #expect(stats.epsilonSpent == 4)
+            #expect(stats.acceptance.first?.corrected == 1)
+            for _ in 0..<3 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
+            #expect(try await client.rules().isEmpty == false)
+            let forgotten = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
+            #expect(forgotten.feedbackDeleted == 4)
+            let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
+            for table in ["feedback", "rules", "recommendation_log", "privacy_ledger"] {
+                let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [user]).value(0, 0)
+                #expect(count == "0", "\(table) still holds \(count) rows of the user")
+            }
+            #expect(try await client.stats().feedback == 0)
+            await client.connection.close()
+        }
+    }
+
+    @Test func thirtyTwoClientsAtOnceLoseNothing() async throws {
+        try await withLearningService { port in
+            let prefix = "many-\(UUID().uuidString)"
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for clientIndex in 0..<32 {
+                    group.addTask {
+                        let client = try await LearningClient.connect(port, user: "\(prefix)-\(clientIndex % 8)")
+                        var random = SeededRandomGenerator(seed: UInt64(clientIndex))
+                        for item in 0..<20 {
+                            let response = try await client.feedback(
+                                Columns.numeric(skew: 2, min: 1, using: &random), recommended: "log_transform", accepted: "log_transform",
+                                id: "c\(clientIndex)-\(item)")
+                            #expect(response.stored == 1)
+                        }
+                        await client.connection.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
+            var total: UInt64 = 0
+            for user in 0..<8 {
+                let client = try await LearningClient.connect(port, user: "\(prefix)-\(user)")
+                total += try await client.stats().feedback
+                await client.connection.close()
+            }
+            #expect(total == 32 * 20)
+        }
+    }
+
+    @Test func valuesNeverReachTheStoreOrTheLogs() async throws {
+        let canaryNumber = 987_654.321_9
+        let canaryText = "CANARY-\(UUID().uuidString.prefix(8))"
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "privacy-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 4)
+            var column = Columns.numeric(skew: 1.5, min: canaryNumber, using: &random)
+            column.numeric.max = canaryNumber * 2
+            column.numeric.mean = canaryNumber * 1.5
+            // Values are refused outright.
+            var withValues = column
+            var top = Aurora_Profile_V1_ValueCount()
+            top.value = canaryText
+            top.count = 3
+            withValues.topValues = [top]
+            await #expect(throws: RPCError.self) { _ = try await client.recommend([withValues]) }
+            await #expect(throws: RPCError.self) { try await client.feedback(withValues, recommended: "keep", accepted: "keep") }
+            // Statistics go through every API.
+            let recommendation = try await client.recommend([column])[0]
+            for _ in 0..<4 { try await client.feedback(column, recommended: recommendation.action, accepted: "clip_outliers", recommendationID: recommendation.recommendationID) }
+            _ = try await client.rules()
+            _ = try await client.stats()
+            await client.connection.close()
+        }
+        guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
+            Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
+            return
+        }
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: script)
+        dump.arguments = ["dump"]
+        let output = Pipe()
+        dump.standardOutput = output
+        try dump.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        #expect(dump.terminationStatus == 0)
+        #expect(text.contains("CREATE TABLE public.feedback"), "the dump is not a dump of the store")
+        for canary in [canaryText, "987654", "1975308", "1481481"] {
+            #expect(!text.contains(canary), "\(canary) found in pg_dump")
+            #expect(!CapturedLogs.shared.text.contains(canary), "\(canary) found in the service's logs")
+        }
+    }
+
+    @Test func databaseRestartIsSurvived() async throws {
+        guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
+            Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
+            return
+        }
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "restart-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 5)
+            let column = Columns.numeric(skew: 0, min: 1, using: &random)
+            #expect(try await client.recommend([column]).count == 1)
+            let restart = Process()
+            restart.executableURL = URL(fileURLWithPath: script)
+            restart.arguments = ["restart"]
+            // The restarted server must not inherit this process's output.
+            restart.standardOutput = FileHandle.nullDevice
+            restart.standardError = FileHandle.nullDevice
+            try restart.run()
+            while restart.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            #expect(restart.terminationStatus == 0)
+            // The pool's connections died with the server: calls get UNAVAILABLE or succeed, never
+            // hang, and within a few seconds they succeed again without restarting the service.
+            var recovered = false
+            for _ in 0..<100 {
+                do {
+                    _ = try await client.recommend([column])
+                    recovered = true
+                    break
+                } catch let error as RPCError {
+                    #expect(error.code == .unavailable, "\(error)")
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            #expect(recovered)
+            await client.connection.close()
+        }
+    }
+}
+
+/// Deterministic random numbers for generated statistics.
+struct SeededRandomGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { self.state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Simulated users at the statistics level: hidden, consistent preferences that differ from the
+/// built-in rules; they accept a recommendation that matches and correct it otherwise.
+@Suite("learning curve", .serialized)
+struct LearningCurveTests {
+    struct SimulatedUser {
+        let name: String
+        let prefer: @Sendable (Aurora_Profile_V1_ColumnStatistics) -> String
+    }
+
+    static let users: [SimulatedUser] = [
+        SimulatedUser(name: "never-scales") { stats in
+            switch stats.type {
+            case .categorical: stats.missing > 0 ? "impute_mode" : "ordinal_encode"
+            default: stats.missing > 0 ? "impute_median" : "keep"
+            }
+        },
+        SimulatedUser(name: "power-transforms") { stats in
+            switch stats.type {
+            case .categorical: stats.distinctEstimate > 20 ? "target_encode" : "one_hot_encode"
+            default: abs(stats.numeric.skewness) > 1 ? "yeo_johnson" : (stats.numeric.min >= 0 ? "minmax_scale" : "robust_scale")
+            }
+        },
+    ]
+
+    static func column<G: RandomNumberGenerator>(using random: inout G) -> Aurora_Profile_V1_ColumnStatistics {
+        switch Int.random(in: 0..<10, using: &random) {
+        case 0..<3: return Columns.categorical(distinct: UInt64.random(in: 3...80, using: &random), missing: Bool.random(using: &random) && Bool.random(using: &random) ? 0.1 : 0, using: &random)
+        case 3..<6: return Columns.numeric(skew: Double.random(in: 1.2...6, using: &random), min: Double.random(in: 0.5...10, using: &random), using: &random)
+        case 6..<8: return Columns.numeric(skew: Double.random(in: -0.5...0.5, using: &random), min: Double.random(in: -50...50, using: &random), using: &random)
+        default: return Columns.numeric(skew: Double.random(in: -0.5...3, using: &random), min: Double.random(in: 0...10, using: &random), missing: 0.2, using: &random)
+        }
+    }
+
+    @Test(arguments: [0, 1])
+    func consistentUsersReachNinetyPercent(userIndex: Int) async throws {
+        let simulated = Self.users[userIndex]
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "\(simulated.name)-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: UInt64(100 + userIndex))
+            var accepted: [Bool] = []
+            var corrections = 0
+            var correctionsToNinety: Int?
+            for index in 0..<400 {
+                let column = Self.column(using: &random)
+                let recommendation = try await client.recommend([column])[0]
+                let wanted = simulated.prefer(column)
+                let ok = recommendation.action == wanted
+                accepted.append(ok)
+                if !ok { corrections += 1 }
+                try await client.feedback(column, recommended: recommendation.action, accepted: wanted, id: "col-\(index)", recommendationID: recommendation.recommendationID)
+                // 90% over the last 50 columns.
+                if correctionsToNinety == nil && accepted.count >= 50 && accepted.suffix(50).filter({ $0 }).count >= 45 {
+                    correctionsToNinety = corrections
+                }
+            }
+            let blocks = stride(from: 0, to: accepted.count, by: 50).map { start in
+                Double(accepted[start..<min(start + 50, accepted.count)].filter { $0 }.count) / 50
+            }
+            let rules = try await client.rules().filter(\.active)
+            print("learning curve \(simulated.name): acceptance per 50 columns \(blocks.map { String(format: "%.2f", $0) }), corrections to 90%: \(correctionsToNinety.map(String.init) ?? "never"), active rules \(rules.count)")
+            #expect(correctionsToNinety != nil && correctionsToNinety! <= 60, "reached 90% after \(correctionsToNinety.map(String.init) ?? "never") corrections")
+            #expect(blocks.dropFirst(2).allSatisfy { $0 >= 0.9 }, "\(blocks)")
+            #expect(rules.count <= 40)
+            await client.connection.close()
+        }
+    }
+}
