@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "parser-service", targets: ["ParserService"]),
         .executable(name: "learning-service", targets: ["LearningService"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
+        .executable(name: "aurora-sim-adapter", targets: ["AuroraSimAdapter"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
     ],
     dependencies: [
@@ -119,6 +120,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Services/LearningService"
+        ),
+        // The adapter ../shared/simulate/simulate.py drives (JSON lines -> the real learning-service).
+        .executableTarget(
+            name: "AuroraSimAdapter",
+            dependencies: ["AuroraProtocol", "AuroraRPC"]
         ),
         // The `aurora` command-line client.
         .executableTarget(
