@@ -168,6 +168,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AuroraParserTests", dependencies: ["AuroraParser"]),
+        .testTarget(name: "AuroraLearningTests", dependencies: ["AuroraLearning", "AuroraProtocol"]),
         .testTarget(
             name: "AuroraServiceTests",
             dependencies: [

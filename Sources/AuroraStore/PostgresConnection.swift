@@ -105,7 +105,7 @@ final class PostgresConnection {
     }
 
     private static func withCStrings<R>(_ strings: [String?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-        var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
+        let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0)! } }
         defer { for pointer in pointers { free(pointer) } }
         return body(pointers.map { $0.map { UnsafePointer($0) } })
     }

@@ -346,69 +346,72 @@ struct SeededRandomGenerator: RandomNumberGenerator {
 }
 
 /// Simulated users at the statistics level: hidden, consistent preferences that differ from the
-/// built-in rules; they accept a recommendation that matches and correct it otherwise.
-@Suite("learning curve", .serialized)
-struct LearningCurveTests {
-    struct SimulatedUser {
-        let name: String
-        let prefer: @Sendable (Aurora_Profile_V1_ColumnStatistics) -> String
-    }
-
-    static let users: [SimulatedUser] = [
-        SimulatedUser(name: "never-scales") { stats in
-            switch stats.type {
-            case .categorical: stats.missing > 0 ? "impute_mode" : "ordinal_encode"
-            default: stats.missing > 0 ? "impute_median" : "keep"
-            }
-        },
-        SimulatedUser(name: "power-transforms") { stats in
-            switch stats.type {
-            case .categorical: stats.distinctEstimate > 20 ? "target_encode" : "one_hot_encode"
-            default: abs(stats.numeric.skewness) > 1 ? "yeo_johnson" : (stats.numeric.min >= 0 ? "minmax_scale" : "robust_scale")
-            }
-        },
-    ]
-
-    static func column<G: RandomNumberGenerator>(using random: inout G) -> Aurora_Profile_V1_ColumnStatistics {
-        switch Int.random(in: 0..<10, using: &random) {
-        case 0..<3: return Columns.categorical(distinct: UInt64.random(in: 3...80, using: &random), missing: Bool.random(using: &random) && Bool.random(using: &random) ? 0.1 : 0, using: &random)
-        case 3..<6: return Columns.numeric(skew: Double.random(in: 1.2...6, using: &random), min: Double.random(in: 0.5...10, using: &random), using: &random)
-        case 6..<8: return Columns.numeric(skew: Double.random(in: -0.5...0.5, using: &random), min: Double.random(in: -50...50, using: &random), using: &random)
-        default: return Columns.numeric(skew: Double.random(in: -0.5...3, using: &random), min: Double.random(in: 0...10, using: &random), missing: 0.2, using: &random)
+/// built-in rules; they accept a recommendation that matches and correct it otherwise. Nested in
+/// the serialized PostgreSQL suite: the restart test must not run beside it.
+extension LearningServiceTests {
+    @Suite("learning curve")
+    struct LearningCurveTests {
+        struct SimulatedUser {
+            let name: String
+            let prefer: @Sendable (Aurora_Profile_V1_ColumnStatistics) -> String
         }
-    }
 
-    @Test(arguments: [0, 1])
-    func consistentUsersReachNinetyPercent(userIndex: Int) async throws {
-        let simulated = Self.users[userIndex]
-        try await withLearningService { port in
-            let client = try await LearningClient.connect(port, user: "\(simulated.name)-\(UUID().uuidString)")
-            var random = SeededRandomGenerator(seed: UInt64(100 + userIndex))
-            var accepted: [Bool] = []
-            var corrections = 0
-            var correctionsToNinety: Int?
-            for index in 0..<400 {
-                let column = Self.column(using: &random)
-                let recommendation = try await client.recommend([column])[0]
-                let wanted = simulated.prefer(column)
-                let ok = recommendation.action == wanted
-                accepted.append(ok)
-                if !ok { corrections += 1 }
-                try await client.feedback(column, recommended: recommendation.action, accepted: wanted, id: "col-\(index)", recommendationID: recommendation.recommendationID)
-                // 90% over the last 50 columns.
-                if correctionsToNinety == nil && accepted.count >= 50 && accepted.suffix(50).filter({ $0 }).count >= 45 {
-                    correctionsToNinety = corrections
+        static let users: [SimulatedUser] = [
+            SimulatedUser(name: "never-scales") { stats in
+                switch stats.type {
+                case .categorical: stats.missing > 0 ? "impute_mode" : "ordinal_encode"
+                default: stats.missing > 0 ? "impute_median" : "keep"
                 }
+            },
+            SimulatedUser(name: "power-transforms") { stats in
+                switch stats.type {
+                case .categorical: stats.distinctEstimate > 20 ? "target_encode" : "one_hot_encode"
+                default: abs(stats.numeric.skewness) > 1 ? "yeo_johnson" : (stats.numeric.min >= 0 ? "minmax_scale" : "robust_scale")
+                }
+            },
+        ]
+
+        static func column<G: RandomNumberGenerator>(using random: inout G) -> Aurora_Profile_V1_ColumnStatistics {
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<3: return Columns.categorical(distinct: UInt64.random(in: 3...80, using: &random), missing: Bool.random(using: &random) && Bool.random(using: &random) ? 0.1 : 0, using: &random)
+            case 3..<6: return Columns.numeric(skew: Double.random(in: 1.2...6, using: &random), min: Double.random(in: 0.5...10, using: &random), using: &random)
+            case 6..<8: return Columns.numeric(skew: Double.random(in: -0.5...0.5, using: &random), min: Double.random(in: -50...50, using: &random), using: &random)
+            default: return Columns.numeric(skew: Double.random(in: -0.5...3, using: &random), min: Double.random(in: 0...10, using: &random), missing: 0.2, using: &random)
             }
-            let blocks = stride(from: 0, to: accepted.count, by: 50).map { start in
-                Double(accepted[start..<min(start + 50, accepted.count)].filter { $0 }.count) / 50
+        }
+
+        @Test(arguments: [0, 1])
+        func consistentUsersReachNinetyPercent(userIndex: Int) async throws {
+            let simulated = Self.users[userIndex]
+            try await withLearningService { port in
+                let client = try await LearningClient.connect(port, user: "\(simulated.name)-\(UUID().uuidString)")
+                var random = SeededRandomGenerator(seed: UInt64(100 + userIndex))
+                var accepted: [Bool] = []
+                var corrections = 0
+                var correctionsToNinety: Int?
+                for index in 0..<400 {
+                    let column = Self.column(using: &random)
+                    let recommendation = try await client.recommend([column])[0]
+                    let wanted = simulated.prefer(column)
+                    let ok = recommendation.action == wanted
+                    accepted.append(ok)
+                    if !ok { corrections += 1 }
+                    try await client.feedback(column, recommended: recommendation.action, accepted: wanted, id: "col-\(index)", recommendationID: recommendation.recommendationID)
+                    // 90% over the last 50 columns.
+                    if correctionsToNinety == nil && accepted.count >= 50 && accepted.suffix(50).filter({ $0 }).count >= 45 {
+                        correctionsToNinety = corrections
+                    }
+                }
+                let blocks = stride(from: 0, to: accepted.count, by: 50).map { start in
+                    Double(accepted[start..<min(start + 50, accepted.count)].filter { $0 }.count) / 50
+                }
+                let rules = try await client.rules().filter(\.active)
+                print("learning curve \(simulated.name): acceptance per 50 columns \(blocks.map { String(format: "%.2f", $0) }), corrections to 90%: \(correctionsToNinety.map(String.init) ?? "never"), active rules \(rules.count)")
+                #expect(correctionsToNinety != nil && correctionsToNinety! <= 60, "reached 90% after \(correctionsToNinety.map(String.init) ?? "never") corrections")
+                #expect(blocks.dropFirst(2).allSatisfy { $0 >= 0.9 }, "\(blocks)")
+                #expect(rules.count <= 40)
+                await client.connection.close()
             }
-            let rules = try await client.rules().filter(\.active)
-            print("learning curve \(simulated.name): acceptance per 50 columns \(blocks.map { String(format: "%.2f", $0) }), corrections to 90%: \(correctionsToNinety.map(String.init) ?? "never"), active rules \(rules.count)")
-            #expect(correctionsToNinety != nil && correctionsToNinety! <= 60, "reached 90% after \(correctionsToNinety.map(String.init) ?? "never") corrections")
-            #expect(blocks.dropFirst(2).allSatisfy { $0 >= 0.9 }, "\(blocks)")
-            #expect(rules.count <= 40)
-            await client.connection.close()
         }
     }
 }

@@ -1,0 +1,132 @@
+@testable import AuroraLearning
+import AuroraProtocol
+import Foundation
+import Testing
+
+@Suite("Privacy noise: the snapping mechanism")
+struct SnappingTests {
+    @Test func outputsSitOnTheGridWithinBoundsAndAreLaplace() {
+        let mechanism = SnappingLaplace(scale: 0.3, bounds: -6...6)
+        #expect(mechanism.granularity == 0.5)
+        var generator = SystemRandomNumberGenerator()
+        let truth = 1.234_567_89
+        var sum = 0.0
+        var absolute = 0.0
+        let draws = 200_000
+        var distinct = Set<Double>()
+        for _ in 0..<draws {
+            let output = mechanism.noised(truth, using: &generator)
+            #expect(output >= -6 && output <= 6)
+            // On the grid: the low bits carry nothing about the true value.
+            #expect((output / mechanism.granularity).rounded() == output / mechanism.granularity)
+            sum += output - truth
+            absolute += abs(output - truth)
+            distinct.insert(output)
+        }
+        #expect(abs(sum / Double(draws)) < 0.02, "unbiased")
+        // E|Laplace(λ) + rounding to a 0.5 grid| is close to λ plus the rounding's share.
+        #expect(abs(absolute / Double(draws) - 0.3) < 0.15)
+        #expect(distinct.count < 40, "a few dozen grid points, not a distinct double per draw")
+        // Two true values half a grid step apart give outputs on the same grid.
+        let other = mechanism.noised(truth + 0.25, using: &generator)
+        #expect((other / mechanism.granularity).rounded() == other / mechanism.granularity)
+    }
+
+    @Test func uniformCoversTheFullPrecisionRange() {
+        var generator = SystemRandomNumberGenerator()
+        var smallest = 1.0
+        for _ in 0..<100_000 {
+            let value = SnappingLaplace.uniformFullPrecision(using: &generator)
+            #expect(value > 0 && value <= 1)
+            smallest = min(smallest, value)
+        }
+        #expect(smallest < 1e-3)
+    }
+
+    @Test func fingerprintNoiseTouchesOnlyContinuousFeatures() {
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = .float
+        stats.count = 1000
+        stats.distinctEstimate = 800
+        stats.numeric.min = 2
+        stats.numeric.max = 900
+        stats.numeric.skewness = 3
+        let exact = Fingerprint(stats)
+        var generator = SystemRandomNumberGenerator()
+        let noised = FingerprintNoise(epsilon: 4).noised(exact, rows: 1000, using: &generator)
+        for (index, feature) in Fingerprint.schema.enumerated() {
+            #expect(feature.range.contains(noised.features[index]))
+            if !feature.continuous { #expect(noised.features[index] == exact.features[index], "\(feature.name)") }
+        }
+        #expect(noised.features != exact.features)
+    }
+}
+
+@Suite("Recommendations and rules")
+struct RecommenderTests {
+    func numeric(skew: Double, min: Double, missing: UInt64 = 0, outliers: Double = 0) -> Aurora_Profile_V1_ColumnStatistics {
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = .float
+        stats.count = 1000
+        stats.missing = missing
+        stats.distinctEstimate = 700
+        stats.numeric.min = min
+        stats.numeric.max = min + 1000
+        stats.numeric.skewness = skew
+        stats.numeric.outlierRatio = outliers
+        return stats
+    }
+
+    @Test func builtinExplainsWithTheNumbers() {
+        let skewed = BuiltinRecommender.suggestions(for: self.numeric(skew: 4.2, min: 0.5))
+        #expect(skewed[0].action == .logTransform)
+        #expect(skewed[0].source == "builtin:skewed_positive")
+        #expect(skewed[0].explanation.contains("skewness 4.20"))
+        #expect(skewed[0].explanation.contains("all values > 0"))
+        #expect(skewed.count >= 2, "runners-up")
+        #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.1, min: -5))[0].action == .standardScale)
+        #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 2, min: -5))[0].action == .yeoJohnson)
+        #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 100))[0].action == .imputeMean)
+        #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, outliers: 0.1))[0].action == .robustScale)
+        var empty = Aurora_Profile_V1_ColumnStatistics()
+        empty.type = .empty
+        empty.count = 10
+        empty.missing = 10
+        #expect(BuiltinRecommender.suggestions(for: empty)[0].action == .dropColumn)
+    }
+
+    @Test func treeLeavesAreReadableRules() {
+        var examples: [Example] = []
+        for index in 0..<40 {
+            let skew = Double(index % 10) - 2
+            let stats = self.numeric(skew: skew, min: 1)
+            examples.append(Example(features: Fingerprint(stats).features, action: skew > 1 ? .yeoJohnson : .keep))
+        }
+        let rules = DecisionTreeLearner().fit(examples)
+        #expect(rules.count == 2)
+        let yeo = rules.first { $0.action == .yeoJohnson }!
+        #expect(yeo.conditionText.contains("skewness >"), "\(yeo.conditionText)")
+        #expect(yeo.agreeing == yeo.support)
+        #expect(yeo.matches(Fingerprint(self.numeric(skew: 5, min: 1)).features))
+        #expect(!yeo.matches(Fingerprint(self.numeric(skew: 0, min: 1)).features))
+        // Leaves are capped.
+        let noisy = (0..<200).map { index in Example(features: [Double(index), Double(index * 7 % 13)], action: Action.allCases[index % 5]) }
+        #expect(DecisionTreeLearner(maxLeaves: 10).fit(noisy).count <= 10)
+    }
+
+    @Test func learnedRuleWinsOnlyWhenMoreConfident() {
+        let stats = self.numeric(skew: 0.1, min: -5)
+        func rule(agreeing: Int, support: Int) -> ActiveRule {
+            ActiveRule(id: 7, scope: "user", domain: "", conditions: [], bucket: nil, action: .keep,
+                       alpha: Double(1 + agreeing), beta: Double(1 + support - agreeing), support: support, conditionText: "any column")
+        }
+        let weak = Recommender.recommend(stats, domain: "", rules: [rule(agreeing: 3, support: 6)])
+        #expect(weak.chosen.action == .standardScale)
+        #expect(weak.alternatives.contains { $0.source == "learned:7" })
+        let strong = Recommender.recommend(stats, domain: "", rules: [rule(agreeing: 9, support: 9)])
+        #expect(strong.chosen.action == .keep)
+        #expect(strong.chosen.source == "learned:7")
+        #expect(strong.chosen.explanation.contains("9 of 9 accepted"))
+        #expect(strong.alternatives.first?.action == .standardScale)
+    }
+}
