@@ -112,42 +112,47 @@ public struct DecisionTreeLearner: Sendable {
         }
     }
 
-    private func gini(_ counts: [Action: Int], _ total: Int) -> Double {
-        guard total > 0 else { return 0 }
-        var sum = 0.0
-        for count in counts.values {
-            let p = Double(count) / Double(total)
-            sum += p * p
-        }
-        return 1 - sum
-    }
-
+    /// Best split by Gini impurity; class counts live in arrays indexed by action, and sums of
+    /// squared counts are updated incrementally, so a scan over sorted values is O(1) per step.
     private func bestSplit(_ indices: [Int], _ examples: [Example]) -> (feature: Int, threshold: Double, gain: Double)? {
         guard indices.count >= 2 * self.minSamplesLeaf else { return nil }
-        var totalCounts: [Action: Int] = [:]
-        for index in indices { totalCounts[examples[index].action, default: 0] += 1 }
-        if totalCounts.count <= 1 { return nil }
-        let parentImpurity = self.gini(totalCounts, indices.count)
+        let classes = Action.allCases.count
+        var total = [Int](repeating: 0, count: classes)
+        for index in indices { total[Self.ordinal[examples[index].action]!] += 1 }
+        if total.filter({ $0 > 0 }).count <= 1 { return nil }
+        let n = Double(indices.count)
+        let totalSquares = total.reduce(0) { $0 + $1 * $1 }
+        let parentImpurity = 1 - Double(totalSquares) / (n * n)
         var best: (feature: Int, threshold: Double, gain: Double)?
         let featureCount = examples[indices[0]].features.count
+        let labels = indices.map { Self.ordinal[examples[$0].action]! }
         for feature in 0..<featureCount {
-            let sorted = indices.sorted { examples[$0].features[feature] < examples[$1].features[feature] }
-            var leftCounts: [Action: Int] = [:]
-            var rightCounts = totalCounts
-            for position in 0..<(sorted.count - 1) {
-                let action = examples[sorted[position]].action
-                leftCounts[action, default: 0] += 1
-                rightCounts[action]! -= 1
+            let order = indices.indices.sorted { examples[indices[$0]].features[feature] < examples[indices[$1]].features[feature] }
+            var left = [Int](repeating: 0, count: classes)
+            var right = total
+            var leftSquares = 0
+            var rightSquares = totalSquares
+            for position in 0..<(order.count - 1) {
+                let label = labels[order[position]]
+                leftSquares += 2 * left[label] + 1
+                left[label] += 1
+                rightSquares -= 2 * right[label] - 1
+                right[label] -= 1
                 let leftSize = position + 1
-                let rightSize = sorted.count - leftSize
-                let here = examples[sorted[position]].features[feature]
-                let next = examples[sorted[position + 1]].features[feature]
-                guard here < next, leftSize >= self.minSamplesLeaf, rightSize >= self.minSamplesLeaf else { continue }
-                let impurity = (Double(leftSize) * self.gini(leftCounts, leftSize) + Double(rightSize) * self.gini(rightCounts, rightSize)) / Double(sorted.count)
+                let rightSize = order.count - leftSize
+                guard leftSize >= self.minSamplesLeaf, rightSize >= self.minSamplesLeaf else { continue }
+                let here = examples[indices[order[position]]].features[feature]
+                let next = examples[indices[order[position + 1]]].features[feature]
+                guard here < next else { continue }
+                let l = Double(leftSize)
+                let r = Double(rightSize)
+                let impurity = (l * (1 - Double(leftSquares) / (l * l)) + r * (1 - Double(rightSquares) / (r * r))) / n
                 let gain = parentImpurity - impurity
                 if gain > 1e-12 && (best == nil || gain > best!.gain) { best = (feature, (here + next) / 2, gain) }
             }
         }
         return best
     }
+
+    private static let ordinal: [Action: Int] = Dictionary(uniqueKeysWithValues: Action.allCases.enumerated().map { ($1, $0) })
 }

@@ -37,6 +37,11 @@ public final class LearningService: Sendable {
     let batcher: FeedbackBatcher
     let refits: RefitScheduler
     let metrics = ServiceMetrics()
+    /// Active rules per user (their own and the global ones), dropped when the user's rules change
+    /// and reloaded after `ruleCacheLifetime` (global rules change without the user).
+    let ruleCache = Mutex<[String: (rules: [ActiveRule], loaded: ContinuousClock.Instant)]>([:])
+    let ruleCacheLifetime: Duration = .seconds(10)
+    let ruleCacheCapacity = 10_000
 
     struct ServiceMetrics: Sendable {
         let recommendations = Counter(label: "aurora_learning_recommendations_total")
@@ -49,7 +54,9 @@ public final class LearningService: Sendable {
 
     public init(configuration: Configuration, pool: PostgresPool, logger: Logger) {
         self.configuration = configuration
-        self.store = LearningStore(pool: pool)
+        let background = PostgresPool(
+            configuration: .init(url: pool.configuration.url, connections: max(1, pool.configuration.connections / 2)), logger: logger)
+        self.store = LearningStore(pool: pool, background: background)
         self.logger = logger
         self.batcher = FeedbackBatcher(store: self.store, maximumBatch: configuration.maximumBatch)
         self.refits = RefitScheduler()
@@ -86,7 +93,7 @@ public final class LearningService: Sendable {
         }
         for (index, column) in columns.enumerated() { try Self.check(column, "column \(index)") }
         await self.refits.waitUntilFresh(user)
-        let rules = try await Self.mapStore { try await self.store.activeRules(user: user) }
+        let rules = try await self.activeRules(user)
         let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
         let ids = try await Self.mapStore {
             try await self.store.logRecommendations(user: user, items: decisions.map { ($0.bucket, $0.ruleID, $0.chosen.source, $0.chosen.action.rawValue) })
@@ -157,6 +164,23 @@ public final class LearningService: Sendable {
         return response
     }
 
+    func activeRules(_ user: String) async throws -> [ActiveRule] {
+        let now = ContinuousClock.now
+        if let cached = self.ruleCache.withLock({ $0[user] }), now - cached.loaded < self.ruleCacheLifetime {
+            return cached.rules
+        }
+        let rules = try await Self.mapStore { try await self.store.activeRules(user: user) }
+        self.ruleCache.withLock { cache in
+            if cache.count >= self.ruleCacheCapacity { cache.removeAll(keepingCapacity: true) }
+            cache[user] = (rules, now)
+        }
+        return rules
+    }
+
+    func invalidateRules(_ user: String) {
+        _ = self.ruleCache.withLock { $0.removeValue(forKey: user) }
+    }
+
     /// Fits the user's trees (all their corrections, and each domain's) and stores the leaves as rules.
     func refit(_ user: String) async {
         let started = ContinuousClock.now
@@ -169,6 +193,7 @@ public final class LearningService: Sendable {
                 sets.append(.init(scope: "user_domain", domain: domain, drafts: learner.fit(examples.map(\.example))))
             }
             try await self.store.replaceRules(user: user, sets: sets, minimumSupport: self.configuration.minimumSupport, failingConfidence: self.configuration.failingConfidence)
+            self.invalidateRules(user)
             if await self.refits.globalRefreshDue() {
                 try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity)
             }
@@ -205,6 +230,7 @@ public final class LearningService: Sendable {
     func disableRule(_ request: Aurora_Learning_V1_DisableRuleRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_DisableRuleResponse {
         let user = try self.user(context)
         await self.refits.waitUntilFresh(user)
+        defer { self.invalidateRules(user) }
         guard try await Self.mapStore({ try await self.store.disableRule(user: user, id: request.id) }) else {
             throw RPCError(.notFound, "no rule \(request.id) among your rules")
         }
@@ -217,6 +243,7 @@ public final class LearningService: Sendable {
         let user = try self.user(context)
         await self.refits.waitUntilFresh(user)
         let deleted = try await Self.mapStore { try await self.store.forget(user: user) }
+        self.invalidateRules(user)
         // Cross-user rules may have counted this user: recompute them without.
         try await Self.mapStore { try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity) }
         var response = Aurora_Learning_V1_ForgetResponse()

@@ -18,7 +18,10 @@ struct PendingFeedback: Sendable {
 /// The learning-service's queries. Every statement is parameterised; nothing here sees a cell
 /// value or a column name (fingerprints are noised features; buckets are coarse).
 struct LearningStore: Sendable {
+    /// Request path: feedback, recommendations, rule management.
     let pool: PostgresPool
+    /// Refits and cross-user rules, so background work never queues ahead of a user's call.
+    let background: PostgresPool
 
     /// Stores a batch in one transaction (group commit); returns, per item, whether it was new
     /// (false: a retry of an id already stored). Spends ε for new items only.
@@ -75,7 +78,7 @@ struct LearningStore: Sendable {
     }
 
     func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
-        let result = try await self.pool.execute(
+        let result = try await self.background.execute(
             "SELECT domain, features::text, accepted FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", [user, "\(limit)"])
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
@@ -93,12 +96,19 @@ struct LearningStore: Sendable {
     /// domain, condition and action) keeps its id and a user's "disabled"; others are added;
     /// rules the refit no longer produces are removed.
     func replaceRules(user: String, sets: [RuleSet], minimumSupport: Int, failingConfidence: Double) async throws(StoreError) {
-        try await self.pool.transaction { (transaction) throws(StoreError) in
+        try await self.background.transaction { (transaction) throws(StoreError) in
+            // Rules are derived from feedback and recomputed by the next refit: no need to wait for
+            // the WAL flush (a crash can lose only a refit, never feedback).
+            try transaction.execute("SET LOCAL synchronous_commit TO OFF")
             let existing = try transaction.execute(
-                "SELECT id, scope, domain, condition_text, action FROM rules WHERE user_id = $1 FOR UPDATE", [user])
+                "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 FOR UPDATE", [user])
             var byIdentity: [String: String] = [:]
+            var current: [String: (alpha: Double, beta: Double, support: Int, active: Bool)] = [:]
             for row in existing.rows {
                 byIdentity["\(row[1] ?? "")|\(row[2] ?? "")|\(row[3] ?? "")|\(row[4] ?? "")"] = row[0]
+                if let id = row[0] {
+                    current[id] = (Double(row[5] ?? "") ?? -1, Double(row[6] ?? "") ?? -1, Int(row[7] ?? "") ?? -1, row[8] == "t")
+                }
             }
             var keep = Set<String>()
             for set in sets {
@@ -110,6 +120,12 @@ struct LearningStore: Sendable {
                     let condition = String(decoding: try Self.encode(draft.conditions), as: UTF8.self)
                     if let id = byIdentity[identity] {
                         keep.insert(id)
+                        // Most leaves do not change with one more example: skip their update.
+                        if let now = current[id], now.alpha == draft.alpha, now.beta == draft.beta, now.support == draft.support,
+                            now.active == active
+                        {
+                            continue
+                        }
                         try transaction.execute(
                             "UPDATE rules SET alpha = $2, beta = $3, support = $4, active = $5 AND NOT disabled_by_user, condition = $6::jsonb, updated_at = now() WHERE id = $1",
                             [id, "\(draft.alpha)", "\(draft.beta)", "\(draft.support)", active ? "true" : "false", condition])
@@ -132,7 +148,8 @@ struct LearningStore: Sendable {
     /// Cross-user rules with k-anonymity: for a fingerprint bucket, the action that at least `k`
     /// distinct users chose, and most often.
     func refreshGlobalRules(k: Int) async throws(StoreError) {
-        try await self.pool.transaction { (transaction) throws(StoreError) in
+        try await self.background.transaction { (transaction) throws(StoreError) in
+            try transaction.execute("SET LOCAL synchronous_commit TO OFF")
             let result = try transaction.execute(
                 """
                 WITH per_action AS (
@@ -207,10 +224,14 @@ struct LearningStore: Sendable {
             placeholders.append("($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5))")
             parameters += [user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action]
         }
-        let result = try await self.pool.execute(
-            "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action) VALUES " + placeholders.joined(separator: ", ") + " RETURNING id",
-            parameters)
-        return result.rows.map { UInt64($0[0] ?? "0") ?? 0 }
+        let sql = "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action) VALUES " + placeholders.joined(separator: ", ") + " RETURNING id"
+        let frozen = parameters
+        return try await self.pool.transaction { (transaction) throws(StoreError) -> [UInt64] in
+            // The log is statistics about recommendations, not acknowledged user data: it is not
+            // worth a WAL flush on the request path (a crash can lose its last rows only).
+            try transaction.execute("SET LOCAL synchronous_commit TO OFF")
+            return try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }
+        }
     }
 
     struct UserStats: Sendable {
