@@ -221,7 +221,9 @@ enum ProfileTable {
         if let boolean = stats.boolean { return "\(boolean.trueCount) true, \(boolean.falseCount) false" }
         if column.type == .empty { return "no values" }
         let top = stats.topValues.prefix(3).map { "\(truncate($0.value, 16)) (\($0.count))" }.joined(separator: ", ")
-        if let text = stats.text, column.type == .text { return "length \(text.minLength)-\(text.maxLength), mean \(format(text.meanLength))" }
+        if let text = stats.text, column.type == .text || top.isEmpty {
+            return "\(top.isEmpty ? "no repeated values; " : "")length \(text.minLength)-\(text.maxLength), mean \(format(text.meanLength))"
+        }
         return "top: \(top)"
     }
 

@@ -27,6 +27,8 @@ public final class LearningService: Sendable {
         public var maximumBatch: Int = 256
         /// Columns per Recommend call and items per Feedback call.
         public var maximumColumns: Int = 4096
+        /// Refits running at once (each is CPU-bound).
+        public var concurrentRefits: Int = 1
 
         public init() {}
     }
@@ -36,6 +38,9 @@ public final class LearningService: Sendable {
     let logger: Logger
     let batcher: FeedbackBatcher
     let refits: RefitScheduler
+    /// Refits running at once across users: under load, corrections keep being stored at the
+    /// database's pace while refits queue (and coalesce per user) instead of taking every core.
+    let refitSlots: AsyncSemaphore
     let metrics = ServiceMetrics()
     /// Active rules per user (their own and the global ones), dropped when the user's rules change
     /// and reloaded after `ruleCacheLifetime` (global rules change without the user).
@@ -60,6 +65,7 @@ public final class LearningService: Sendable {
         self.logger = logger
         self.batcher = FeedbackBatcher(store: self.store, maximumBatch: configuration.maximumBatch)
         self.refits = RefitScheduler()
+        self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
     }
 
     public func register(into router: inout Router) {
@@ -183,6 +189,8 @@ public final class LearningService: Sendable {
 
     /// Fits the user's trees (all their corrections, and each domain's) and stores the leaves as rules.
     func refit(_ user: String) async {
+        do { try await self.refitSlots.acquire() } catch { return }
+        defer { self.refitSlots.release() }
         let started = ContinuousClock.now
         do throws(StoreError) {
             let stored = try await self.store.examples(user: user, limit: self.configuration.maximumExamples)
