@@ -50,13 +50,16 @@ public struct TokenizerError: Error, Sendable, Hashable, CustomStringConvertible
         self.limit = limit
     }
 
-    public var description: String {
+    /// What is wrong, without the line.
+    public var message: String {
         switch self.kind {
-        case .fieldTooLarge: "line \(self.line): a field is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
-        case .tooManyColumns: "line \(self.line): more than the limit of \(self.limit) columns"
-        case .rowTooLarge: "line \(self.line): the row is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
+        case .fieldTooLarge: "a field is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
+        case .tooManyColumns: "more than the limit of \(self.limit) columns"
+        case .rowTooLarge: "the row is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
         }
     }
+
+    public var description: String { "line \(self.line): \(self.message)" }
 }
 
 /// One parsed row, valid only inside the callback that receives it: the fields' bytes (quotes

@@ -48,11 +48,11 @@ public enum DialectSniffer {
 
     public static func sniff(_ sample: [UInt8], isWholeFile: Bool, overrides: DialectOverrides = DialectOverrides(), missingMarkers: MissingMarkers = MissingMarkers()) -> SniffedLayout {
         let text = Self.completeLines(sample, isWholeFile: isWholeFile)
-        var best: (score: Double, rank: Int, candidate: Candidate)?
-        for (rank, dialect) in Self.candidates(text, overrides: overrides).enumerated() {
+        var best: (score: Double, candidate: Candidate)?
+        for dialect in Self.candidates(text, overrides: overrides) {
             guard let candidate = Self.evaluate(text, dialect: dialect, overrides: overrides, missingMarkers: missingMarkers) else { continue }
             // Strictly better wins; candidates come in order of preference, so ties keep the earlier one.
-            if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, rank, candidate) }
+            if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, candidate) }
         }
         let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
         return Self.layout(chosen, text: text, overrides: overrides, missingMarkers: missingMarkers)

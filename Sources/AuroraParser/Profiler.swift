@@ -98,7 +98,7 @@ public final class Profiler {
                 total = table
             }
         } catch let error as TokenizerError {
-            throw ProfileError(error.description)
+            throw ProfileError(error.message, line: error.line)
         }
         let encoding = self.encoding!
         let replaced = (self.transcoder?.replacements ?? 0) + self.validator.invalid
@@ -199,7 +199,7 @@ public final class Profiler {
                 try tokenizer.feed(text) { try self.handle($0, &table) }
             }
         } catch let error as TokenizerError {
-            throw ProfileError(error.description, line: error.line)
+            throw ProfileError(error.message, line: error.line)
         }
     }
 
@@ -280,6 +280,13 @@ final class ParallelBlocks: @unchecked Sendable {
             self.pendingFirstLine = boundary.line
             self.lastBoundary = nil
         }
+        // No row end in more than a block plus the longest row allowed: an unclosed quote (or a
+        // row over the limit). Stop here rather than buffer the rest of the file.
+        if self.lastBoundary == nil && self.pending.count > self.options.blockBytes + self.options.limits.maxRowBytes {
+            throw ProfileError(
+                "no row end within \(self.pending.count) bytes, more than the row limit of \(self.options.limits.maxRowBytes) bytes (an unclosed quote?)",
+                line: self.pendingFirstLine)
+        }
         if let error = self.merge.withLock({ $0.error }) { throw error }
     }
 
@@ -312,7 +319,7 @@ final class ParallelBlocks: @unchecked Sendable {
                     try tokenizer.feed(block) { _ = try table.add($0) }
                     try tokenizer.finish { _ = try table.add($0) }
                 } catch let error as TokenizerError {
-                    throw ProfileError(error.description, line: error.line)
+                    throw ProfileError(error.message, line: error.line)
                 }
                 return table
             }

@@ -318,6 +318,21 @@ struct RobustnessTests {
         }
     }
 
+    @Test func anUnclosedQuoteDoesNotBufferTheFileInParallel() throws {
+        var text = "a,b\n1,\"open\n"
+        for index in 0..<20_000 { text += "\(index),filler text here\n" }
+        var options = ProfileOptions(limits: TokenizerLimits(maxFieldBytes: 1 << 20, maxColumns: 10, maxRowBytes: 16 << 10), sampleBytes: 1024, threads: 2, blockBytes: 16 << 10)
+        // Detection would (rightly) read this file some other way; force the dialect.
+        options.dialect.quote = .some(UInt8(ascii: "\""))
+        options.dialect.delimiter = UInt8(ascii: ",")
+        do {
+            _ = try profileBytes(Array(text.utf8), options: options, chunkSize: 4096, collectRows: false)
+            Issue.record("an unclosed quote over the limits was accepted")
+        } catch let error as ProfileError {
+            #expect(error.description.contains("unclosed quote"), "\(error)")
+        }
+    }
+
     @Test func randomBytesAndTruncatedFilesNeverCrash() throws {
         var random = SeededRandom(seed: 5)
         let base = MessyFile(encoding: .utf8, style: MessyFile.styles[0], header: true, titleLines: 1, terminator: "\n", seed: 9).bytes
