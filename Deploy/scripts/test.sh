@@ -5,11 +5,16 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 Deploy/scripts/install-deps.sh
-export AURORA_PG_DIR=${AURORA_PG_DIR:-$(mktemp -d /tmp/aurora-test-pg.XXXXXX)}
+created=""
+if [ -z "${AURORA_PG_DIR:-}" ]; then
+  AURORA_PG_DIR=$(mktemp -d /tmp/aurora-test-pg.XXXXXX)
+  created=$AURORA_PG_DIR
+fi
+export AURORA_PG_DIR
 export AURORA_PG_PORT=${AURORA_PG_PORT:-55433}
+trap 'Deploy/scripts/postgres.sh stop; if [ -n "$created" ]; then rm -rf "$created"; fi' EXIT
 AURORA_TEST_DATABASE_URL=$(Deploy/scripts/postgres.sh start)
 export AURORA_TEST_DATABASE_URL
 export AURORA_TEST_POSTGRES_SCRIPT="$root/Deploy/scripts/postgres.sh"
-trap 'Deploy/scripts/postgres.sh stop' EXIT
 swift build --build-tests
 swift test --skip-build --disable-xctest
