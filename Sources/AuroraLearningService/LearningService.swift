@@ -205,8 +205,7 @@ public final class LearningService: Sendable {
             if await self.refits.globalRefreshDue() {
                 try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity)
             }
-            let elapsed = ContinuousClock.now - started
-            self.metrics.refitDuration.recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            self.metrics.refitDuration.recordInterval(since: started)
         } catch {
             self.logger.warning("refit failed; the next feedback retries it", metadata: ["error": "\(error)"])
         }

@@ -19,6 +19,27 @@ public struct Dialect: Sendable, Hashable {
     }
 }
 
+extension Dialect {
+    /// Bytes that end a run of ordinary bytes: outside quotes (delimiter, quote, CR, LF) and inside
+    /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer and the row
+    /// boundary scanner skip everything else in bulk.
+    var specialBytes: (outside: [Bool], inside: [Bool]) {
+        var outside = [Bool](repeating: false, count: 256)
+        var inside = [Bool](repeating: false, count: 256)
+        for byte in [UInt8(ascii: "\n"), UInt8(ascii: "\r")] {
+            outside[Int(byte)] = true
+            inside[Int(byte)] = true
+        }
+        outside[Int(self.delimiter)] = true
+        if let quote = self.quote {
+            outside[Int(quote)] = true
+            inside[Int(quote)] = true
+        }
+        if self.escape == .backslash { inside[Int(UInt8(ascii: "\\"))] = true }
+        return (outside, inside)
+    }
+}
+
 /// Limits that keep one hostile row from taking unbounded memory.
 public struct TokenizerLimits: Sendable, Hashable {
     public var maxFieldBytes: Int
@@ -121,20 +142,7 @@ public struct CSVTokenizer: Sendable {
         self.limits = limits
         self.line = firstLine
         self.rowLine = firstLine
-        var outside = [Bool](repeating: false, count: 256)
-        var inside = [Bool](repeating: false, count: 256)
-        for byte in [UInt8(ascii: "\n"), UInt8(ascii: "\r")] {
-            outside[Int(byte)] = true
-            inside[Int(byte)] = true
-        }
-        outside[Int(dialect.delimiter)] = true
-        if let quote = dialect.quote {
-            outside[Int(quote)] = true
-            inside[Int(quote)] = true
-        }
-        if dialect.escape == .backslash { inside[Int(UInt8(ascii: "\\"))] = true }
-        self.specialOutside = outside
-        self.specialInside = inside
+        (self.specialOutside, self.specialInside) = dialect.specialBytes
         self.bytes.reserveCapacity(4096)
         self.ends.reserveCapacity(64)
     }
@@ -241,9 +249,6 @@ public struct CSVTokenizer: Sendable {
             try self.endRow(emit: emit)
         }
     }
-
-    /// True when the tokenizer is between rows (no partial row buffered).
-    public var isAtRowBoundary: Bool { self.state == .fieldStart && self.bytes.isEmpty && self.ends.isEmpty }
 
     @inline(__always)
     private mutating func append(_ run: UnsafeBufferPointer<UInt8>) throws {

@@ -191,8 +191,13 @@ public struct ColumnAccumulator: Sendable {
     private mutating func addDate(_ date: ParsedDate) {
         if self.dateShape == nil { self.dateShape = date.shape } else { self.dateShape!.absorb(date.shape) }
         self.dateOrders.formIntersection(date.orders)
-        self.dateMinimum = (min(self.dateMinimum.0, date.seconds.0), min(self.dateMinimum.1, date.seconds.1), min(self.dateMinimum.2, date.seconds.2))
-        self.dateMaximum = (max(self.dateMaximum.0, date.seconds.0), max(self.dateMaximum.1, date.seconds.1), max(self.dateMaximum.2, date.seconds.2))
+        self.widenDateRange(minimum: date.seconds, maximum: date.seconds)
+    }
+
+    /// Date ranges are kept for each reading order (ymd, dmy, mdy) until the column settles on one.
+    private mutating func widenDateRange(minimum: (Int64, Int64, Int64), maximum: (Int64, Int64, Int64)) {
+        self.dateMinimum = (min(self.dateMinimum.0, minimum.0), min(self.dateMinimum.1, minimum.1), min(self.dateMinimum.2, minimum.2))
+        self.dateMaximum = (max(self.dateMaximum.0, maximum.0), max(self.dateMaximum.1, maximum.1), max(self.dateMaximum.2, maximum.2))
     }
 
     /// Adds the statistics of the cells that come after this accumulator's (order matters only
@@ -247,7 +252,6 @@ public struct ColumnAccumulator: Sendable {
             if self.dateShape == nil { self.dateShape = theirs } else { self.dateShape!.absorb(theirs) }
         }
         self.dateOrders.formIntersection(other.dateOrders)
-        self.dateMinimum = (min(self.dateMinimum.0, other.dateMinimum.0), min(self.dateMinimum.1, other.dateMinimum.1), min(self.dateMinimum.2, other.dateMinimum.2))
-        self.dateMaximum = (max(self.dateMaximum.0, other.dateMaximum.0), max(self.dateMaximum.1, other.dateMaximum.1), max(self.dateMaximum.2, other.dateMaximum.2))
+        self.widenDateRange(minimum: other.dateMinimum, maximum: other.dateMaximum)
     }
 }

@@ -41,8 +41,7 @@ public struct ProfileOptions: Sendable {
 /// by the options (not by the file). With several threads the text is cut at row ends into blocks
 /// that are profiled in parallel and merged in order.
 public final class Profiler {
-    public let options: Profiler.Options
-    public typealias Options = ProfileOptions
+    public let options: ProfileOptions
     /// Receives the column names, then each data row as profiled (after the ragged policy);
     /// forces one thread.
     private let rowHandler: (([String]) -> Void)?

@@ -11,28 +11,14 @@ struct RowBoundaryScanner {
     /// Line of the next byte (1-based).
     private(set) var line: Int
 
-    /// Bytes that matter outside quotes (delimiter, quote, CR, LF) and inside (quote, CR, LF,
-    /// backslash with backslash escapes); runs of other bytes are skipped without a state change.
+    /// `Dialect.specialBytes`: runs of other bytes are skipped without a state change.
     private let specialOutside: [Bool]
     private let specialInside: [Bool]
 
     init(dialect: Dialect, firstLine: Int) {
         self.dialect = dialect
         self.line = firstLine
-        var outside = [Bool](repeating: false, count: 256)
-        var inside = [Bool](repeating: false, count: 256)
-        for byte in [UInt8(ascii: "\n"), UInt8(ascii: "\r")] {
-            outside[Int(byte)] = true
-            inside[Int(byte)] = true
-        }
-        outside[Int(dialect.delimiter)] = true
-        if let quote = dialect.quote {
-            outside[Int(quote)] = true
-            inside[Int(quote)] = true
-        }
-        if dialect.escape == .backslash { inside[Int(UInt8(ascii: "\\"))] = true }
-        self.specialOutside = outside
-        self.specialInside = inside
+        (self.specialOutside, self.specialInside) = dialect.specialBytes
     }
 
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line

@@ -44,18 +44,7 @@ func withLearningService<T: Sendable>(
     try await Migrations.apply(pool)
     var router = Router()
     LearningService(configuration: configuration, pool: pool, logger: logger).register(into: &router)
-    let server = RPCServer(
-        configuration: .init(port: 0), router: router, authenticator: SharedSecretAuthenticator(secret: internalSecret), logger: logger)
-    let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
-    return try await withThrowingTaskGroup(of: Void.self) { tasks in
-        tasks.addTask { try await group.run() }
-        let port = try await server.listeningAddress.port!
-        let result: Result<T, any Error>
-        do { result = .success(try await body(port)) } catch { result = .failure(error) }
-        await group.triggerGracefulShutdown()
-        try await tasks.waitForAll()
-        return try result.get()
-    }
+    return try await withInternalServer(router: router, logger: logger, body)
 }
 
 /// A client for one user.
@@ -216,6 +205,47 @@ struct LearningServiceTests {
                 let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [user]).value(0, 0)
                 #expect(count == "0", "\(table) still holds \(count) rows of the user")
             }
+            #expect(try await client.stats().feedback == 0)
+            await client.connection.close()
+        }
+    }
+
+    @Test func badInputIsRefusedNamingTheItem() async throws {
+        var configuration = LearningService.Configuration()
+        configuration.maximumColumns = 3
+        try await withLearningService(configuration: configuration) { port in
+            let client = try await LearningClient.connect(port, user: "bad-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 6)
+            let column = Columns.numeric(skew: 0, min: 1, using: &random)
+            func expectRefusal(_ code: StatusCode, _ text: String, _ call: () async throws -> Void) async {
+                do {
+                    try await call()
+                    Issue.record("accepted: expected \(code) naming '\(text)'")
+                } catch let error as RPCError {
+                    #expect(error.code == code)
+                    #expect(error.message.contains(text), "\(error.message)")
+                } catch {
+                    Issue.record("\(error)")
+                }
+            }
+            await expectRefusal(.invalidArgument, "unknown action 'scale_it'") {
+                try await client.feedback(column, recommended: "keep", accepted: "scale_it")
+            }
+            await expectRefusal(.invalidArgument, "item 0: feedback_id") {
+                try await client.feedback(column, recommended: "keep", accepted: "keep", id: "")
+            }
+            await expectRefusal(.invalidArgument, "at most 3") { _ = try await client.recommend([column, column, column, column]) }
+            var noUser = client.options
+            noUser.metadata = [:]
+            await expectRefusal(.unauthenticated, "aurora-user") {
+                _ = try await client.connection.unary(LearningAPI.stats, Aurora_Learning_V1_StatsRequest(), options: noUser)
+            }
+            var disable = Aurora_Learning_V1_DisableRuleRequest()
+            disable.id = 999_999_999
+            await expectRefusal(.notFound, "no rule 999999999") {
+                _ = try await client.connection.unary(LearningAPI.disableRule, disable, options: client.options)
+            }
+            // Nothing of the refused calls was stored.
             #expect(try await client.stats().feedback == 0)
             await client.connection.close()
         }

@@ -15,9 +15,14 @@ func withParserService<T: Sendable>(
 ) async throws -> T {
     var router = Router()
     ParserService(configuration: configuration).register(into: &router)
+    return try await withInternalServer(router: router, logger: Logger(label: "test.parser-service"), body)
+}
+
+/// Serves `router` to internal callers (the shared secret) on an ephemeral loopback port for the
+/// duration of `body`, then drains.
+func withInternalServer<T: Sendable>(router: Router, logger: Logger, _ body: @Sendable (Int) async throws -> T) async throws -> T {
     let server = RPCServer(
-        configuration: .init(port: 0), router: router, authenticator: SharedSecretAuthenticator(secret: internalSecret),
-        logger: Logger(label: "test.parser-service"))
+        configuration: .init(port: 0), router: router, authenticator: SharedSecretAuthenticator(secret: internalSecret), logger: logger)
     let group = ServiceGroup(configuration: .init(services: [.init(service: server)], logger: Logger(label: "test")))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
