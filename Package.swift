@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "aurora", targets: ["AuroraCLI"]),
         .executable(name: "parser-service", targets: ["ParserService"]),
         .executable(name: "learning-service", targets: ["LearningService"]),
+        .executable(name: "gateway", targets: ["Gateway"]),
         .executable(name: "aurora-bench", targets: ["AuroraBench"]),
         .executable(name: "aurora-sim-adapter", targets: ["AuroraSimAdapter"]),
         .executable(name: "aurora-protocol-tools", targets: ["AuroraProtocolTools"]),
@@ -28,6 +29,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // C system libraries: headers and link flags come from pkg-config.
@@ -68,12 +72,19 @@ let package = Package(
         ),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         .target(name: "AuroraParser"),
-        // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle.
+        // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
+        // the admin HTTP port (/metrics, /healthz, /readyz).
         .target(
             name: "AuroraDaemon",
             dependencies: [
+                "AuroraRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -118,8 +129,30 @@ let package = Package(
                 "AuroraDaemon", "AuroraLearningService", "AuroraStore", "AuroraRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Services/LearningService"
+        ),
+        // The gateway: JWT authentication, rate limits, orchestration of the two internal services.
+        .target(
+            name: "AuroraGateway",
+            dependencies: [
+                "AuroraProtocol", "AuroraRPC",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "Gateway",
+            dependencies: [
+                "AuroraDaemon", "AuroraGateway", "AuroraProtocol", "AuroraRPC",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Services/Gateway"
         ),
         // The adapter ../shared/simulate/simulate.py drives (JSON lines -> the real learning-service).
         .executableTarget(
@@ -130,8 +163,9 @@ let package = Package(
         .executableTarget(
             name: "AuroraCLI",
             dependencies: [
-                "AuroraParser",
+                "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         // Benchmarks, run by hand: `swift run -c release aurora-bench --help`.
@@ -173,7 +207,8 @@ let package = Package(
             name: "AuroraServiceTests",
             dependencies: [
                 "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
-                "AuroraLearning", "AuroraLearningService", "AuroraStore",
+                "AuroraLearning", "AuroraLearningService", "AuroraStore", "AuroraGateway", "AuroraDaemon",
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

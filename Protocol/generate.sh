@@ -27,5 +27,6 @@ gen "$root/Sources/AuroraWire/Generated" "$here/schemas/aurora/wire/v1/control.p
 gen "$root/Sources/AuroraProtocol/Generated" \
   "$here/schemas/aurora/diag/v1/diag.proto" \
   "$here/schemas/aurora/profile/v1/profile.proto" \
-  "$here/schemas/aurora/learning/v1/learning.proto"
+  "$here/schemas/aurora/learning/v1/learning.proto" \
+  "$here/schemas/aurora/gateway/v1/gateway.proto"
 echo "generated Swift for $(find "$here/schemas" -name '*.proto' | wc -l) schemas"

@@ -5,6 +5,7 @@ import AuroraRPC
 import AuroraStore
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// learning-service: recommendations, feedback and learned rules; the only owner of PostgreSQL.
 @main
@@ -45,8 +46,14 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Seconds in-flight calls get to finish on shutdown [AURORA_DRAIN_SECONDS, default 25].")
     var drainSeconds: Int?
 
+    @Option(help: "Hours an analysis's fingerprints are kept for feedback [AURORA_ANALYSIS_LIFETIME_HOURS, default 168].")
+    var analysisLifetimeHours: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical [AURORA_LOG_LEVEL, default info].")
     var logLevel: String?
+
+    @OptionGroup(title: "Admin port")
+    var admin: AdminOptions
 
     func run() async throws {
         let logger = try Daemon.logger(label: "aurora.learning-service", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
@@ -61,6 +68,8 @@ struct LearningDaemon: AsyncParsableCommand {
         service.minimumSupport = try Daemon.setting(self.ruleMinSupport, env: "AURORA_RULE_MIN_SUPPORT", default: 3)
         service.maximumRules = try Daemon.setting(self.maxRules, env: "AURORA_MAX_RULES", default: 40)
         service.kAnonymity = try Daemon.setting(self.kAnonymity, env: "AURORA_K_ANONYMITY", default: 5)
+        service.analysisLifetimeHours = try Daemon.setting(self.analysisLifetimeHours, env: "AURORA_ANALYSIS_LIFETIME_HOURS", default: 168)
+        guard service.analysisLifetimeHours > 0 else { throw ValidationError("analysis-lifetime-hours must be positive") }
         guard service.epsilon > 0, service.minimumSupport > 0, service.maximumRules > 1, service.kAnonymity > 1 else {
             throw ValidationError("epsilon, rule-min-support and max-rules must be positive, k-anonymity at least 2")
         }
@@ -87,7 +96,8 @@ struct LearningDaemon: AsyncParsableCommand {
         var connection = ServerConnectionConfiguration()
         connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
         var router = Router()
-        LearningService(configuration: service, pool: pool, logger: logger).register(into: &router)
+        let learning = LearningService(configuration: service, pool: pool, logger: logger)
+        learning.register(into: &router)
         let server = RPCServer(
             configuration: .init(
                 host: try Daemon.setting(self.host, env: "AURORA_LEARNING_HOST", default: "127.0.0.1"),
@@ -96,11 +106,40 @@ struct LearningDaemon: AsyncParsableCommand {
             router: router,
             authenticator: SharedSecretAuthenticator(secret: try Daemon.internalSecret(file: self.internalSecretFile)),
             logger: logger)
-        Task {
-            if let address = try? await server.listeningAddress {
-                logger.notice("learning-service listening", metadata: ["address": "\(address)"])
+        let readiness = Readiness()
+        readiness.set(ready: true, reason: "database reachable")
+        let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger)
+        try await Daemon.serve(
+            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [maintenance], logger: logger)
+    }
+}
+
+/// Background upkeep: readiness follows the database (probed every 5 seconds), and analyses past
+/// their lifetime lose their fingerprints (hourly).
+struct Maintenance: Service {
+    let pool: PostgresPool
+    let learning: LearningService
+    let readiness: Readiness
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            var lastExpiry = ContinuousClock.now - .seconds(3600)
+            while true {
+                do throws(StoreError) {
+                    _ = try await self.pool.execute("SELECT 1")
+                    if !self.readiness.current.ready { self.logger.notice("database reachable again") }
+                    self.readiness.set(ready: true, reason: "database reachable")
+                } catch {
+                    if self.readiness.current.ready { self.logger.warning("database unreachable", metadata: ["error": "\(error)"]) }
+                    self.readiness.set(ready: false, reason: "database unreachable")
+                }
+                if ContinuousClock.now - lastExpiry >= .seconds(3600) {
+                    lastExpiry = ContinuousClock.now
+                    await self.learning.expireAnalyses()
+                }
+                try await Task.sleep(for: .seconds(5))
             }
         }
-        try await Daemon.run([server], logger: logger)
     }
 }

@@ -50,6 +50,9 @@ struct ParserDaemon: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical [AURORA_LOG_LEVEL, default info].")
     var logLevel: String?
 
+    @OptionGroup(title: "Admin port")
+    var admin: AdminOptions
+
     func run() async throws {
         let logger = try Daemon.logger(label: "aurora.parser-service", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
         var service = ParserService.Configuration()
@@ -78,11 +81,8 @@ struct ParserDaemon: AsyncParsableCommand {
             router: router,
             authenticator: SharedSecretAuthenticator(secret: try Daemon.internalSecret(file: self.internalSecretFile)),
             logger: logger)
-        Task {
-            if let address = try? await server.listeningAddress {
-                logger.notice("parser-service listening", metadata: ["address": "\(address)"])
-            }
-        }
-        try await Daemon.run([server], logger: logger)
+        let readiness = Readiness()
+        readiness.set(ready: true, reason: "serving")
+        try await Daemon.serve(server, name: "parser-service", admin: self.admin, defaultAdminPort: 9102, readiness: readiness, logger: logger)
     }
 }

@@ -29,6 +29,8 @@ public final class LearningService: Sendable {
         public var maximumColumns: Int = 4096
         /// Refits running at once (each is CPU-bound).
         public var concurrentRefits: Int = 1
+        /// Hours an analysis's fingerprints are kept for feedback that names the analysis.
+        public var analysisLifetimeHours: Int = 168
 
         public init() {}
     }
@@ -98,11 +100,35 @@ public final class LearningService: Sendable {
             throw RPCError(.invalidArgument, "\(columns.count) columns; at most \(self.configuration.maximumColumns) per call")
         }
         for (index, column) in columns.enumerated() { try Self.check(column, "column \(index)") }
+        let analysisID = request.analysisID
+        if !analysisID.isEmpty {
+            guard analysisID.utf8.count <= 64 else { throw RPCError(.invalidArgument, "analysis_id longer than 64 bytes") }
+            guard request.columnKeys.isEmpty || request.columnKeys.count == columns.count else {
+                throw RPCError(.invalidArgument, "\(request.columnKeys.count) column keys for \(columns.count) columns")
+            }
+            guard request.columnKeys.allSatisfy({ $0.utf8.count <= 128 }) else { throw RPCError(.invalidArgument, "a column key is longer than 128 bytes") }
+        }
+        guard request.batch.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "domain longer than 64 bytes") }
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
         let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
-        let ids = try await Self.mapStore {
-            try await self.store.logRecommendations(user: user, items: decisions.map { ($0.bucket, $0.ruleID, $0.chosen.source, $0.chosen.action.rawValue) })
+        var generator = SystemRandomNumberGenerator()
+        let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
+        let logged = decisions.enumerated().map { index, decision in
+            var item = LearningStore.LoggedRecommendation(
+                bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source, action: decision.chosen.action.rawValue)
+            if !analysisID.isEmpty {
+                let stats = columns[index]
+                let noised = noise.noised(Fingerprint(stats), rows: Int(stats.count), using: &generator)
+                item.analysis = LearningStore.AnalysisColumn(
+                    analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
+                    domain: request.batch.domain, features: noised.features)
+            }
+            return item
+        }
+        let ids = try await Self.mapStore { try await self.store.logRecommendations(user: user, items: logged, epsilon: self.configuration.epsilon) }
+        if !analysisID.isEmpty {
+            self.metrics.epsilon.increment(by: Int64((Double(columns.count) * self.configuration.epsilon * 1000).rounded()))
         }
         var response = Aurora_Learning_V1_RecommendResponse()
         for (index, decision) in decisions.enumerated() {
@@ -135,14 +161,41 @@ public final class LearningService: Sendable {
         var generator = SystemRandomNumberGenerator()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         var pending: [PendingFeedback] = []
+        var analyses: [String: [LearningStore.AnalysedColumn]] = [:]
         for (index, item) in request.items.enumerated() {
-            try Self.check(item.stats, "item \(index)")
-            guard !item.feedbackID.isEmpty, item.feedbackID.utf8.count <= 128 else {
-                throw RPCError(.invalidArgument, "item \(index): feedback_id must be 1 to 128 bytes")
+            guard item.feedbackID.utf8.count <= 128 else { throw RPCError(.invalidArgument, "item \(index): feedback_id longer than 128 bytes") }
+            if !item.analysisID.isEmpty {
+                // A column of an earlier analysis: its fingerprint was noised (and paid for) then.
+                if analyses[item.analysisID] == nil {
+                    guard analyses.count < 16 else { throw RPCError(.invalidArgument, "feedback names more than 16 analyses") }
+                    analyses[item.analysisID] = try await Self.mapStore { try await self.store.analysedColumns(user: user, analysisID: item.analysisID) }
+                }
+                let columns = analyses[item.analysisID] ?? []
+                guard !columns.isEmpty else {
+                    throw RPCError(.notFound, "analysis \(item.analysisID) is unknown or has expired (analyses are kept \(self.configuration.analysisLifetimeHours) hours)")
+                }
+                let byKey = item.columnKey.isEmpty ? nil : columns.first { $0.columnKey == item.columnKey }
+                let byIndex = item.hasColumnIndex ? columns.first { $0.columnIndex == Int(item.columnIndex) } : nil
+                guard let column = byKey ?? byIndex else {
+                    throw RPCError(
+                        .notFound, "item \(index): analysis \(item.analysisID) has no such column (it has \(columns.count) columns, indexes 0 to \(columns.count - 1))")
+                }
+                // An empty accepted_action accepts what was recommended.
+                let verdict = item.acceptedAction.isEmpty ? column.action : item.acceptedAction
+                guard let accepted = Action(rawValue: verdict) else {
+                    throw RPCError(.invalidArgument, "item \(index): unknown action '\(verdict)'; actions are \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                pending.append(PendingFeedback(
+                    user: user, feedbackID: item.feedbackID.isEmpty ? "analysis:\(item.analysisID):\(column.columnIndex)" : item.feedbackID,
+                    domain: column.domain, features: column.features, bucket: column.bucket, recommended: column.action,
+                    accepted: accepted.rawValue, recommendationID: column.recommendationID, epsilon: 0))
+                continue
             }
+            try Self.check(item.stats, "item \(index)")
             guard let accepted = Action(rawValue: item.acceptedAction) else {
                 throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.acceptedAction)'")
             }
+            guard !item.feedbackID.isEmpty else { throw RPCError(.invalidArgument, "item \(index): feedback_id must be 1 to 128 bytes") }
             guard item.recommendedAction.isEmpty || Action(rawValue: item.recommendedAction) != nil else {
                 throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.recommendedAction)'")
             }
@@ -160,7 +213,8 @@ public final class LearningService: Sendable {
         for (item, isNew) in zip(pending, flags) where isNew {
             if item.accepted == item.recommended { self.metrics.accepted.increment() } else { self.metrics.corrected.increment() }
         }
-        self.metrics.epsilon.increment(by: Int64((Double(stored) * self.configuration.epsilon * 1000).rounded()))
+        let spent = zip(pending, flags).filter { $0.1 }.reduce(0.0) { $0 + $1.0.epsilon }
+        self.metrics.epsilon.increment(by: Int64((spent * 1000).rounded()))
         if stored > 0 {
             await self.refits.schedule(user) { await self.refit(user) }
         }
@@ -181,6 +235,16 @@ public final class LearningService: Sendable {
             cache[user] = (rules, now)
         }
         return rules
+    }
+
+    /// Clears the fingerprints of analyses past their lifetime; the daemon calls it periodically.
+    public func expireAnalyses() async {
+        do throws(StoreError) {
+            let cleared = try await self.store.expireAnalyses(olderThanHours: self.configuration.analysisLifetimeHours)
+            if cleared > 0 { self.logger.info("expired analysis fingerprints", metadata: ["columns": "\(cleared)"]) }
+        } catch {
+            self.logger.warning("expiring analyses failed", metadata: ["error": "\(error)"])
+        }
     }
 
     func invalidateRules(_ user: String) {

@@ -53,8 +53,10 @@ struct LearningStore: Sendable {
                 let isNew = stored.contains(key) && seen.insert(key).inserted
                 flags.append(isNew)
                 guard isNew else { continue }
-                ledgerRows.append("($\(ledger.count + 1), $\(ledger.count + 2)::float8, 'fingerprint stored')")
-                ledger += [item.user, "\(item.epsilon)"]
+                if item.epsilon > 0 {
+                    ledgerRows.append("($\(ledger.count + 1), $\(ledger.count + 2)::float8, 'fingerprint stored')")
+                    ledger += [item.user, "\(item.epsilon)"]
+                }
                 if item.recommendationID != 0 {
                     outcomeRows.append("($\(outcomes.count + 1)::bigint, $\(outcomes.count + 2), $\(outcomes.count + 3))")
                     outcomes += ["\(item.recommendationID)", item.user, item.accepted == item.recommended ? "accepted" : "corrected"]
@@ -214,24 +216,93 @@ struct LearningStore: Sendable {
         }
     }
 
-    /// Logs recommendations; returns their ids (quoted back in feedback).
-    func logRecommendations(user: String, items: [(bucket: String, ruleID: Int64?, source: String, action: String)]) async throws(StoreError) -> [UInt64] {
+    /// A recommendation to log. With an analysis, the column's noised fingerprint is kept too.
+    struct LoggedRecommendation: Sendable {
+        var bucket: String
+        var ruleID: Int64?
+        var source: String
+        var action: String
+        var analysis: AnalysisColumn?
+    }
+
+    struct AnalysisColumn: Sendable {
+        var analysisID: String
+        var columnIndex: Int
+        var columnKey: String?
+        var domain: String
+        var features: [Double]
+    }
+
+    /// Logs recommendations; returns their ids (quoted back in feedback). Fingerprints kept for an
+    /// analysis spend `epsilon` each, recorded in the privacy ledger in the same transaction.
+    func logRecommendations(user: String, items: [LoggedRecommendation], epsilon: Double) async throws(StoreError) -> [UInt64] {
         guard !items.isEmpty else { return [] }
         var placeholders: [String] = []
         var parameters: [String?] = []
         for (index, item) in items.enumerated() {
-            let base = index * 5
-            placeholders.append("($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5))")
-            parameters += [user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action]
+            let base = index * 10
+            placeholders.append(
+                "($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5), $\(base + 6), $\(base + 7)::integer, $\(base + 8), $\(base + 9), $\(base + 10)::float8[])")
+            parameters += [
+                user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action, item.analysis?.analysisID,
+                item.analysis.map { "\($0.columnIndex)" }, item.analysis?.columnKey, item.analysis?.domain ?? "",
+                item.analysis.map { Self.arrayLiteral($0.features) },
+            ]
         }
-        let sql = "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action) VALUES " + placeholders.joined(separator: ", ") + " RETURNING id"
+        let sql = "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features) VALUES "
+            + placeholders.joined(separator: ", ") + " RETURNING id"
         let frozen = parameters
+        let kept = items.filter { $0.analysis != nil }.count
         return try await self.pool.transaction { (transaction) throws(StoreError) -> [UInt64] in
-            // The log is statistics about recommendations, not acknowledged user data: it is not
-            // worth a WAL flush on the request path (a crash can lose its last rows only).
-            try transaction.execute("SET LOCAL synchronous_commit TO OFF")
-            return try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }
+            if kept == 0 {
+                // The log alone is statistics about recommendations, not acknowledged user data:
+                // not worth a WAL flush on the request path (a crash can lose its last rows only).
+                try transaction.execute("SET LOCAL synchronous_commit TO OFF")
+            }
+            let ids = try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }
+            if kept > 0 {
+                try transaction.execute(
+                    "INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES ($1, $2::float8, 'analysis fingerprints')",
+                    [user, "\(Double(kept) * epsilon)"])
+            }
+            return ids
         }
+    }
+
+    /// A column of an earlier analysis, as feedback needs it.
+    struct AnalysedColumn: Sendable {
+        var recommendationID: UInt64
+        var columnIndex: Int
+        var columnKey: String?
+        var bucket: String
+        var action: String
+        var domain: String
+        var features: [Double]
+    }
+
+    /// The columns of a user's analysis whose fingerprints are still kept (empty: unknown or expired).
+    func analysedColumns(user: String, analysisID: String) async throws(StoreError) -> [AnalysedColumn] {
+        let result = try await self.pool.execute(
+            """
+            SELECT id, column_index, column_key, bucket, action, domain, features::text FROM recommendation_log
+            WHERE user_id = $1 AND analysis_id = $2 AND features IS NOT NULL ORDER BY column_index
+            """, [user, analysisID])
+        return result.rows.compactMap { row in
+            guard let id = row[0].flatMap({ UInt64($0) }), let index = row[1].flatMap({ Int($0) }), let features = row[6] else { return nil }
+            return AnalysedColumn(
+                recommendationID: id, columnIndex: index, columnKey: row[2], bucket: row[3] ?? "", action: row[4] ?? "",
+                domain: row[5] ?? "", features: Self.parseArray(features))
+        }
+    }
+
+    /// Forgets the fingerprints and name keys of analyses older than `hours`; returns the rows cleared.
+    func expireAnalyses(olderThanHours hours: Int) async throws(StoreError) -> Int {
+        try await self.background.execute(
+            """
+            UPDATE recommendation_log SET features = NULL, column_key = NULL
+            WHERE analysis_id IS NOT NULL AND features IS NOT NULL AND created_at < now() - make_interval(hours => $1::integer)
+            """, ["\(hours)"]
+        ).affectedRows
     }
 
     struct UserStats: Sendable {

@@ -30,3 +30,27 @@ public enum LearningAPI {
     public static let stats = Method<Aurora_Learning_V1_StatsRequest, Aurora_Learning_V1_StatsResponse>(
         "aurora.learning.v1.LearningService/Stats", shape: .unary)
 }
+
+/// The gateway's methods (Protocol/schemas/aurora/gateway/v1/gateway.proto): the public API.
+public enum GatewayAPI {
+    public static let analyze = Method<Aurora_Gateway_V1_AnalyzeUpload, Aurora_Gateway_V1_AnalyzeResponse>(
+        "aurora.gateway.v1.Gateway/Analyze", shape: .clientStreaming)
+    public static let recommend = Method<Aurora_Learning_V1_RecommendRequest, Aurora_Learning_V1_RecommendResponse>(
+        "aurora.gateway.v1.Gateway/Recommend", shape: .unary)
+    public static let feedback = Method<Aurora_Gateway_V1_FeedbackRequest, Aurora_Learning_V1_FeedbackResponse>(
+        "aurora.gateway.v1.Gateway/Feedback", shape: .unary)
+    public static let rules = Method<Aurora_Learning_V1_ListRulesRequest, Aurora_Learning_V1_ListRulesResponse>(
+        "aurora.gateway.v1.Gateway/Rules", shape: .unary)
+    public static let disableRule = Method<Aurora_Learning_V1_DisableRuleRequest, Aurora_Learning_V1_DisableRuleResponse>(
+        "aurora.gateway.v1.Gateway/DisableRule", shape: .unary)
+    public static let forget = Method<Aurora_Learning_V1_ForgetRequest, Aurora_Learning_V1_ForgetResponse>(
+        "aurora.gateway.v1.Gateway/Forget", shape: .unary)
+    public static let stats = Method<Aurora_Learning_V1_StatsRequest, Aurora_Learning_V1_StatsResponse>(
+        "aurora.gateway.v1.Gateway/Stats", shape: .unary)
+
+    /// Scopes a token needs per method; `admin` grants every method.
+    public static let scopes: [String: String] = [
+        analyze.name: "analyze", recommend.name: "analyze", rules.name: "analyze", stats.name: "analyze",
+        feedback.name: "feedback", disableRule.name: "feedback", forget.name: "feedback",
+    ]
+}

@@ -204,7 +204,12 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         case .goAway:
             let goAway = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_GoAway.self, allocator: allocator)
             let code = WireError.Code(rawValue: goAway.code)
-            let status: StatusCode = code == .unauthenticated ? .unauthenticated : .unavailable
+            let status: StatusCode =
+                switch code {
+                case .unauthenticated: .unauthenticated
+                case .enhanceYourCalm: .resourceExhausted
+                default: .unavailable
+                }
             self.closeReason = RPCError(status, goAway.message.isEmpty ? "the server refused the connection (\(code))" : goAway.message, details: ["goaway": code.description])
             self.context.close(promise: nil)
         default:

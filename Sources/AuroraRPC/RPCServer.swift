@@ -22,6 +22,9 @@ public final class RPCServer: Service, Sendable {
         /// Dictionaries this server can use; the client's first preference that is here wins.
         public var dictionaries: [DigestedDictionary]
         public var backlog: Int32
+        /// Connections one peer address may hold open at once; 0 = no limit. Connections over it
+        /// are refused at the handshake with GOAWAY ENHANCE_YOUR_CALM.
+        public var maxConnectionsPerPeer: Int = 0
 
         public init(
             host: String = "127.0.0.1", port: Int = 0, connection: ServerConnectionConfiguration = .init(),
@@ -45,6 +48,7 @@ public final class RPCServer: Service, Sendable {
     private let metrics = RPCServerMetrics()
     private let bound: EventLoopPromise<SocketAddress>
     private let connectionIDs = ConnectionIDs()
+    private let peerConnections = PeerConnections()
 
     public init(
         configuration: Configuration, router: Router, authenticator: any Authenticator = AllowAllAuthenticator(),
@@ -92,6 +96,7 @@ public final class RPCServer: Service, Sendable {
         let metrics = self.metrics
         let logger = self.logger
         let ids = self.connectionIDs
+        let peers = self.peerConnections
         return try await ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: configuration.backlog)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -106,10 +111,20 @@ public final class RPCServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     var connectionLogger = logger
                     connectionLogger[metadataKey: "conn.id"] = "\(ids.next())"
+                    var connectionAuthenticator = authenticator
+                    if configuration.maxConnectionsPerPeer > 0 {
+                        let host = channel.remoteAddress?.ipAddress ?? "?"
+                        if peers.admit(host, limit: configuration.maxConnectionsPerPeer) {
+                            channel.closeFuture.whenComplete { _ in peers.release(host) }
+                        } else {
+                            connectionAuthenticator = RefusingAuthenticator(
+                                error: RPCError(.resourceExhausted, "too many connections from \(host) (at most \(configuration.maxConnectionsPerPeer))"))
+                        }
+                    }
                     try channel.pipeline.syncOperations.addFrameDecoder(limits: configuration.connection.wire)
                     try channel.pipeline.syncOperations.addHandler(
                         ServerConnectionHandler(
-                            configuration: configuration.connection, router: router, authenticator: authenticator,
+                            configuration: configuration.connection, router: router, authenticator: connectionAuthenticator,
                             dictionaries: configuration.dictionaries, serverName: configuration.serverName,
                             metrics: metrics, logger: connectionLogger))
                 }
@@ -123,4 +138,31 @@ public final class RPCServer: Service, Sendable {
 final class ConnectionIDs: Sendable {
     private let value = NIOLockedValueBox<UInt64>(0)
     func next() -> UInt64 { self.value.withLockedValue { $0 += 1; return $0 } }
+}
+
+/// Open connections per peer address, for `maxConnectionsPerPeer`.
+final class PeerConnections: Sendable {
+    private let counts = NIOLockedValueBox<[String: Int]>([:])
+
+    func admit(_ host: String, limit: Int) -> Bool {
+        self.counts.withLockedValue { counts in
+            let current = counts[host, default: 0]
+            guard current < limit else { return false }
+            counts[host] = current + 1
+            return true
+        }
+    }
+
+    func release(_ host: String) {
+        self.counts.withLockedValue { counts in
+            let remaining = counts[host, default: 1] - 1
+            counts[host] = remaining > 0 ? remaining : nil
+        }
+    }
+}
+
+/// Refuses every handshake with one error (a connection over a limit).
+struct RefusingAuthenticator: Authenticator {
+    let error: RPCError
+    func authenticate(_ request: HandshakeRequest) async throws -> Principal { throw self.error }
 }

@@ -227,9 +227,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard self.state == .authenticating else { return }
         switch result {
         case .failure(let error):
-            let message = (error as? any RPCErrorConvertible)?.rpcError.message ?? "credential refused"
+            let refusal = (error as? any RPCErrorConvertible)?.rpcError
             self.metrics.handshakeRefused()
-            self.fail(WireError(.unauthenticated, message))
+            // Refused for load (too many connections from the peer) is not a credential problem.
+            let code: WireError.Code = refusal?.code == .resourceExhausted ? .enhanceYourCalm : .unauthenticated
+            self.fail(WireError(code, refusal?.message ?? "credential refused"))
         case .success(let principal):
             self.principal = principal
             self.handshakeTimer?.cancel()

@@ -57,6 +57,18 @@ public enum Migrations {
             );
             CREATE INDEX privacy_ledger_user ON privacy_ledger (user_id);
             """),
+        // Analyses: the gateway's Analyze logs each column's noised fingerprint and the keyed hash
+        // of its name, so that feedback can name the analysis and column instead of resending
+        // statistics. Both are cleared when the analysis expires.
+        (2, """
+            ALTER TABLE recommendation_log
+                ADD COLUMN analysis_id text,
+                ADD COLUMN column_index integer,
+                ADD COLUMN column_key text,
+                ADD COLUMN domain text NOT NULL DEFAULT '',
+                ADD COLUMN features float8[];
+            CREATE INDEX recommendation_log_analysis ON recommendation_log (user_id, analysis_id) WHERE analysis_id IS NOT NULL;
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

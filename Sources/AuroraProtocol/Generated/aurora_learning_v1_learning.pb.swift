@@ -45,6 +45,15 @@ public nonisolated struct Aurora_Learning_V1_RecommendRequest: Sendable {
   /// Clears the value of `batch`. Subsequent reads from it will return its default value.
   public mutating func clearBatch() {self._batch = nil}
 
+  /// Set by the gateway's Analyze: the service keeps each column's noised fingerprint (spending
+  /// its epsilon now) so that feedback can name the analysis and a column instead of resending
+  /// statistics. Kept for the configured analysis lifetime.
+  public var analysisID: String = String()
+
+  /// Keyed hashes of the column names (never the names), one per column or none; feedback may
+  /// name a column by its key.
+  public var columnKeys: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -112,7 +121,8 @@ public nonisolated struct Aurora_Learning_V1_FeedbackItem: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Client-chosen id: a retry with the same id is counted once.
+  /// Client-chosen id: a retry with the same id is counted once. With analysis_id it may be
+  /// empty: the id is then the analysis and column (one verdict per analysed column).
   public var feedbackID: String = String()
 
   public var stats: Aurora_Profile_V1_ColumnStatistics {
@@ -133,11 +143,28 @@ public nonisolated struct Aurora_Learning_V1_FeedbackItem: Sendable {
 
   public var recommendationID: UInt64 = 0
 
+  /// Feedback on a column of an earlier Recommend with analysis_id: stats, domain,
+  /// recommended_action and recommendation_id are taken from that analysis. The column is found
+  /// by column_key if given and known, else by column_index.
+  public var analysisID: String = String()
+
+  public var columnKey: String = String()
+
+  public var columnIndex: UInt32 {
+    get {_columnIndex ?? 0}
+    set {_columnIndex = newValue}
+  }
+  /// Returns true if `columnIndex` has been explicitly set.
+  public var hasColumnIndex: Bool {self._columnIndex != nil}
+  /// Clears the value of `columnIndex`. Subsequent reads from it will return its default value.
+  public mutating func clearColumnIndex() {self._columnIndex = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _stats: Aurora_Profile_V1_ColumnStatistics? = nil
+  fileprivate var _columnIndex: UInt32? = nil
 }
 
 public nonisolated struct Aurora_Learning_V1_FeedbackRequest: Sendable {
@@ -330,7 +357,7 @@ fileprivate nonisolated let _protobuf_package = "aurora.learning.v1"
 
 nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}batch\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}batch\0\u{3}analysis_id\0\u{3}column_keys\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -339,6 +366,8 @@ nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._batch) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.columnKeys) }()
       default: break
       }
     }
@@ -352,11 +381,19 @@ nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message
     try { if let v = self._batch {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
+    if !self.analysisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.analysisID, fieldNumber: 2)
+    }
+    if !self.columnKeys.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.columnKeys, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_RecommendRequest, rhs: Aurora_Learning_V1_RecommendRequest) -> Bool {
     if lhs._batch != rhs._batch {return false}
+    if lhs.analysisID != rhs.analysisID {return false}
+    if lhs.columnKeys != rhs.columnKeys {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -494,7 +531,7 @@ nonisolated extension Aurora_Learning_V1_RecommendResponse: SwiftProtobuf.Messag
 
 nonisolated extension Aurora_Learning_V1_FeedbackItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackItem"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{1}stats\0\u{1}domain\0\u{3}recommended_action\0\u{3}accepted_action\0\u{3}recommendation_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_id\0\u{1}stats\0\u{1}domain\0\u{3}recommended_action\0\u{3}accepted_action\0\u{3}recommendation_id\0\u{3}analysis_id\0\u{3}column_key\0\u{3}column_index\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -508,6 +545,9 @@ nonisolated extension Aurora_Learning_V1_FeedbackItem: SwiftProtobuf.Message, Sw
       case 4: try { try decoder.decodeSingularStringField(value: &self.recommendedAction) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.acceptedAction) }()
       case 6: try { try decoder.decodeSingularUInt64Field(value: &self.recommendationID) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.columnKey) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self._columnIndex) }()
       default: break
       }
     }
@@ -536,6 +576,15 @@ nonisolated extension Aurora_Learning_V1_FeedbackItem: SwiftProtobuf.Message, Sw
     if self.recommendationID != 0 {
       try visitor.visitSingularUInt64Field(value: self.recommendationID, fieldNumber: 6)
     }
+    if !self.analysisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.analysisID, fieldNumber: 7)
+    }
+    if !self.columnKey.isEmpty {
+      try visitor.visitSingularStringField(value: self.columnKey, fieldNumber: 8)
+    }
+    try { if let v = self._columnIndex {
+      try visitor.visitSingularUInt32Field(value: v, fieldNumber: 9)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -546,6 +595,9 @@ nonisolated extension Aurora_Learning_V1_FeedbackItem: SwiftProtobuf.Message, Sw
     if lhs.recommendedAction != rhs.recommendedAction {return false}
     if lhs.acceptedAction != rhs.acceptedAction {return false}
     if lhs.recommendationID != rhs.recommendationID {return false}
+    if lhs.analysisID != rhs.analysisID {return false}
+    if lhs.columnKey != rhs.columnKey {return false}
+    if lhs._columnIndex != rhs._columnIndex {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

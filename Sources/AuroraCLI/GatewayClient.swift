@@ -1,0 +1,149 @@
+import ArgumentParser
+import AuroraProtocol
+import AuroraRPC
+import Foundation
+
+/// Where the gateway is and which token to present: flags, then AURORA_GATEWAY / AURORA_TOKEN,
+/// then the config file `aurora login` writes.
+struct ConnectionOptions: ParsableArguments {
+    @Option(help: "Gateway address host:port [AURORA_GATEWAY, then the login config, default 127.0.0.1:7101].")
+    var gateway: String?
+
+    @Option(help: "Access token (JWT) [AURORA_TOKEN, then the login config].")
+    var token: String?
+
+    @Option(help: "Seconds to wait for a reply (analyze waits for the whole upload instead).")
+    var timeout: Int = 60
+
+    func resolve() throws -> (host: String, port: Int, token: String) {
+        let environment = ProcessInfo.processInfo.environment
+        let saved = LoginConfig.load()
+        let address = self.gateway ?? environment["AURORA_GATEWAY"].flatMap { $0.isEmpty ? nil : $0 } ?? saved?.gateway ?? "127.0.0.1:7101"
+        let token = self.token ?? environment["AURORA_TOKEN"].flatMap { $0.isEmpty ? nil : $0 } ?? saved?.token
+        guard let token else {
+            throw CLIError(.auth, "no access token: run `aurora login --token TOKEN` (an operator issues one with `gateway token issue --user YOU`), or set AURORA_TOKEN")
+        }
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port) else {
+            throw ValidationError("the gateway address '\(address)' must be host:port")
+        }
+        return (String(address[..<colon]), port, token)
+    }
+
+    /// Runs `body` with a client connected to the gateway, and closes it afterwards.
+    func withClient<T>(_ body: (RPCClient) async throws -> T) async throws -> T {
+        let (host, port, token) = try self.resolve()
+        var configuration = RPCClient.Configuration(maxConnections: 1, maxConnectAttempts: 2)
+        configuration.connection.credential = token
+        configuration.connection.clientName = "aurora-cli"
+        let client = RPCClient(host: host, port: port, configuration: configuration)
+        do {
+            let result = try await body(client)
+            await client.shutdown()
+            return result
+        } catch {
+            await client.shutdown()
+            throw CLIError.from(error, gateway: "\(host):\(port)")
+        }
+    }
+
+    var callOptions: CallOptions { CallOptions(timeout: .seconds(max(1, self.timeout))) }
+}
+
+/// What `aurora login` saves: `$AURORA_CONFIG`, else `$XDG_CONFIG_HOME/aurora/config.json`, else
+/// `~/.config/aurora/config.json`, with mode 0600 (it holds a bearer token).
+struct LoginConfig: Codable {
+    var gateway: String
+    var token: String
+
+    static var path: String {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment["AURORA_CONFIG"], !path.isEmpty { return path }
+        let base = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.config")
+        return base + "/aurora/config.json"
+    }
+
+    static func load() -> LoginConfig? {
+        guard let data = FileManager.default.contents(atPath: Self.path) else { return nil }
+        return try? JSONDecoder().decode(LoginConfig.self, from: data)
+    }
+
+    func save() throws {
+        let path = Self.path
+        let directory = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: try encoder.encode(self), attributes: [.posixPermissions: 0o600]) else {
+            throw CLIError(.failure, "cannot write \(temporary)")
+        }
+        guard chmod(temporary, 0o600) == 0, rename(temporary, path) == 0 else {
+            throw CLIError(.failure, "cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
+/// A failure explained for the user, with an exit status that scripts can act on.
+struct CLIError: Error, CustomStringConvertible {
+    enum Kind: Int32 {
+        case failure = 1
+        /// The input file cannot be read as a table (sysexits EX_DATAERR).
+        case data = 65
+        /// The service cannot be reached or is failing (EX_UNAVAILABLE).
+        case unavailable = 69
+        /// Try again later: rate limited (EX_TEMPFAIL).
+        case retryLater = 75
+        /// Token missing, expired, refused or lacking a scope (EX_NOPERM).
+        case auth = 77
+    }
+
+    let kind: Kind
+    let description: String
+
+    init(_ kind: Kind, _ description: String) {
+        self.kind = kind
+        self.description = description
+    }
+
+    static func from(_ error: any Error, gateway: String, file: String? = nil) -> any Error {
+        guard let error = error as? RPCError else { return error }
+        let details = error.details.filter { $0.key != "goaway" && $0.key != "processed" && $0.key != "reason" }
+            .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        let context = details.isEmpty ? "" : " (\(details))"
+        switch error.code {
+        case .unauthenticated:
+            return CLIError(
+                .auth, "the gateway refused your token: \(error.message). Ask your operator for a new token (`gateway token issue --user YOU`) and run `aurora login --token TOKEN`.")
+        case .permissionDenied:
+            return CLIError(.auth, "not allowed: \(error.message)")
+        case .resourceExhausted where error.retryAfter != nil:
+            let seconds = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 1
+            return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", seconds)) s.")
+        case .unavailable, .deadlineExceeded:
+            return CLIError(.unavailable, "the AURORA service at \(gateway) is unavailable: \(error.message). Check the address (--gateway, AURORA_GATEWAY) and retry.")
+        case .invalidArgument, .outOfRange, .resourceExhausted, .failedPrecondition:
+            return CLIError(.data, "\(file.map { "\($0): " } ?? "")\(error.message)\(context)")
+        case .notFound:
+            return CLIError(.failure, "\(error.message)\(context)")
+        default:
+            return CLIError(.failure, "\(error.code): \(error.message)\(context)")
+        }
+    }
+}
+
+/// Prints a CLIError and exits with its status (other errors go to ArgumentParser).
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CLIError {
+        FileHandle.standardError.write(Data("aurora: \(error.description)\n".utf8))
+        throw ExitCode(error.kind.rawValue)
+    }
+}
+
+enum JSONOutput {
+    static func print(_ object: Any) throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        Swift.print(String(decoding: data, as: UTF8.self))
+    }
+}

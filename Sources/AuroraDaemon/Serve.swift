@@ -1,0 +1,65 @@
+import ArgumentParser
+import AuroraRPC
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Options every daemon has for its admin port and for telling scripts where it listens.
+public struct AdminOptions: ParsableArguments {
+    @Option(help: "Address of the admin HTTP port (/metrics, /healthz, /readyz) [AURORA_ADMIN_HOST, default 127.0.0.1].")
+    public var adminHost: String?
+
+    @Option(help: "Admin HTTP port; 0 picks a free one [AURORA_ADMIN_PORT, default: the daemon's].")
+    public var adminPort: Int?
+
+    @Option(help: "Once serving, write {\"port\": N, \"admin_port\": N} to this file, for scripts and tests [AURORA_READY_FILE].")
+    public var readyFile: String?
+
+    public init() {}
+}
+
+extension Daemon {
+    /// Serves `server` and the admin port until SIGTERM/SIGINT, with `background` services alongside.
+    /// Shutdown order: readiness turns false, then the RPC server drains, then the rest stop.
+    public static func serve(
+        _ server: RPCServer, name: String, admin options: AdminOptions, defaultAdminPort: Int, readiness: Readiness,
+        background: [any Service] = [], logger: Logger
+    ) async throws {
+        let registry = Self.bootstrapMetrics()
+        let admin = AdminServer(
+            host: try Self.setting(options.adminHost, env: "AURORA_ADMIN_HOST", default: "127.0.0.1"),
+            port: try Self.setting(options.adminPort, env: "AURORA_ADMIN_PORT", default: defaultAdminPort),
+            registry: registry, readiness: readiness, logger: logger)
+        let readyFile = Self.optionalSetting(options.readyFile, env: "AURORA_READY_FILE")
+        Task {
+            guard let address = try? await server.listeningAddress, let adminAddress = try? await admin.listeningAddress else { return }
+            logger.notice("\(name) listening", metadata: ["address": "\(address)", "admin": "\(adminAddress)"])
+            if let readyFile {
+                let text = "{\"port\": \(address.port ?? 0), \"admin_port\": \(adminAddress.port ?? 0)}\n"
+                do {
+                    try Data(text.utf8).write(to: URL(fileURLWithPath: readyFile + ".tmp"))
+                    _ = rename(readyFile + ".tmp", readyFile)
+                } catch {
+                    logger.error("cannot write the ready file", metadata: ["path": "\(readyFile)", "error": "\(error)"])
+                }
+            }
+        }
+        // ServiceGroup stops services in reverse order: readiness first, then the server drains.
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            ([admin] + background + [server]).map { .init(service: $0) }
+            + [.init(service: ReadinessService(readiness: readiness), successTerminationBehavior: .ignore)]
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+/// Turns readiness false as soon as shutdown begins, so load balancers stop sending new work
+/// while the server drains.
+struct ReadinessService: Service {
+    let readiness: Readiness
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        self.readiness.set(ready: false, reason: "draining")
+    }
+}

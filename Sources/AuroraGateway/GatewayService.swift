@@ -1,0 +1,289 @@
+import AuroraProtocol
+import AuroraRPC
+import Crypto
+import Foundation
+import Logging
+import Metrics
+
+/// The gateway's handlers: per-method scopes, per-user rate limits, and orchestration of the
+/// parser-service (which sees the file) and the learning-service (which sees statistics only).
+///
+/// It keeps no state besides its rate-limit buckets: an analysis lives in the learning-service
+/// (as noised fingerprints), and columns are named there only by keyed hashes.
+public final class GatewayService: Sendable {
+    public struct Configuration: Sendable {
+        /// Calls per user (every method counts one).
+        public var calls = RateLimiter.Limit(rate: 20, burst: 40)
+        /// Upload bytes per user. Uploads over it are slowed down (up to `maximumThrottle` per
+        /// chunk), then refused.
+        public var uploadBytes = RateLimiter.Limit(rate: 64 * 1024 * 1024, burst: 256 * 1024 * 1024)
+        public var maximumThrottle: Duration = .seconds(5)
+        /// Largest upload accepted.
+        public var maximumUploadBytes: Int = 10 << 30
+        /// Deadline for downstream calls when the client set none.
+        public var defaultDeadline: Duration = .seconds(3600)
+
+        public init() {}
+    }
+
+    let configuration: Configuration
+    let parser: any RPCCaller
+    let learning: any RPCCaller
+    let callLimiter: RateLimiter
+    let byteLimiter: RateLimiter
+    /// Key for column-name hashes, derived from the internal secret so every replica agrees.
+    let columnKey: SymmetricKey
+    let logger: Logger
+    let metrics = GatewayMetrics()
+
+    struct GatewayMetrics: Sendable {
+        let limitedCalls = Counter(label: "aurora_gateway_rate_limited_total", dimensions: [("kind", "calls")])
+        let limitedBytes = Counter(label: "aurora_gateway_rate_limited_total", dimensions: [("kind", "bytes")])
+        let throttled = Counter(label: "aurora_gateway_upload_throttled_total")
+        let uploadBytes = Counter(label: "aurora_gateway_upload_bytes_total")
+        let analyses = Counter(label: "aurora_gateway_analyses_total")
+        let downstreamFailures = Counter(label: "aurora_gateway_downstream_failures_total")
+    }
+
+    public init(configuration: Configuration, parser: any RPCCaller, learning: any RPCCaller, internalSecret: String, logger: Logger) {
+        self.configuration = configuration
+        self.parser = parser
+        self.learning = learning
+        self.callLimiter = RateLimiter(limit: configuration.calls)
+        self.byteLimiter = RateLimiter(limit: configuration.uploadBytes)
+        self.columnKey = SymmetricKey(
+            data: HMAC<SHA256>.authenticationCode(for: Array("aurora column-name key v1".utf8), using: SymmetricKey(data: Array(internalSecret.utf8))))
+        self.logger = logger
+    }
+
+    public func register(into router: inout Router) {
+        router.clientStreaming(GatewayAPI.analyze) { uploads, context in try await self.analyze(uploads, context) }
+        router.unary(GatewayAPI.recommend) { request, context in try await self.recommend(request, context) }
+        router.unary(GatewayAPI.feedback) { request, context in try await self.feedback(request, context) }
+        router.unary(GatewayAPI.rules) { request, context in
+            try await self.forward(LearningAPI.listRules, request, context)
+        }
+        router.unary(GatewayAPI.disableRule) { request, context in
+            try await self.forward(LearningAPI.disableRule, request, context)
+        }
+        router.unary(GatewayAPI.forget) { request, context in
+            try await self.forward(LearningAPI.forget, request, context)
+        }
+        router.unary(GatewayAPI.stats) { request, context in
+            try await self.forward(LearningAPI.stats, request, context)
+        }
+    }
+
+    // MARK: Admission
+
+    /// The caller's user id once scope and call rate allow the call.
+    func admit(_ context: ServerContext) throws -> String {
+        let principal = context.principal
+        let needed = GatewayAPI.scopes[context.method] ?? "admin"
+        guard principal.scopes.contains(needed) || principal.scopes.contains("admin") else {
+            throw RPCError(.permissionDenied, "your token lacks the '\(needed)' scope for \(context.method); ask for a token with it")
+        }
+        if case .limited(let retryAfter) = self.callLimiter.acquire(principal.id) {
+            self.metrics.limitedCalls.increment()
+            throw RPCError(
+                .resourceExhausted, "rate limit of \(self.configuration.calls.rate) calls/s exceeded; retry after \(Self.seconds(retryAfter)) s",
+                retryAfter: retryAfter)
+        }
+        return principal.id
+    }
+
+    /// Downstream call options: the user, the trace id, and what is left of the caller's deadline.
+    func downstream(_ context: ServerContext, user: String) -> CallOptions {
+        let remaining = context.deadline - ContinuousClock.now
+        var metadata = [MetadataKeys.user: user]
+        metadata[MetadataKeys.traceID] = context.metadata[MetadataKeys.traceID] ?? Self.randomHex(bytes: 8)
+        return CallOptions(timeout: max(.milliseconds(1), min(remaining, self.configuration.defaultDeadline)), metadata: metadata)
+    }
+
+    /// Errors from a downstream service, made clear for the client: status codes that describe the
+    /// request (bad file, not found, ...) pass through; a service that cannot be reached or went
+    /// away mid-call becomes UNAVAILABLE naming it, with a retry hint.
+    func translate(_ error: any Error, service: String) -> any Error {
+        guard let error = error as? RPCError else { return error }
+        switch error.code {
+        case .unavailable, .internal, .unknown, .unauthenticated:
+            self.metrics.downstreamFailures.increment()
+            self.logger.warning("downstream call failed", metadata: ["service": "\(service)", "code": "\(error.code)", "error": "\(error.message)"])
+            let hint = error.code == .unauthenticated ? " (the gateway's internal credential was refused: check its configuration)" : ""
+            return RPCError(.unavailable, "the \(service) failed: \(error.message)\(hint); try again shortly", retryAfter: .seconds(1))
+        default:
+            return error
+        }
+    }
+
+    // MARK: Methods
+
+    func analyze(_ uploads: RequestStream<Aurora_Gateway_V1_AnalyzeUpload>, _ context: ServerContext) async throws -> Aurora_Gateway_V1_AnalyzeResponse {
+        let user = try self.admit(context)
+        var iterator = uploads.makeAsyncIterator()
+        var start = Aurora_Gateway_V1_AnalyzeStart()
+        var firstData: Data?
+        switch try await iterator.next()?.part {
+        case .start(let value): start = value
+        case .data(let data): firstData = data
+        case nil: throw RPCError(.invalidArgument, "Analyze got no upload: send AnalyzeStart, then the file's bytes")
+        }
+        guard start.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "domain is longer than 64 bytes") }
+        let options = self.downstream(context, user: user)
+        let started = ContinuousClock.now
+        var received = 0
+        let profile: Aurora_Profile_V1_DatasetProfile
+        do {
+            profile = try await self.parser.clientStreaming(ParserAPI.profile, options: options) { writer in
+                var head = Aurora_Profile_V1_UploadChunk()
+                head.options = start.read
+                try await writer.send(head)
+                var next = firstData
+                while true {
+                    if next == nil {
+                        guard let message = try await iterator.next() else { break }
+                        guard case .data(let data) = message.part else {
+                            throw RPCError(.invalidArgument, "AnalyzeStart must come first and only once")
+                        }
+                        next = data
+                    }
+                    guard let data = next else { break }
+                    next = nil
+                    received += data.count
+                    guard received <= self.configuration.maximumUploadBytes else {
+                        throw RPCError(.resourceExhausted, "upload larger than the gateway's limit of \(self.configuration.maximumUploadBytes) bytes")
+                    }
+                    try await self.throttle(user: user, bytes: data.count)
+                    var chunk = Aurora_Profile_V1_UploadChunk()
+                    chunk.data = data
+                    try await writer.send(chunk)
+                }
+            }
+        } catch {
+            throw self.translate(error, service: "parser-service")
+        }
+        self.metrics.uploadBytes.increment(by: Int64(received))
+
+        // Only statistics go on: top values (cell values) and names stay here.
+        var request = Aurora_Learning_V1_RecommendRequest()
+        request.batch.domain = start.domain
+        request.batch.columns = profile.columns.map { Self.withoutValues($0.stats) }
+        request.analysisID = "an_" + Self.randomHex(bytes: 12)
+        request.columnKeys = profile.columns.map { self.columnKey(user: user, name: $0.name) }
+        let recommendations: Aurora_Learning_V1_RecommendResponse
+        do {
+            recommendations = try await self.learning.unary(LearningAPI.recommend, request, options: options)
+        } catch {
+            throw self.translate(error, service: "learning-service")
+        }
+        self.metrics.analyses.increment()
+        context.logger.info(
+            "analysis done",
+            metadata: [
+                "analysis": "\(request.analysisID)", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
+                "ms": "\(Int(Self.secondsValue(ContinuousClock.now - started) * 1000))",
+            ])
+        var response = Aurora_Gateway_V1_AnalyzeResponse()
+        response.analysisID = request.analysisID
+        response.profile = profile
+        response.recommendations = recommendations.recommendations
+        return response
+    }
+
+    /// Holds an upload chunk back while the user is over their byte rate; refuses when the wait
+    /// would be longer than `maximumThrottle`.
+    func throttle(user: String, bytes: Int) async throws {
+        let (wait, taken) = self.byteLimiter.reserve(user, cost: Double(bytes), maximumWait: self.configuration.maximumThrottle)
+        guard taken else {
+            self.metrics.limitedBytes.increment()
+            throw RPCError(
+                .resourceExhausted,
+                "upload rate limit of \(Int(self.configuration.uploadBytes.rate)) bytes/s exceeded; retry after \(Self.seconds(wait)) s",
+                retryAfter: wait)
+        }
+        if wait > .zero {
+            self.metrics.throttled.increment()
+            try await Task.sleep(for: wait)
+        }
+    }
+
+    func recommend(_ request: Aurora_Learning_V1_RecommendRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_RecommendResponse {
+        let user = try self.admit(context)
+        var forwarded = Aurora_Learning_V1_RecommendRequest()
+        forwarded.batch.domain = request.batch.domain
+        forwarded.batch.columns = request.batch.columns.map(Self.withoutValues)
+        do {
+            return try await self.learning.unary(LearningAPI.recommend, forwarded, options: self.downstream(context, user: user))
+        } catch {
+            throw self.translate(error, service: "learning-service")
+        }
+    }
+
+    func feedback(_ request: Aurora_Gateway_V1_FeedbackRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_FeedbackResponse {
+        let user = try self.admit(context)
+        guard !request.verdicts.isEmpty || !request.items.isEmpty else {
+            throw RPCError(.invalidArgument, "feedback needs at least one verdict (accept or correct a column)")
+        }
+        guard request.verdicts.isEmpty || !request.analysisID.isEmpty else {
+            throw RPCError(.invalidArgument, "verdicts need the analysis_id they refer to")
+        }
+        var forwarded = Aurora_Learning_V1_FeedbackRequest()
+        for verdict in request.verdicts {
+            guard !verdict.column.isEmpty, verdict.column.utf8.count <= 1024 else {
+                throw RPCError(.invalidArgument, "a verdict's column must be a name or an index (1 to 1024 bytes)")
+            }
+            var item = Aurora_Learning_V1_FeedbackItem()
+            item.analysisID = request.analysisID
+            item.columnKey = self.columnKey(user: user, name: verdict.column)
+            if let index = UInt32(verdict.column) { item.columnIndex = index }
+            item.acceptedAction = verdict.action
+            forwarded.items.append(item)
+        }
+        for var item in request.items {
+            item.stats = Self.withoutValues(item.stats)
+            forwarded.items.append(item)
+        }
+        do {
+            return try await self.learning.unary(LearningAPI.feedback, forwarded, options: self.downstream(context, user: user))
+        } catch {
+            throw self.translate(error, service: "learning-service")
+        }
+    }
+
+    func forward<Request, Response>(_ method: Method<Request, Response>, _ request: Request, _ context: ServerContext) async throws -> Response {
+        let user = try self.admit(context)
+        do {
+            return try await self.learning.unary(method, request, options: self.downstream(context, user: user))
+        } catch {
+            throw self.translate(error, service: "learning-service")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A keyed hash of a column name for this user: the learning-service can match names in
+    /// feedback without ever seeing them.
+    func columnKey(user: String, name: String) -> String {
+        let code = HMAC<SHA256>.authenticationCode(for: Array((user + "\u{0}" + name).utf8), using: self.columnKey)
+        return code.prefix(16).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static func withoutValues(_ stats: Aurora_Profile_V1_ColumnStatistics) -> Aurora_Profile_V1_ColumnStatistics {
+        var stats = stats
+        stats.topValues = []
+        return stats
+    }
+
+    static func randomHex(bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    static func secondsValue(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
+    }
+
+    static func seconds(_ duration: Duration) -> String {
+        String(format: "%.1f", max(0.1, Self.secondsValue(duration)))
+    }
+}
