@@ -22,14 +22,14 @@ echo "== aurora analyze $sample"
 $aurora analyze "$sample" --domain retail | tee "$AURORA_LOCAL_DIR/analysis.txt"
 analysis=$(sed -n 's/^analysis //p' "$AURORA_LOCAL_DIR/analysis.txt")
 
-# The user never scales spending: they want them kept as they are. Three corrections on three
+# This user log-transforms spend figures rather than imputing them first. Three corrections on three
 # uploads (the rule needs 3 agreeing corrections), then a fourth upload gets the learned rule.
 echo
-echo "== aurora feedback $analysis --correct monthly_spend=keep"
-$aurora feedback "$analysis" --correct monthly_spend=keep
+echo "== aurora feedback $analysis --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets"
+$aurora feedback "$analysis" --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets
 for round in 2 3; do
   id=$($aurora analyze "$sample" --domain retail --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["analysis_id"])')
-  $aurora feedback "$id" --correct monthly_spend=keep >/dev/null
+  $aurora feedback "$id" --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets >/dev/null
 done
 echo
 echo "== aurora rules"
@@ -42,7 +42,7 @@ result = json.load(sys.stdin)
 for column in result["columns"]:
     if column["name"] == "monthly_spend":
         r = column["recommendation"]
-        print(f"monthly_spend -> {r[\"action\"]} ({r[\"source\"]}, confidence {r[\"confidence\"]:.2f}): {r[\"explanation\"]}")
+        print("monthly_spend -> %s (%s, confidence %.2f): %s" % (r["action"], r["source"], r["confidence"], r["explanation"]))
 '
 echo
 echo "== aurora stats"

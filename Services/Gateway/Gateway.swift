@@ -96,6 +96,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Upload bytes a user may send at once [AURORA_RATE_UPLOAD_BURST, default 268435456].")
     var rateUploadBurst: Double?
 
+    @Option(help: "Longest an upload chunk is held back by the byte rate before the upload is refused, in seconds [AURORA_RATE_UPLOAD_MAX_WAIT_SECONDS, default 5].")
+    var rateUploadMaxWaitSeconds: Double?
+
     @Option(help: "Largest upload in bytes [AURORA_GATEWAY_MAX_UPLOAD_BYTES, default 10 GiB].")
     var maxUploadBytes: Int?
 
@@ -129,6 +132,9 @@ struct Serve: AsyncParsableCommand {
         service.uploadBytes = RateLimiter.Limit(
             rate: try Daemon.setting(self.rateUploadBytes, env: "AURORA_RATE_UPLOAD_BYTES", default: 64 * 1024 * 1024),
             burst: try Daemon.setting(self.rateUploadBurst, env: "AURORA_RATE_UPLOAD_BURST", default: 256 * 1024 * 1024))
+        let maximumWait = try Daemon.setting(self.rateUploadMaxWaitSeconds, env: "AURORA_RATE_UPLOAD_MAX_WAIT_SECONDS", default: 5)
+        guard maximumWait >= 0 && maximumWait <= 600 else { throw ValidationError("rate-upload-max-wait-seconds must be 0 to 600") }
+        service.maximumThrottle = .milliseconds(Int64(maximumWait * 1000))
         service.maximumUploadBytes = try Daemon.setting(self.maxUploadBytes, env: "AURORA_GATEWAY_MAX_UPLOAD_BYTES", default: 10 << 30)
         let reloadSeconds = try Daemon.setting(self.keysReloadSeconds, env: "AURORA_JWT_RELOAD_SECONDS", default: 5)
         let upstreamConnections = try Daemon.setting(self.upstreamConnections, env: "AURORA_GATEWAY_UPSTREAM_CONNECTIONS", default: 4)

@@ -86,7 +86,7 @@ public final class GatewayService: Sendable {
         if case .limited(let retryAfter) = self.callLimiter.acquire(principal.id) {
             self.metrics.limitedCalls.increment()
             throw RPCError(
-                .resourceExhausted, "rate limit of \(self.configuration.calls.rate) calls/s exceeded; retry after \(Self.seconds(retryAfter)) s",
+                .resourceExhausted, "rate limit of \(self.configuration.calls.rate) calls/s (burst \(Int(self.configuration.calls.burst))) exceeded",
                 retryAfter: retryAfter)
         }
         return principal.id
@@ -198,7 +198,7 @@ public final class GatewayService: Sendable {
             self.metrics.limitedBytes.increment()
             throw RPCError(
                 .resourceExhausted,
-                "upload rate limit of \(Int(self.configuration.uploadBytes.rate)) bytes/s exceeded; retry after \(Self.seconds(wait)) s",
+                "upload rate limit of \(Int(self.configuration.uploadBytes.rate)) bytes/s (burst \(Int(self.configuration.uploadBytes.burst))) exceeded",
                 retryAfter: wait)
         }
         if wait > .zero {

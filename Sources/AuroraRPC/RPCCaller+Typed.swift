@@ -1,13 +1,20 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import SwiftProtobuf
 
 /// Writes the requests of a client-streaming call.
 public struct RequestWriter<Message: SwiftProtobuf.Message>: Sendable {
     let handle: ClientStreamHandle
+    let sendFailed = NIOLockedValueBox(false)
 
     /// Waits while the server has granted no credit, so a slow server slows the sender down.
     public func send(_ message: Message) async throws {
-        try await self.handle.send(MessageCoding.encode(message))
+        do {
+            try await self.handle.send(MessageCoding.encode(message))
+        } catch {
+            self.sendFailed.withLockedValue { $0 = true }
+            throw error
+        }
     }
 }
 
@@ -43,14 +50,17 @@ extension RPCCaller {
         _ body: (RequestWriter<Request>) async throws -> Void
     ) async throws -> Response {
         let handle = try await self.openStream(method: method.name, options: options, first: nil, endAfterFirst: false)
+        let writer = RequestWriter<Request>(handle: handle)
         return try await withTaskCancellationHandler {
             do {
-                try await body(RequestWriter(handle: handle))
+                try await body(writer)
                 handle.end()
-            } catch let error as RPCError where error.code != .cancelled {
-                // The call already ended (the server refused it, or its deadline passed): report why.
+            } catch let error as RPCError where error.code != .cancelled && writer.sendFailed.withLockedValue({ $0 }) {
+                // Sending failed because the call already ended (the server refused it, or its
+                // deadline passed): report the server's reason.
                 throw try await Self.finalError(of: handle) ?? error
             } catch {
+                // The body gave up on its own: the server must hear of it, or it waits for more.
                 handle.cancel()
                 throw error
             }

@@ -152,9 +152,13 @@ struct EndToEndTests {
     }
 
     @Test func rateLimitRefusalsStartAndThenRecover() async throws {
-        let system = try await LocalSystem.start(gatewayEnvironment: ["AURORA_RATE_CALLS": "2", "AURORA_RATE_CALLS_BURST": "3"])
+        let system = try await LocalSystem.start(gatewayEnvironment: [
+            "AURORA_RATE_CALLS": "2", "AURORA_RATE_CALLS_BURST": "3", "AURORA_RATE_UPLOAD_BYTES": "100000",
+            "AURORA_RATE_UPLOAD_BURST": "200000", "AURORA_RATE_UPLOAD_MAX_WAIT_SECONDS": "2", "AURORA_GATEWAY_MAX_CONNECTIONS_PER_PEER": "3",
+        ])
         defer { system.stop() }
-        let client = system.client(token: try await system.token(user: "e2e-\(UUID().uuidString)"))
+        let token = try await system.token(user: "e2e-\(UUID().uuidString)")
+        let client = system.client(token: token)
         var refusal: RPCError?
         for _ in 0..<10 where refusal == nil {
             do {
@@ -166,8 +170,52 @@ struct EndToEndTests {
         #expect(refusal?.code == .resourceExhausted, "\(String(describing: refusal))")
         let retryAfter = try #require(refusal?.retryAfter)
         #expect(retryAfter > .zero && retryAfter <= .seconds(1))
-        try await Task.sleep(for: retryAfter + .milliseconds(50))
+        // The CLI says when to retry, and exits 75.
+        let limited = try system.aurora(["stats"], token: token)
+        #expect(limited.status == 75 && limited.errors.contains("rate limited") && limited.errors.contains("Retry in"), "\(limited.errors)")
+        try await Task.sleep(for: .seconds(2))  // the call budget refills
         _ = try await client.unary(GatewayAPI.stats, Aurora_Learning_V1_StatsRequest())
+
+        // Upload bytes at 100 kB/s (burst 200 kB): an 830 kB file is slowed down, not refused...
+        try await Task.sleep(for: .seconds(1))
+        let big = try self.writeFile(SimilarFiles.customers(seed: 8, rows: 20_000), in: system, name: "big.csv")
+        let size = try FileManager.default.attributesOfItem(atPath: big)[.size] as! Int
+        let started = ContinuousClock.now
+        let throttled = try system.aurora(["analyze", big, "--chunk-bytes", "65536"], token: token)
+        let took = ContinuousClock.now - started
+        #expect(throttled.status == 0, "\(throttled.errors)")
+        #expect(took >= .milliseconds((size - 200_000) * 1000 / 100_000 - 500), "\(size) bytes in \(took)")
+        // ...while one chunk that would wait longer than the allowed 2 s is refused with a retry time.
+        try await Task.sleep(for: .seconds(1))
+        do {
+            _ = try await client.clientStreaming(GatewayAPI.analyze) { writer in
+                var start = Aurora_Gateway_V1_AnalyzeUpload()
+                start.start.domain = ""
+                try await writer.send(start)
+                var chunk = Aurora_Gateway_V1_AnalyzeUpload()
+                chunk.data = Data(repeating: UInt8(ascii: "1"), count: 1_000_000)
+                try await writer.send(chunk)
+            }
+            Issue.record("a 1 MB chunk against 100 kB/s was accepted")
+        } catch let error as RPCError {
+            #expect(error.code == .resourceExhausted && error.message.contains("upload rate limit") && error.retryAfter != nil, "\(error)")
+        }
+
+        // Connections per peer: the client above holds one; two more fit, the next is refused.
+        var extra: [RPCConnection] = []
+        var configuration = ClientConfiguration()
+        configuration.credential = token
+        for _ in 0..<2 {
+            extra.append(try await RPCConnection.connect(host: "127.0.0.1", port: system.ports["gateway"]!, configuration: configuration))
+        }
+        do {
+            let over = try await RPCConnection.connect(host: "127.0.0.1", port: system.ports["gateway"]!, configuration: configuration)
+            Issue.record("a fourth connection from one peer was accepted")
+            await over.close()
+        } catch let error as RPCError {
+            #expect(error.code == .resourceExhausted && error.message.contains("too many connections"), "\(error)")
+        }
+        for connection in extra { await connection.close() }
         await client.shutdown()
     }
 
