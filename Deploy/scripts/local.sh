@@ -9,6 +9,7 @@
 #   AURORA_LOCAL_DIR   state, logs and keys (default /tmp/aurora-local)
 #   AURORA_PG_PORT     PostgreSQL port (default 55432)
 #   AURORA_GATEWAY_PORT / AURORA_PARSER_PORT / AURORA_LEARNING_PORT   default 7101 / 7102 / 7103
+#   AURORA_GATEWAY_ADMIN_PORT / AURORA_PARSER_ADMIN_PORT / AURORA_LEARNING_ADMIN_PORT   default 9101 / 9102 / 9103
 #   AURORA_LOCAL_BUILD=0  use the existing .build/release binaries without building
 # Any other AURORA_* variable the daemons read (rate limits, epsilon, ...) passes through.
 set -euo pipefail
@@ -18,6 +19,9 @@ bin="$root/.build/release"
 gateway_port=${AURORA_GATEWAY_PORT:-7101}
 parser_port=${AURORA_PARSER_PORT:-7102}
 learning_port=${AURORA_LEARNING_PORT:-7103}
+gateway_admin=${AURORA_GATEWAY_ADMIN_PORT:-9101}
+parser_admin=${AURORA_PARSER_ADMIN_PORT:-9102}
+learning_admin=${AURORA_LEARNING_ADMIN_PORT:-9103}
 export AURORA_PG_DIR="$dir/pg" AURORA_PG_PORT=${AURORA_PG_PORT:-55432}
 
 wait_ready() { # wait_ready NAME: until the daemon wrote its ready file (or died)
@@ -72,9 +76,9 @@ case "${1:-}" in
     [ -s "$dir/jwks.json" ] || "$bin/gateway" keys generate --out "$dir/jwks.json" --alg EdDSA --kid "local-$(date +%s)" >/dev/null
     database_url=$("$root/Deploy/scripts/postgres.sh" start)
     export AURORA_INTERNAL_SECRET_FILE="$dir/internal-secret"
-    launch parser-service "$bin/parser-service" --port "$parser_port" --admin-port 9102
-    AURORA_DATABASE_URL="$database_url" launch learning-service "$bin/learning-service" --port "$learning_port" --admin-port 9103
-    AURORA_JWT_KEYS_FILE="$dir/jwks.json" launch gateway "$bin/gateway" serve --port "$gateway_port" --admin-port 9101 \
+    launch parser-service "$bin/parser-service" --port "$parser_port" --admin-port "$parser_admin"
+    AURORA_DATABASE_URL="$database_url" launch learning-service "$bin/learning-service" --port "$learning_port" --admin-port "$learning_admin"
+    AURORA_JWT_KEYS_FILE="$dir/jwks.json" launch gateway "$bin/gateway" serve --port "$gateway_port" --admin-port "$gateway_admin" \
       --parser "127.0.0.1:$parser_port" --learning "127.0.0.1:$learning_port"
     cat >"$dir/env" <<EOF
 export AURORA_GATEWAY=127.0.0.1:$gateway_port
@@ -82,9 +86,9 @@ export AURORA_JWT_KEYS_FILE=$dir/jwks.json
 EOF
     cat <<EOF
 AURORA is running on loopback (state and logs in $dir):
-  gateway           127.0.0.1:$gateway_port   admin http://127.0.0.1:9101/metrics
-  parser-service    127.0.0.1:$parser_port   admin http://127.0.0.1:9102/metrics
-  learning-service  127.0.0.1:$learning_port   admin http://127.0.0.1:9103/metrics
+  gateway           127.0.0.1:$gateway_port   admin http://127.0.0.1:$gateway_admin/metrics
+  parser-service    127.0.0.1:$parser_port   admin http://127.0.0.1:$parser_admin/metrics
+  learning-service  127.0.0.1:$learning_port   admin http://127.0.0.1:$learning_admin/metrics
   PostgreSQL        $database_url
 A token for any user:   $0 token USER [analyze,feedback,admin]
 Then:                   AURORA_GATEWAY=127.0.0.1:$gateway_port AURORA_TOKEN=\$($0 token me) $bin/aurora analyze FILE

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a private PostgreSQL (Deploy/scripts/postgres.sh),
-# builds, runs every test, stops the database.
+# builds, runs every test, validates Deploy/ (Deploy/scripts/validate-deploy.sh: hadolint,
+# kubernetes-validate, compose and manifests against the binaries, the release daemons run as the
+# containers run them), stops the database. AURORA_SKIP_DEPLOY_VALIDATION=1 skips the last part.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -18,3 +20,6 @@ export AURORA_TEST_DATABASE_URL
 export AURORA_TEST_POSTGRES_SCRIPT="$root/Deploy/scripts/postgres.sh"
 swift build --build-tests
 swift test --skip-build --disable-xctest
+if [ "${AURORA_SKIP_DEPLOY_VALIDATION:-0}" != 1 ]; then
+  Deploy/scripts/validate-deploy.sh "$AURORA_TEST_DATABASE_URL"
+fi

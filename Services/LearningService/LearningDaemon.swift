@@ -5,6 +5,7 @@ import AuroraRPC
 import AuroraStore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// learning-service: recommendations, feedback and learned rules; the only owner of PostgreSQL.
@@ -114,17 +115,20 @@ struct LearningDaemon: AsyncParsableCommand {
     }
 }
 
-/// Background upkeep: readiness follows the database (probed every 5 seconds), and analyses past
-/// their lifetime lose their fingerprints (hourly).
+/// Background upkeep: readiness follows the database (probed every 5 seconds), the learned-rule
+/// gauges (every 30 seconds), and analyses past their lifetime lose their fingerprints (hourly).
 struct Maintenance: Service {
     let pool: PostgresPool
     let learning: LearningService
     let readiness: Readiness
     let logger: Logger
+    let rulesActive = Gauge(label: "aurora_learning_rules_active")
+    let rulesTotal = Gauge(label: "aurora_learning_rules")
 
     func run() async throws {
         try? await cancelWhenGracefulShutdown {
             var lastExpiry = ContinuousClock.now - .seconds(3600)
+            var lastCount = ContinuousClock.now - .seconds(30)
             while true {
                 do throws(StoreError) {
                     _ = try await self.pool.execute("SELECT 1")
@@ -133,6 +137,15 @@ struct Maintenance: Service {
                 } catch {
                     if self.readiness.current.ready { self.logger.warning("database unreachable", metadata: ["error": "\(error)"]) }
                     self.readiness.set(ready: false, reason: "database unreachable")
+                }
+                if ContinuousClock.now - lastCount >= .seconds(30) {
+                    lastCount = ContinuousClock.now
+                    if let result = try? await self.pool.execute("SELECT count(*) FILTER (WHERE active), count(*) FROM rules"),
+                        let active = (try? result.value(0, 0)).flatMap({ Int($0) }), let total = (try? result.value(0, 1)).flatMap({ Int($0) })
+                    {
+                        self.rulesActive.record(active)
+                        self.rulesTotal.record(total)
+                    }
                 }
                 if ContinuousClock.now - lastExpiry >= .seconds(3600) {
                     lastExpiry = ContinuousClock.now
