@@ -20,6 +20,7 @@ struct GatewayBench: AsyncParsableCommand {
     func run() async throws {
         let parts = self.address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--address must be host:port") }
+        let host = String(parts[0])
         var configuration = ClientConfiguration()
         configuration.credential = self.token ?? ProcessInfo.processInfo.environment["AURORA_TOKEN"] ?? ""
         configuration.connectTimeout = .seconds(30)
@@ -27,10 +28,12 @@ struct GatewayBench: AsyncParsableCommand {
         let started = ContinuousClock.now
         // Open the connections a few at a time, as a crowd of clients would.
         var opened: [RPCConnection] = []
+        let frozenConfiguration = configuration
         for start in stride(from: 0, to: self.connections, by: 50) {
+            let count = min(50, self.connections - start)
             let batch = try await withThrowingTaskGroup(of: RPCConnection.self) { group in
-                for _ in start..<min(start + 50, self.connections) {
-                    group.addTask { try await RPCConnection.connect(host: String(parts[0]), port: port, configuration: configuration) }
+                for _ in 0..<count {
+                    group.addTask { try await RPCConnection.connect(host: host, port: port, configuration: frozenConfiguration) }
                 }
                 var batch: [RPCConnection] = []
                 for try await connection in group { batch.append(connection) }

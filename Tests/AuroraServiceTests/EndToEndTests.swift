@@ -263,6 +263,41 @@ struct EndToEndTests {
         await client.shutdown()
     }
 
+    @Test func clientDisconnectMidUploadCancelsTheParserWork() async throws {
+        let system = try await LocalSystem.start()
+        defer { system.stop() }
+        let token = try await system.token(user: "e2e-\(UUID().uuidString)")
+        var configuration = ClientConfiguration()
+        configuration.credential = token
+        let connection = try await RPCConnection.connect(host: "127.0.0.1", port: system.ports["gateway"]!, configuration: configuration)
+        let row = Array("1,2.5,abc,2024-01-01\n".utf8)
+        let chunk = Data((0..<(64 << 10) / row.count).flatMap { _ in row })
+        let upload = Task {
+            try await connection.clientStreaming(GatewayAPI.analyze) { writer in
+                var start = Aurora_Gateway_V1_AnalyzeUpload()
+                start.start.domain = ""
+                try await writer.send(start)
+                for _ in 0..<100_000 {
+                    var message = Aurora_Gateway_V1_AnalyzeUpload()
+                    message.data = chunk
+                    try await writer.send(message)
+                }
+            }
+        }
+        // Once the parser-service is working on it, the client goes away without a word.
+        let cancelled = #"aurora_rpc_calls_total{method="aurora.parser.v1.ParserService/Profile",status="CANCELLED"} 1"#
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(try !system.metrics("parser-service").contains(cancelled))
+        await connection.close()
+        upload.cancel()
+        var seen = false
+        for _ in 0..<50 where !seen {
+            seen = try system.metrics("parser-service").contains(cancelled)
+            if !seen { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(seen, "the parser-service's upload was not cancelled when the client went away")
+    }
+
     @Test func learningServiceRestartLosesNoAcknowledgedFeedback() async throws {
         let system = try await LocalSystem.start()
         defer { system.stop() }

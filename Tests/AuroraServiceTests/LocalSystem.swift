@@ -13,6 +13,7 @@ final class LocalSystem: @unchecked Sendable {
     let secretFile: URL
     let keysFile: URL
     var ports: [String: Int] = [:]
+    var adminPorts: [String: Int] = [:]
     var processes: [String: Process] = [:]
     var keys: KeySet!
     let policy = TokenPolicy()
@@ -100,6 +101,30 @@ final class LocalSystem: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+        let ready = try JSONSerialization.jsonObject(with: Data(contentsOf: ready)) as? [String: Int]
+        self.adminPorts[name] = ready?["admin_port"]
+    }
+
+    /// A daemon's Prometheus metrics, read from its admin port over plain HTTP/1.0.
+    func metrics(_ name: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(self.adminPorts[name] ?? 0).bigEndian
+        let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard connected == 0 else { throw CancellationError() }
+        let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        return String(decoding: response, as: UTF8.self)
     }
 
     func kill(_ name: String, signal: Int32 = SIGKILL) {
