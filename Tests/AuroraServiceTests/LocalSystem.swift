@@ -101,8 +101,8 @@ final class LocalSystem: @unchecked Sendable {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        let ready = try JSONSerialization.jsonObject(with: Data(contentsOf: ready)) as? [String: Int]
-        self.adminPorts[name] = ready?["admin_port"]
+        let bound = try JSONSerialization.jsonObject(with: Data(contentsOf: ready)) as? [String: Int]
+        self.adminPorts[name] = bound?["admin_port"]
     }
 
     /// A daemon's Prometheus metrics, read from its admin port over plain HTTP/1.0.
