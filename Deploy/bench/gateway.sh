@@ -14,6 +14,7 @@ rate=${3:-2000}
 cd "$root"
 for product in aurora-bench aurora gateway parser-service learning-service; do swift build -c release --product "$product" >/dev/null; done
 work=$(mktemp -d /tmp/aurora-gateway-bench.XXXXXX)
+chmod 711 "$work"  # the postgres user must reach system/pg
 export AURORA_LOCAL_DIR="$work/system" AURORA_LOCAL_BUILD=0 AURORA_PG_PORT=55442
 export AURORA_GATEWAY_PORT=7191 AURORA_PARSER_PORT=7192 AURORA_LEARNING_PORT=7193
 export AURORA_GATEWAY_ADMIN_PORT=9191 AURORA_PARSER_ADMIN_PORT=9192 AURORA_LEARNING_ADMIN_PORT=9193

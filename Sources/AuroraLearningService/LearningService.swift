@@ -38,7 +38,8 @@ public final class LearningService: Sendable {
     let configuration: Configuration
     let store: LearningStore
     let logger: Logger
-    let batcher: FeedbackBatcher
+    let batcher: GroupCommit<PendingFeedback, Bool>
+    let recommendationLog: GroupCommit<LearningStore.LoggedRecommendation, UInt64>
     let refits: RefitScheduler
     /// Refits running at once across users: under load, corrections keep being stored at the
     /// database's pace while refits queue (and coalesce per user) instead of taking every core.
@@ -65,7 +66,11 @@ public final class LearningService: Sendable {
             configuration: .init(url: pool.configuration.url, connections: max(1, pool.configuration.connections / 2)), logger: logger)
         self.store = LearningStore(pool: pool, background: background)
         self.logger = logger
-        self.batcher = FeedbackBatcher(store: self.store, maximumBatch: configuration.maximumBatch)
+        let store = self.store
+        self.batcher = GroupCommit(maximumBatch: configuration.maximumBatch) { (items) throws(StoreError) in try await store.insertFeedback(items) }
+        self.recommendationLog = GroupCommit(maximumBatch: max(configuration.maximumBatch, 1024)) { (items) throws(StoreError) in
+            try await store.logRecommendations(items)
+        }
         self.refits = RefitScheduler()
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
     }
@@ -116,17 +121,18 @@ public final class LearningService: Sendable {
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         let logged = decisions.enumerated().map { index, decision in
             var item = LearningStore.LoggedRecommendation(
-                bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source, action: decision.chosen.action.rawValue)
+                user: user, bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source,
+                action: decision.chosen.action.rawValue)
             if !analysisID.isEmpty {
                 let stats = columns[index]
                 let noised = noise.noised(Fingerprint(stats), rows: Int(stats.count), using: &generator)
                 item.analysis = LearningStore.AnalysisColumn(
                     analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
-                    domain: request.batch.domain, features: noised.features)
+                    domain: request.batch.domain, features: noised.features, epsilon: self.configuration.epsilon)
             }
             return item
         }
-        let ids = try await Self.mapStore { try await self.store.logRecommendations(user: user, items: logged, epsilon: self.configuration.epsilon) }
+        let ids = try await Self.mapStore { try await self.recommendationLog.submit(logged) }
         if !analysisID.isEmpty {
             self.metrics.epsilon.increment(by: Int64((Double(columns.count) * self.configuration.epsilon * 1000).rounded()))
         }
@@ -359,20 +365,23 @@ public final class LearningService: Sendable {
     }
 }
 
-/// Group commit: concurrent Feedback calls are stored together, one transaction per batch, and
-/// each caller resumes after the COMMIT that holds its items.
-actor FeedbackBatcher {
-    private let store: LearningStore
+/// Group commit: items submitted concurrently are written together, one transaction per batch,
+/// and each caller resumes after the COMMIT that holds its items with the outcomes of its own.
+/// Feedback uses it for durability at the database's pace; the recommendation log, so that many
+/// concurrent Recommend calls cost one INSERT instead of one transaction each.
+actor GroupCommit<Item: Sendable, Outcome: Sendable> {
+    typealias Write = @Sendable ([Item]) async throws(StoreError) -> [Outcome]
+    private let write: Write
     private let maximumBatch: Int
-    private var queue: [(items: [PendingFeedback], continuation: CheckedContinuation<[Bool], any Error>)] = []
+    private var queue: [(items: [Item], continuation: CheckedContinuation<[Outcome], any Error>)] = []
     private var writing = false
 
-    init(store: LearningStore, maximumBatch: Int) {
-        self.store = store
+    init(maximumBatch: Int, write: @escaping Write) {
+        self.write = write
         self.maximumBatch = maximumBatch
     }
 
-    func submit(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
+    func submit(_ items: [Item]) async throws(StoreError) -> [Outcome] {
         do {
             return try await withCheckedThrowingContinuation { continuation in
                 self.queue.append((items, continuation))
@@ -390,18 +399,17 @@ actor FeedbackBatcher {
 
     private func drain() async {
         while !self.queue.isEmpty {
-            var batch: [(items: [PendingFeedback], continuation: CheckedContinuation<[Bool], any Error>)] = []
+            var batch: [(items: [Item], continuation: CheckedContinuation<[Outcome], any Error>)] = []
             var size = 0
             while let next = self.queue.first, batch.isEmpty || size + next.items.count <= self.maximumBatch {
                 batch.append(self.queue.removeFirst())
                 size += next.items.count
             }
-            let items = batch.flatMap(\.items)
             do {
-                let flags = try await self.store.insertFeedback(items)
+                let outcomes = try await self.write(batch.flatMap(\.items))
                 var offset = 0
                 for entry in batch {
-                    entry.continuation.resume(returning: Array(flags[offset..<offset + entry.items.count]))
+                    entry.continuation.resume(returning: Array(outcomes[offset..<offset + entry.items.count]))
                     offset += entry.items.count
                 }
             } catch {

@@ -218,6 +218,7 @@ struct LearningStore: Sendable {
 
     /// A recommendation to log. With an analysis, the column's noised fingerprint is kept too.
     struct LoggedRecommendation: Sendable {
+        var user: String
         var bucket: String
         var ruleID: Int64?
         var source: String
@@ -231,11 +232,14 @@ struct LearningStore: Sendable {
         var columnKey: String?
         var domain: String
         var features: [Double]
+        /// Privacy budget the kept fingerprint spent.
+        var epsilon: Double
     }
 
-    /// Logs recommendations; returns their ids (quoted back in feedback). Fingerprints kept for an
-    /// analysis spend `epsilon` each, recorded in the privacy ledger in the same transaction.
-    func logRecommendations(user: String, items: [LoggedRecommendation], epsilon: Double) async throws(StoreError) -> [UInt64] {
+    /// Logs recommendations (of any users: calls are grouped); returns their ids, quoted back in
+    /// feedback. Fingerprints kept for an analysis are recorded in the privacy ledger in the same
+    /// transaction.
+    func logRecommendations(_ items: [LoggedRecommendation]) async throws(StoreError) -> [UInt64] {
         guard !items.isEmpty else { return [] }
         var placeholders: [String] = []
         var parameters: [String?] = []
@@ -244,7 +248,7 @@ struct LearningStore: Sendable {
             placeholders.append(
                 "($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5), $\(base + 6), $\(base + 7)::integer, $\(base + 8), $\(base + 9), $\(base + 10)::float8[])")
             parameters += [
-                user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action, item.analysis?.analysisID,
+                item.user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action, item.analysis?.analysisID,
                 item.analysis.map { "\($0.columnIndex)" }, item.analysis?.columnKey, item.analysis?.domain ?? "",
                 item.analysis.map { Self.arrayLiteral($0.features) },
             ]
@@ -252,18 +256,21 @@ struct LearningStore: Sendable {
         let sql = "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features) VALUES "
             + placeholders.joined(separator: ", ") + " RETURNING id"
         let frozen = parameters
-        let kept = items.filter { $0.analysis != nil }.count
+        var spent: [String: Double] = [:]
+        for item in items { if let analysis = item.analysis { spent[item.user, default: 0] += analysis.epsilon } }
+        let ledger = spent
         return try await self.pool.transaction { (transaction) throws(StoreError) -> [UInt64] in
-            if kept == 0 {
+            if ledger.isEmpty {
                 // The log alone is statistics about recommendations, not acknowledged user data:
                 // not worth a WAL flush on the request path (a crash can lose its last rows only).
                 try transaction.execute("SET LOCAL synchronous_commit TO OFF")
             }
-            let ids = try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }
-            if kept > 0 {
+            // The ids come from one sequence as the rows are inserted, in VALUES order; RETURNING's
+            // own order is not promised, so sort them back into it.
+            let ids = try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }.sorted()
+            for (user, epsilon) in ledger {
                 try transaction.execute(
-                    "INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES ($1, $2::float8, 'analysis fingerprints')",
-                    [user, "\(Double(kept) * epsilon)"])
+                    "INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES ($1, $2::float8, 'analysis fingerprints')", [user, "\(epsilon)"])
             }
             return ids
         }

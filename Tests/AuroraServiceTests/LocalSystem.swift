@@ -62,6 +62,9 @@ final class LocalSystem: @unchecked Sendable {
         case "learning-service":
             environment["AURORA_LEARNING_PORT"] = "\(self.ports[name]!)"
             environment["AURORA_DATABASE_URL"] = self.databaseURL
+            // Cross-user rules would make each test depend on the users earlier runs left in the
+            // database: ask for more agreeing users than any run creates.
+            environment["AURORA_K_ANONYMITY"] = "1000000"
         default:
             environment["AURORA_GATEWAY_PORT"] = "\(self.ports[name]!)"
             environment["AURORA_PARSER_ADDRESS"] = "127.0.0.1:\(self.ports["parser-service"]!)"
