@@ -180,7 +180,7 @@ public final class GatewayService: Sendable {
         context.logger.info(
             "analysis done",
             metadata: [
-                "analysis": "\(request.analysisID)", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
+                "analysis": "\(request.analysisID)", "trace": "\(options.metadata[MetadataKeys.traceID] ?? "")", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
                 "ms": "\(Int(Self.secondsValue(ContinuousClock.now - started) * 1000))",
             ])
         var response = Aurora_Gateway_V1_AnalyzeResponse()
