@@ -2,15 +2,15 @@
 # The gateway benchmark (issue 5), by hand, all in one run on this machine:
 #  1. the foundation's plain echo (aurora-bench rpc at 1,000 calls in flight) as the reference;
 #  2. Recommend (10 columns) through the gateway from 1,000 client connections: closed loop (as
-#     fast as answers come), then open loop at a fixed total rate;
+#     fast as answers come), then open loop at each of the fixed total rates given;
 #  3. Analyze of a generated mixed CSV through the CLI and the gateway, next to `aurora profile`
 #     of the same file locally.
-#   Deploy/bench/gateway.sh [SIZE_MB=200] [SECONDS=10] [OPEN_LOOP_RATE=2000]
+#   Deploy/bench/gateway.sh [SIZE_MB=200] [SECONDS=10] [OPEN_LOOP_RATES=500,1000]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 size=${1:-200}
 seconds=${2:-10}
-rate=${3:-2000}
+rates=${3:-500,1000}
 cd "$root"
 for product in aurora-bench aurora gateway parser-service learning-service; do swift build -c release --product "$product" >/dev/null; done
 work=$(mktemp -d /tmp/aurora-gateway-bench.XXXXXX)
@@ -31,8 +31,10 @@ echo "== reference: the RPC runtime's plain echo, 1,000 calls in flight (one con
 $bench rpc --in-flight 1000 --rounds 1 --seconds "$seconds" | tail -3
 echo
 echo "== Recommend through the gateway"
-$bench gateway --address 127.0.0.1:$AURORA_GATEWAY_PORT --token "$token" --connections 1000 --seconds "$seconds"
-$bench gateway --address 127.0.0.1:$AURORA_GATEWAY_PORT --token "$token" --connections 1000 --seconds "$seconds" --rate "$rate"
+$bench gateway --address 127.0.0.1:$AURORA_GATEWAY_PORT --token "$token" --connections 1000 --seconds "$seconds" | tail -1
+for rate in ${rates//,/ }; do
+  $bench gateway --address 127.0.0.1:$AURORA_GATEWAY_PORT --token "$token" --connections 1000 --seconds "$seconds" --rate "$rate" | tail -1
+done
 echo
 echo "== Analyze, ${size} MB mixed CSV"
 file="$work/mixed-$size.csv"
