@@ -283,7 +283,4 @@ public final class GatewayService: Sendable {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) * 1e-18
     }
 
-    static func seconds(_ duration: Duration) -> String {
-        String(format: "%.1f", max(0.1, Self.secondsValue(duration)))
-    }
 }

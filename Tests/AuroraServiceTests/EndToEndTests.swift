@@ -344,18 +344,7 @@ extension LearningServiceTests {
             #expect(feedback.status == 0, "\(feedback.errors)")
             _ = try system.aurora(["rules"], token: token)
             _ = try system.aurora(["stats"], token: token)
-            guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
-                Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
-                return
-            }
-            let dump = Process()
-            dump.executableURL = URL(fileURLWithPath: script)
-            dump.arguments = ["dump"]
-            let output = Pipe()
-            dump.standardOutput = output
-            try dump.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            dump.waitUntilExit()
+            guard let text = try dumpStore() else { return }
             #expect(text.contains("recommendation_log"), "the dump is not a dump of the store")
             #expect(text.contains(id), "the analysis should be in the store")
             let logs = system.logs

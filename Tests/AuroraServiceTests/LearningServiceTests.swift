@@ -31,6 +31,24 @@ struct CapturingLogHandler: LogHandler {
 
 let databaseURL = ProcessInfo.processInfo.environment["AURORA_TEST_DATABASE_URL"]
 
+/// The whole test database as `pg_dump` prints it (nil, with an issue recorded, outside test.sh).
+func dumpStore() throws -> String? {
+    guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
+        Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
+        return nil
+    }
+    let dump = Process()
+    dump.executableURL = URL(fileURLWithPath: script)
+    dump.arguments = ["dump"]
+    let output = Pipe()
+    dump.standardOutput = output
+    try dump.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    dump.waitUntilExit()
+    #expect(dump.terminationStatus == 0)
+    return text
+}
+
 /// Runs a learning-service against the test PostgreSQL on an ephemeral port.
 func withLearningService<T: Sendable>(
     configuration: LearningService.Configuration = .init(), _ body: @Sendable (Int) async throws -> T
@@ -304,19 +322,7 @@ struct LearningServiceTests {
             _ = try await client.stats()
             await client.connection.close()
         }
-        guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
-            Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
-            return
-        }
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: script)
-        dump.arguments = ["dump"]
-        let output = Pipe()
-        dump.standardOutput = output
-        try dump.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        dump.waitUntilExit()
-        #expect(dump.terminationStatus == 0)
+        guard let text = try dumpStore() else { return }
         #expect(text.contains("CREATE TABLE public.feedback"), "the dump is not a dump of the store")
         for canary in [canaryText, "987654", "1975308", "1481481"] {
             #expect(!text.contains(canary), "\(canary) found in pg_dump")
