@@ -173,7 +173,7 @@ let package = Package(
         .executableTarget(
             name: "AuroraBench",
             dependencies: [
-                "AuroraRPC", "AuroraProtocol", "AuroraWire",
+                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraParser",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),

@@ -83,21 +83,18 @@ public struct TokenizerError: Error, Sendable, Hashable, CustomStringConvertible
     public var description: String { "line \(self.line): \(self.message)" }
 }
 
-/// One parsed row, valid only inside the callback that receives it: the fields' bytes (quotes
-/// removed, escapes resolved) sit back to back in one buffer, so no field is copied twice.
+/// One parsed row, valid only inside the callback that receives it. A field points into the
+/// input when its bytes are there as they are (most fields); only a field with escapes, or one
+/// cut by the end of a chunk, is assembled in the tokenizer's own buffer.
 public struct CSVRow {
-    public let bytes: UnsafeBufferPointer<UInt8>
-    /// ends[i] is the offset one past field i.
-    public let ends: UnsafeBufferPointer<Int>
+    public let fields: UnsafeBufferPointer<UnsafeBufferPointer<UInt8>>
     /// Physical line (1-based) where the row starts.
     public let line: Int
 
-    public var count: Int { self.ends.count }
+    public var count: Int { self.fields.count }
 
-    public subscript(index: Int) -> UnsafeBufferPointer<UInt8> {
-        let start = index == 0 ? 0 : self.ends[index - 1]
-        return UnsafeBufferPointer(rebasing: self.bytes[start..<self.ends[index]])
-    }
+    @inline(__always)
+    public subscript(index: Int) -> UnsafeBufferPointer<UInt8> { self.fields[index] }
 
     public func string(_ index: Int) -> String { String(decoding: self[index], as: UTF8.self) }
 
@@ -107,8 +104,11 @@ public struct CSVRow {
 /// Splits UTF-8 text into rows of fields, chunk by chunk (a quoted field may span any number of
 /// chunks and lines). RFC 4180 plus what real files do: quotes inside unquoted fields are kept
 /// as text, text after a closing quote is kept, CRLF, LF and CR-only line ends, blank lines
-/// skipped, a last line without a terminator. Runs of ordinary bytes are copied in bulk.
-public struct CSVTokenizer: Sendable {
+/// skipped, a last line without a terminator. Runs of ordinary bytes are skipped in bulk and
+/// fields are not copied: a row hands out ranges of the input, except for fields that need
+/// unescaping and the row cut by the end of a chunk, which go to a scratch buffer.
+/// (Unchecked Sendable: the pointers in `cells` are used only while a row is being emitted.)
+public struct CSVTokenizer: @unchecked Sendable {
     private enum State {
         case fieldStart
         case unquoted
@@ -119,6 +119,13 @@ public struct CSVTokenizer: Sendable {
         case escapedInQuoted
     }
 
+    /// A finished field of the current row: a range of the input or of `scratch`.
+    private struct Span {
+        var start: Int
+        var end: Int
+        var inScratch: Bool
+    }
+
     public let dialect: Dialect
     public let limits: TokenizerLimits
     /// Bytes that end a run outside quotes (delimiter, quote, CR, LF) and inside quotes (quote,
@@ -126,9 +133,20 @@ public struct CSVTokenizer: Sendable {
     private let specialOutside: [Bool]
     private let specialInside: [Bool]
     private var state = State.fieldStart
-    private var bytes: [UInt8] = []
-    private var ends: [Int] = []
+    /// The current row's finished fields: the first `spanCount` elements (the array is reused
+    /// across rows; emptying it per row through removeAll costs more than the row).
+    private var spans: [Span] = []
+    private var spanCount = 0
+    /// Bytes of fields that are not in the input as they are; emptied after each row.
+    private var scratch: [UInt8] = []
+    /// The current row's fields as pointers, rebuilt for each row.
+    private var cells: [UnsafeBufferPointer<UInt8>] = []
+    /// Where the current field's content starts: an input offset, or a scratch offset once
+    /// `fieldInScratch` (then its content is everything from there to the end of `scratch`).
     private var fieldStart = 0
+    private var fieldInScratch = false
+    /// Bytes in the current row's finished fields.
+    private var rowBytes = 0
     /// The previous byte was a CR (a following LF belongs to the same line end).
     private var afterCR = false
     /// Physical line of the next byte (1-based).
@@ -143,8 +161,9 @@ public struct CSVTokenizer: Sendable {
         self.line = firstLine
         self.rowLine = firstLine
         (self.specialOutside, self.specialInside) = dialect.specialBytes
-        self.bytes.reserveCapacity(4096)
-        self.ends.reserveCapacity(64)
+        self.scratch.reserveCapacity(4096)
+        self.spans.reserveCapacity(64)
+        self.cells.reserveCapacity(64)
     }
 
     public mutating func feed(_ chunk: some Collection<UInt8>, emit: (CSVRow) throws -> Void) throws {
@@ -170,31 +189,52 @@ public struct CSVTokenizer: Sendable {
                     let wasAfterCR = self.afterCR
                     self.afterCR = false
                     switch self.state {
-                    case .fieldStart, .unquoted:
-                        if byte == lf && wasAfterCR && self.state == .fieldStart && self.ends.isEmpty
-                            && self.bytes.isEmpty
-                        {
+                    case .fieldStart:
+                        if byte == lf && wasAfterCR && self.spanCount == 0 {
                             index += 1  // the LF of a CRLF that already ended the row
                             continue
                         }
+                        self.fieldStart = index
+                        self.fieldInScratch = false
                         if !outside[Int(byte)] {
-                            let start = index
                             index += 1
                             while index < count && !outside[Int(base[index])] { index += 1 }
-                            try self.append(UnsafeBufferPointer(start: base + start, count: index - start))
                             self.state = .unquoted
                             continue
                         }
                         if byte == delimiter {
-                            try self.endField()
+                            try self.endField(input, contentEnd: index)
                         } else if byte == lf || byte == cr {
                             if !(byte == lf && wasAfterCR) { self.line += 1 }
                             self.afterCR = byte == cr
-                            try self.endRow(emit: emit)
-                        } else if self.state == .fieldStart {  // the quote opens a quoted field
+                            if self.spanCount == 0 {
+                                self.rowLine = self.line  // a blank line is not a row
+                            } else {
+                                try self.endField(input, contentEnd: index)
+                                try self.endRow(base, emit: emit)
+                            }
+                        } else {  // the quote opens a quoted field
                             self.state = .quoted
-                        } else {  // a quote inside an unquoted field is text
-                            try self.append(UnsafeBufferPointer(start: base + index, count: 1))
+                            self.fieldStart = index + 1
+                        }
+                        index += 1
+                    case .unquoted:
+                        if !outside[Int(byte)] {
+                            let start = index
+                            index += 1
+                            while index < count && !outside[Int(base[index])] { index += 1 }
+                            if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + start, count: index - start)) }
+                            continue
+                        }
+                        if byte == delimiter {
+                            try self.endField(input, contentEnd: index)
+                        } else if byte == lf || byte == cr {
+                            if !(byte == lf && wasAfterCR) { self.line += 1 }
+                            self.afterCR = byte == cr
+                            try self.endField(input, contentEnd: index)
+                            try self.endRow(base, emit: emit)
+                        } else if self.fieldInScratch {  // a quote inside an unquoted field is text
+                            try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
                         }
                         index += 1
                     case .quoted:
@@ -202,7 +242,7 @@ public struct CSVTokenizer: Sendable {
                             let start = index
                             index += 1
                             while index < count && !inside[Int(base[index])] { index += 1 }
-                            try self.append(UnsafeBufferPointer(start: base + start, count: index - start))
+                            if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + start, count: index - start)) }
                             continue
                         }
                         if byte == quote {
@@ -210,30 +250,39 @@ public struct CSVTokenizer: Sendable {
                         } else if byte == lf || byte == cr {
                             if !(byte == lf && wasAfterCR) { self.line += 1 }
                             self.afterCR = byte == cr
-                            try self.append(UnsafeBufferPointer(start: base + index, count: 1))
-                        } else {  // backslash
+                            if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1)) }
+                        } else {  // backslash: what follows is taken as it is
+                            try self.moveFieldToScratch(input, contentEnd: index)
                             self.state = .escapedInQuoted
                         }
                         index += 1
                     case .escapedInQuoted:
                         if byte == cr || (byte == lf && !wasAfterCR) { self.line += 1 }
                         self.afterCR = byte == cr
-                        try self.append(UnsafeBufferPointer(start: base + index, count: 1))
+                        try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
                         self.state = .quoted
                         index += 1
                     case .quoteInQuoted:
+                        // The previous byte (in this input, or the field is already in scratch) was a quote.
                         if byte == quote && !backslash {
-                            try self.append(UnsafeBufferPointer(start: base + index, count: 1))
+                            // A doubled quote: the content so far, with one quote, goes to scratch.
+                            if self.fieldInScratch {
+                                try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
+                            } else {
+                                try self.moveFieldToScratch(input, contentEnd: index)
+                            }
                             self.state = .quoted
                         } else if byte == delimiter {
-                            try self.endField()
+                            try self.endField(input, contentEnd: index - 1)
                         } else if byte == lf || byte == cr {
                             self.line += 1
                             self.afterCR = byte == cr
-                            try self.endRow(emit: emit)
+                            try self.endField(input, contentEnd: index - 1)
+                            try self.endRow(base, emit: emit)
                         } else {
                             // Text after a closing quote ("abc"def): keep it, as spreadsheets do.
-                            try self.append(UnsafeBufferPointer(start: base + index, count: 1))
+                            try self.moveFieldToScratch(input, contentEnd: index - 1)
+                            try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
                             self.state = .unquoted
                         }
                         index += 1
@@ -241,51 +290,117 @@ public struct CSVTokenizer: Sendable {
                 }
             }
         }
+        try self.keepUnfinishedRow(input)
     }
 
     /// Ends the input: a last row without a line terminator is emitted.
     public mutating func finish(emit: (CSVRow) throws -> Void) throws {
-        if self.state != .fieldStart || !self.bytes.isEmpty || !self.ends.isEmpty {
-            try self.endRow(emit: emit)
+        switch self.state {
+        case .fieldStart:
+            guard self.spanCount > 0 else { return }
+            // After a final delimiter: one more, empty, field.
+            self.fieldStart = self.scratch.count
+            self.fieldInScratch = true
+        case .unquoted, .quoted, .quoteInQuoted, .escapedInQuoted:
+            break  // the field is in scratch (`keepUnfinishedRow`)
+        }
+        try self.endField(UnsafeBufferPointer(start: nil, count: 0), contentEnd: 0)
+        try self.endRow(nil, emit: emit)
+    }
+
+    /// At the end of an input, the unfinished row's fields move to scratch: the input goes away.
+    private mutating func keepUnfinishedRow(_ input: UnsafeBufferPointer<UInt8>) throws {
+        self.moveFinishedFieldsToScratch(input)
+        switch self.state {
+        case .fieldStart:
+            break
+        case .unquoted, .quoted, .escapedInQuoted:
+            try self.moveFieldToScratch(input, contentEnd: input.count)
+        case .quoteInQuoted:
+            try self.moveFieldToScratch(input, contentEnd: input.count - 1)  // without the quote
         }
     }
 
+    /// The row's finished fields that are still in the input are copied to scratch. Done before
+    /// the current field moves there, because a field in scratch must be its last bytes.
+    private mutating func moveFinishedFieldsToScratch(_ input: UnsafeBufferPointer<UInt8>) {
+        for index in 0..<self.spanCount where !self.spans[index].inScratch {
+            let span = self.spans[index]
+            let start = self.scratch.count
+            self.scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[span.start..<span.end]))
+            self.spans[index] = Span(start: start, end: self.scratch.count, inScratch: true)
+        }
+    }
+
+    /// The current field continues in scratch: its content so far (input[fieldStart..<contentEnd]) is copied there.
     @inline(__always)
-    private mutating func append(_ run: UnsafeBufferPointer<UInt8>) throws {
-        self.bytes.append(contentsOf: run)
-        if self.bytes.count - self.fieldStart > self.limits.maxFieldBytes {
+    private mutating func moveFieldToScratch(_ input: UnsafeBufferPointer<UInt8>, contentEnd: Int) throws {
+        guard !self.fieldInScratch else { return }
+        self.moveFinishedFieldsToScratch(input)
+        let content = UnsafeBufferPointer(rebasing: input[min(self.fieldStart, contentEnd)..<contentEnd])
+        self.fieldInScratch = true
+        self.fieldStart = self.scratch.count
+        try self.appendToScratch(content)
+    }
+
+    @inline(__always)
+    private mutating func appendToScratch(_ run: UnsafeBufferPointer<UInt8>) throws {
+        self.scratch.append(contentsOf: run)
+        let fieldBytes = self.scratch.count - self.fieldStart
+        if fieldBytes > self.limits.maxFieldBytes {
             throw TokenizerError(kind: .fieldTooLarge, line: self.rowLine, limit: self.limits.maxFieldBytes)
         }
-        if self.bytes.count > self.limits.maxRowBytes {
+        if self.rowBytes + fieldBytes > self.limits.maxRowBytes {
             throw TokenizerError(kind: .rowTooLarge, line: self.rowLine, limit: self.limits.maxRowBytes)
         }
     }
 
+    /// Ends the current field; in the input it ends at `contentEnd`.
     @inline(__always)
-    private mutating func endField() throws {
-        self.ends.append(self.bytes.count)
-        self.fieldStart = self.bytes.count
-        self.state = .fieldStart
-        if self.ends.count > self.limits.maxColumns {
+    private mutating func endField(_ input: UnsafeBufferPointer<UInt8>, contentEnd: Int) throws {
+        let span =
+            self.fieldInScratch
+            ? Span(start: self.fieldStart, end: self.scratch.count, inScratch: true)
+            : Span(start: self.fieldStart, end: contentEnd, inScratch: false)
+        let length = span.end - span.start
+        if length > self.limits.maxFieldBytes {
+            throw TokenizerError(kind: .fieldTooLarge, line: self.rowLine, limit: self.limits.maxFieldBytes)
+        }
+        self.rowBytes += length
+        if self.rowBytes > self.limits.maxRowBytes {
+            throw TokenizerError(kind: .rowTooLarge, line: self.rowLine, limit: self.limits.maxRowBytes)
+        }
+        if self.spanCount < self.spans.count { self.spans[self.spanCount] = span } else { self.spans.append(span) }
+        self.spanCount += 1
+        if self.spanCount > self.limits.maxColumns {
             throw TokenizerError(kind: .tooManyColumns, line: self.rowLine, limit: self.limits.maxColumns)
         }
+        self.fieldInScratch = false
+        self.state = .fieldStart
     }
 
-    private mutating func endRow(emit: (CSVRow) throws -> Void) throws {
-        let blank = self.ends.isEmpty && self.bytes.isEmpty && self.state == .fieldStart
-        if !blank {
-            try self.endField()
-            self.rowsEmitted += 1
-            try self.bytes.withUnsafeBufferPointer { bytes in
-                try self.ends.withUnsafeBufferPointer { ends in
-                    try emit(CSVRow(bytes: bytes, ends: ends, line: self.rowLine))
+    private mutating func endRow(_ input: UnsafePointer<UInt8>?, emit: (CSVRow) throws -> Void) throws {
+        self.rowsEmitted += 1
+        let count = self.spanCount
+        while self.cells.count < count { self.cells.append(UnsafeBufferPointer(start: nil, count: 0)) }
+        self.scratch.withUnsafeBufferPointer { scratch in
+            self.spans.withUnsafeBufferPointer { spans in
+                self.cells.withUnsafeMutableBufferPointer { cells in
+                    for index in 0..<count {
+                        let span = spans[index]
+                        let base = span.inScratch ? scratch.baseAddress : input
+                        cells[index] = UnsafeBufferPointer(start: base.map { $0 + span.start }, count: span.end - span.start)
+                    }
                 }
             }
-            self.bytes.removeAll(keepingCapacity: true)
-            self.ends.removeAll(keepingCapacity: true)
-            self.fieldStart = 0
-            self.state = .fieldStart
         }
+        try self.cells.withUnsafeBufferPointer { cells in
+            try emit(CSVRow(fields: UnsafeBufferPointer(rebasing: cells[0..<count]), line: self.rowLine))
+        }
+        self.spanCount = 0
+        if !self.scratch.isEmpty { self.scratch.removeAll(keepingCapacity: true) }
+        self.rowBytes = 0
+        self.state = .fieldStart
         self.rowLine = self.line
     }
 }

@@ -85,4 +85,30 @@ struct TokenizerTests {
             #expect(rows == tokenizer.rowsEmitted)
         }
     }
+
+    /// Fields point into the input or into the tokenizer's scratch buffer depending on where a
+    /// chunk ends and on escapes: any chunking must give the rows (and lines) of the whole input.
+    @Test func chunkingNeverChangesTheRows() throws {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet = Array("ab,\"\"\\\r\n x".utf8)
+        func rows(_ bytes: [UInt8], escape: Dialect.Escape, chunk: Int) throws -> [[String]] {
+            var tokenizer = CSVTokenizer(dialect: Dialect(escape: escape))
+            var rows: [[String]] = []
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + chunk)
+                try tokenizer.feed(bytes[offset..<end]) { rows.append(["\($0.line)"] + $0.strings) }
+                offset = end
+            }
+            try tokenizer.finish { rows.append(["\($0.line)"] + $0.strings) }
+            return rows
+        }
+        for _ in 0..<2000 {
+            let bytes = (0..<Int.random(in: 0...120, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let escape: Dialect.Escape = Bool.random(using: &generator) ? .backslash : .doubledQuote
+            let whole = try rows(bytes, escape: escape, chunk: max(1, bytes.count))
+            let chunk = Int.random(in: 1...9, using: &generator)
+            #expect(try rows(bytes, escape: escape, chunk: chunk) == whole, "\(String(decoding: bytes, as: UTF8.self).debugDescription) in chunks of \(chunk)")
+        }
+    }
 }

@@ -1,33 +1,42 @@
 /// Quantiles in bounded memory: a KLL sketch (Karnin, Lang, Liberty 2016). Level h holds items
-/// of weight 2^h; a full level is sorted and every other item (random offset) moves up. Capacities
-/// shrink by 2/3 per level below the top, with a floor so the lowest levels stay cheap. Two
-/// sketches merge by concatenating levels and compacting. Rank error is about 1% at k = 200.
+/// of weight 2^h; a full level gives every other item of its sorted order (random offset) to the
+/// level above. Capacities shrink by 2/3 per level below the top, down to a floor of 8 (as in
+/// Apache DataSketches), so new values are sorted in small batches; levels above 0 are kept
+/// sorted and compaction merges into them, so no upper level is ever re-sorted. Two sketches merge
+/// by concatenating levels and compacting. Rank error is about 1-2% at k = 200.
 public struct KLLSketch: Sendable {
     public let k: Int
+    /// levels[0] in arrival order; every level above it sorted.
     private var levels: [[Double]] = [[]]
     /// New values, kept apart from level 0 until a batch is full (one flat array is cheaper to
     /// append to than an element of the levels array).
     private var buffer: [Double] = []
+    /// Reused by compaction for the merged level.
+    private var merged: [Double] = []
     public private(set) var count = 0
     private var randomState: UInt64
-    /// capacity(0), cached: it changes only when a level is added.
-    private var level0Capacity = KLLSketch.minimumCapacity
+    /// capacity(level) for each level, cached: it changes only when a level is added.
+    private var capacities: [Int]
+    private var level0Capacity: Int
 
-    /// Level 0 is sorted in batches of at least this many (cheaper per value; the error bound
-    /// is set by the upper levels).
-    private static let minimumCapacity = 128
+    private static let minimumCapacity = 8
 
     public init(k: Int = 200, seed: UInt64 = 0x853C_49E6_748F_EA9B) {
         self.k = k
         self.randomState = seed | 1
-        self.buffer.reserveCapacity(Self.minimumCapacity)
+        self.capacities = [max(Self.minimumCapacity, k)]
+        self.level0Capacity = self.capacities[0]
+        self.buffer.reserveCapacity(k)
     }
 
-    private func capacity(_ level: Int) -> Int {
-        let depth = self.levels.count - level - 1
-        var capacity = Double(self.k)
-        for _ in 0..<depth { capacity *= 2.0 / 3.0 }
-        return max(Self.minimumCapacity, Int(capacity.rounded(.up)))
+    private mutating func addLevel() {
+        self.levels.append([])
+        self.capacities = self.levels.indices.map { level in
+            let depth = self.levels.count - level - 1
+            var capacity = Double(self.k)
+            for _ in 0..<depth { capacity *= 2.0 / 3.0 }
+            return max(Self.minimumCapacity, Int(capacity.rounded(.up)))
+        }
     }
 
     @inline(__always)
@@ -54,31 +63,57 @@ public struct KLLSketch: Sendable {
     private mutating func compress() {
         var level = 0
         while level < self.levels.count {
-            if self.levels[level].count >= self.capacity(level) {
-                if level + 1 == self.levels.count { self.levels.append([]) }
-                var items = self.levels[level]
-                items.sort()
-                var kept: [Double] = []
-                if items.count % 2 == 1 { kept.append(items.removeLast()) }
-                var index = self.nextRandomBit()
-                while index < items.count {
-                    self.levels[level + 1].append(items[index])
-                    index += 2
-                }
-                self.levels[level] = kept
-                self.levels[level].reserveCapacity(Self.minimumCapacity)
-            }
+            if self.levels[level].count >= self.capacities[level] { self.compact(level) }
             level += 1
         }
-        self.level0Capacity = self.capacity(0)
+        self.level0Capacity = self.capacities[0]
+    }
+
+    /// Halves `level` into `level + 1`. Arrays are swapped out of `levels` while they change, so
+    /// each is uniquely referenced and nothing is copied.
+    private mutating func compact(_ level: Int) {
+        if level + 1 == self.levels.count { self.addLevel() }
+        var items: [Double] = []
+        swap(&items, &self.levels[level])
+        // With an odd count one item stays behind, at its weight.
+        let odd = items.count % 2 == 1 ? items.removeLast() : nil
+        if level == 0 { items.sort() }
+        var above: [Double] = []
+        swap(&above, &self.levels[level + 1])
+        self.merged.removeAll(keepingCapacity: true)
+        self.merged.reserveCapacity(above.count + items.count / 2 + 1)
+        // Merge every other item of `items` (sorted) with `above` (sorted).
+        var pick = self.nextRandomBit()
+        var index = 0
+        while pick < items.count {
+            let value = items[pick]
+            while index < above.count && above[index] < value {
+                self.merged.append(above[index])
+                index += 1
+            }
+            self.merged.append(value)
+            pick += 2
+        }
+        while index < above.count {
+            self.merged.append(above[index])
+            index += 1
+        }
+        swap(&above, &self.merged)
+        swap(&above, &self.levels[level + 1])
+        items.removeAll(keepingCapacity: true)
+        if let odd { items.append(odd) }
+        swap(&items, &self.levels[level])
     }
 
     public mutating func merge(_ other: KLLSketch) {
         self.levels[0].append(contentsOf: self.buffer)
         self.buffer.removeAll(keepingCapacity: true)
         self.levels[0].append(contentsOf: other.buffer)
-        while self.levels.count < other.levels.count { self.levels.append([]) }
-        for (level, items) in other.levels.enumerated() { self.levels[level].append(contentsOf: items) }
+        while self.levels.count < other.levels.count { self.addLevel() }
+        for (level, items) in other.levels.enumerated() {
+            self.levels[level].append(contentsOf: items)
+            if level > 0 { self.levels[level].sort() }  // two sorted runs: the stable sort merges them
+        }
         self.count += other.count
         self.compress()
     }

@@ -73,7 +73,9 @@ public enum DateParser {
         guard NumberParser.isDigit(first) || Self.isLetter(first) else { return nil }
         var cursor = index
         var shape: DateShape
-        var candidates: [(order: DateOrders, year: Int, month: Int, day: Int)] = []
+        // At most two readings (dmy and mdy); kept in a fixed pair so a date costs no allocation.
+        typealias Candidate = (order: DateOrders, year: Int, month: Int, day: Int)
+        var candidates: (Candidate?, Candidate?) = (nil, nil)
         if NumberParser.isDigit(first) {
             guard let (a, aDigits) = Self.number(bytes, &cursor, end, maxDigits: 4), cursor < end else { return nil }
             let separator = bytes[cursor]
@@ -86,7 +88,7 @@ public enum DateParser {
                 cursor += 1
                 guard let (year, yearDigits) = Self.number(bytes, &cursor, end, maxDigits: 4), yearDigits == 4 || yearDigits == 2 else { return nil }
                 shape = DateShape(layout: .dayMonthName, separator: separator, yearDigits: UInt8(yearDigits), hasTime: false)
-                candidates.append((.dmy, Self.fullYear(year, digits: yearDigits), month, a))
+                candidates.0 = (.dmy, Self.fullYear(year, digits: yearDigits), month, a)
             } else {
                 guard separator == UInt8(ascii: "-") || separator == UInt8(ascii: "/") || separator == UInt8(ascii: ".") else { return nil }
                 cursor += 1
@@ -98,13 +100,12 @@ public enum DateParser {
                 if aDigits == 4 {
                     guard cDigits <= 2 else { return nil }
                     shape = DateShape(layout: .numeric, separator: separator, yearDigits: 4, hasTime: false)
-                    candidates.append((.ymd, a, b, c))
+                    candidates.0 = (.ymd, a, b, c)
                 } else {
                     guard aDigits <= 2, cDigits == 4 || cDigits == 2 else { return nil }
                     let year = Self.fullYear(c, digits: cDigits)
                     shape = DateShape(layout: .numeric, separator: separator, yearDigits: UInt8(cDigits), hasTime: false)
-                    candidates.append((.dmy, year, b, a))
-                    candidates.append((.mdy, year, a, b))
+                    candidates = ((.dmy, year, b, a), (.mdy, year, a, b))
                 }
             }
         } else {
@@ -117,7 +118,7 @@ public enum DateParser {
             cursor += 1
             guard let (year, yearDigits) = Self.number(bytes, &cursor, end, maxDigits: 4), yearDigits == 4 else { return nil }
             shape = DateShape(layout: .monthNameDay, separator: UInt8(ascii: " "), yearDigits: 4, hasTime: false)
-            candidates.append((.mdy, year, month, day))
+            candidates.0 = (.mdy, year, month, day)
         }
         var timeOfDay: Int64 = 0
         if cursor < end {
@@ -129,10 +130,10 @@ public enum DateParser {
             timeOfDay = time
         }
         var parsed = ParsedDate(shape: shape, orders: [], seconds: (0, 0, 0))
-        for candidate in candidates {
-            guard (1...12).contains(candidate.month), candidate.day >= 1,
+        func consider(_ candidate: Candidate?) {
+            guard let candidate, (1...12).contains(candidate.month), candidate.day >= 1,
                 candidate.day <= Self.daysInMonth(candidate.year, candidate.month)
-            else { continue }
+            else { return }
             let seconds = Self.daysFromCivil(candidate.year, candidate.month, candidate.day) * 86_400 + timeOfDay
             parsed.orders.insert(candidate.order)
             switch candidate.order {
@@ -141,6 +142,8 @@ public enum DateParser {
             default: parsed.seconds.2 = seconds
             }
         }
+        consider(candidates.0)
+        consider(candidates.1)
         return parsed.orders.isEmpty ? nil : parsed
     }
 

@@ -65,19 +65,25 @@ public struct MissingMarkers: Sendable, Hashable {
 
 /// true/false, yes/no, t/f, y/n in any case.
 public enum BooleanParser {
-    private static let trueWords: [[UInt8]] = ["true", "yes", "t", "y"].map { Array($0.utf8) }
-    private static let falseWords: [[UInt8]] = ["false", "no", "f", "n"].map { Array($0.utf8) }
-
     @inline(__always)
     public static func parse(_ cell: UnsafeBufferPointer<UInt8>) -> Bool? {
         guard cell.count >= 1, cell.count <= 5 else { return nil }
-        var lowered: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &lowered) { buffer in
-            for index in 0..<cell.count { buffer[index] = cell[index] | 0x20 }
+        // The cell in lower case, packed little-endian into one word (no allocation per cell).
+        var word: UInt64 = 0
+        for index in 0..<cell.count { word |= UInt64(cell[index] | 0x20) << UInt64(8 * index) }
+        switch word {
+        case Self.pack("true"), Self.pack("yes"), Self.pack("t"), Self.pack("y"): return true
+        case Self.pack("false"), Self.pack("no"), Self.pack("f"), Self.pack("n"): return false
+        default: return nil
         }
-        let word = withUnsafeBytes(of: lowered) { Array($0.prefix(cell.count)) }
-        if Self.trueWords.contains(word) { return true }
-        if Self.falseWords.contains(word) { return false }
-        return nil
+    }
+
+    @inline(__always)
+    private static func pack(_ text: StaticString) -> UInt64 {
+        var word: UInt64 = 0
+        text.withUTF8Buffer { bytes in
+            for index in 0..<bytes.count { word |= UInt64(bytes[index]) << UInt64(8 * index) }
+        }
+        return word
     }
 }

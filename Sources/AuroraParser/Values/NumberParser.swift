@@ -19,11 +19,11 @@ public struct ParsedNumber: Sendable, Equatable {
 /// groups of three, decimal point or comma, exponent, percent. Exact for up to 15 significant
 /// digits (Clinger's fast path); longer numbers go through strtod.
 public enum NumberParser {
-    private static let powersOfTen: [Double] = (0...22).map { exponent in
-        var value = 1.0
-        for _ in 0..<exponent { value *= 10 }
-        return value
-    }
+    /// Exact powers of ten (a literal, so it is initialised statically: no lazy-init check per use).
+    private static let powersOfTen: [Double] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18,
+        1e19, 1e20, 1e21, 1e22,
+    ]
 
     @inline(__always)
     static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
@@ -39,6 +39,7 @@ public enum NumberParser {
     }
 
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, style: DecimalStyle) -> ParsedNumber? {
+        if let number = Self.parsePlain(bytes, style: style) { return number }
         var index = 0
         var end = bytes.count
         while index < end && bytes[index] == UInt8(ascii: " ") { index += 1 }
@@ -67,7 +68,7 @@ public enum NumberParser {
             percent = true
             end -= 1
         } else if !currency && end - index >= 2 {
-            for length in [1, 2, 3] where end - length > index && Self.currencyLength(bytes, end - length) == length {
+            for length in 1...3 where end - length > index && Self.currencyLength(bytes, end - length) == length {
                 currency = true
                 end -= length
                 break
@@ -152,6 +153,45 @@ public enum NumberParser {
         return ParsedNumber(
             value: value, isIntegral: isIntegral, leadingZero: leadingZero, percent: percent, currency: currency,
             grouped: grouped)
+    }
+
+    /// The common case in one tight loop: `[-]digits[<decimal separator>digits]`, exact (the
+    /// mantissa fits in 53 bits). nil for anything else, which the general parser then reads.
+    @inline(__always)
+    static func parsePlain(_ bytes: UnsafeBufferPointer<UInt8>, style: DecimalStyle) -> ParsedNumber? {
+        let count = bytes.count
+        guard count > 0, count <= 17, let base = bytes.baseAddress else { return nil }
+        var index = 0
+        let negative = base[0] == UInt8(ascii: "-")
+        if negative { index = 1 }
+        let firstDigit = index
+        var mantissa: UInt64 = 0
+        while index < count, case let digit = base[index] &- UInt8(ascii: "0"), digit < 10 {
+            mantissa = mantissa &* 10 &+ UInt64(digit)
+            index += 1
+        }
+        let integerDigits = index - firstDigit
+        guard integerDigits > 0 else { return nil }
+        var fractionDigits = 0
+        if index < count {
+            guard base[index] == (style == .point ? UInt8(ascii: ".") : UInt8(ascii: ",")) else { return nil }
+            index += 1
+            let fractionStart = index
+            while index < count, case let digit = base[index] &- UInt8(ascii: "0"), digit < 10 {
+                mantissa = mantissa &* 10 &+ UInt64(digit)
+                index += 1
+            }
+            fractionDigits = index - fractionStart
+            guard fractionDigits > 0, index == count else { return nil }
+        }
+        // 16 digits at most (17 bytes), so no overflow; beyond 2^53 the general path rounds.
+        guard mantissa <= 1 << 53 else { return nil }
+        var value = Double(mantissa)
+        if fractionDigits > 0 { value /= Self.powersOfTen[fractionDigits] }
+        return ParsedNumber(
+            value: negative ? -value : value, isIntegral: fractionDigits == 0,
+            leadingZero: integerDigits > 1 && base[firstDigit] == UInt8(ascii: "0"), percent: false, currency: false,
+            grouped: false)
     }
 
     @inline(__always)
