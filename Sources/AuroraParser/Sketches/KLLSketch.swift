@@ -8,9 +8,10 @@ public struct KLLSketch: Sendable {
     public let k: Int
     /// levels[0] in arrival order; every level above it sorted.
     private var levels: [[Double]] = [[]]
-    /// New values, kept apart from level 0 until a batch is full (one flat array is cheaper to
-    /// append to than an element of the levels array).
-    private var buffer: [Double] = []
+    /// New values, kept apart from level 0 until a batch is full: the first `buffered` elements
+    /// of a preallocated array (cheaper per value than appending to an element of `levels`).
+    private var buffer: [Double]
+    private var buffered = 0
     /// Reused by compaction for the merged level.
     private var merged: [Double] = []
     public private(set) var count = 0
@@ -26,7 +27,7 @@ public struct KLLSketch: Sendable {
         self.randomState = seed | 1
         self.capacities = [max(Self.minimumCapacity, k)]
         self.level0Capacity = self.capacities[0]
-        self.buffer.reserveCapacity(k)
+        self.buffer = [Double](repeating: 0, count: self.capacities[0])
     }
 
     private mutating func addLevel() {
@@ -41,14 +42,15 @@ public struct KLLSketch: Sendable {
 
     @inline(__always)
     public mutating func add(_ value: Double) {
-        self.buffer.append(value)
+        self.buffer[self.buffered] = value
+        self.buffered += 1
         self.count += 1
-        if self.buffer.count >= self.level0Capacity { self.flush() }
+        if self.buffered >= self.level0Capacity { self.flush() }
     }
 
     private mutating func flush() {
-        self.levels[0].append(contentsOf: self.buffer)
-        self.buffer.removeAll(keepingCapacity: true)
+        self.levels[0].append(contentsOf: self.buffer[0..<self.buffered])
+        self.buffered = 0
         self.compress()
     }
 
@@ -106,9 +108,8 @@ public struct KLLSketch: Sendable {
     }
 
     public mutating func merge(_ other: KLLSketch) {
-        self.levels[0].append(contentsOf: self.buffer)
-        self.buffer.removeAll(keepingCapacity: true)
-        self.levels[0].append(contentsOf: other.buffer)
+        self.flush()
+        self.levels[0].append(contentsOf: other.buffer[0..<other.buffered])
         while self.levels.count < other.levels.count { self.addLevel() }
         for (level, items) in other.levels.enumerated() {
             self.levels[level].append(contentsOf: items)
@@ -120,7 +121,7 @@ public struct KLLSketch: Sendable {
 
     /// Items with their weights, sorted by value.
     private func weighted() -> [(value: Double, weight: Double)] {
-        var items: [(value: Double, weight: Double)] = self.buffer.map { ($0, 1) }
+        var items: [(value: Double, weight: Double)] = self.buffer[0..<self.buffered].map { ($0, 1) }
         for (level, values) in self.levels.enumerated() {
             let weight = Double(1 << level)
             for value in values { items.append((value, weight)) }

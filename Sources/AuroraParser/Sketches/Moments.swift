@@ -25,6 +25,33 @@ public struct Moments: Sendable, Equatable {
         self.m2 += term1
     }
 
+    /// Adds a batch: its own mean and central moments in two passes (stable, and no division
+    /// per value), then the pairwise merge.
+    public mutating func add(contentsOf values: UnsafeBufferPointer<Double>) {
+        guard !values.isEmpty else { return }
+        let n = Double(values.count)
+        var sum = 0.0
+        for value in values { sum += value }
+        let mean = sum / n
+        var m2 = 0.0
+        var m3 = 0.0
+        var m4 = 0.0
+        for value in values {
+            let delta = value - mean
+            let delta2 = delta * delta
+            m2 += delta2
+            m3 += delta2 * delta
+            m4 += delta2 * delta2
+        }
+        var batch = Moments()
+        batch.count = n
+        batch.mean = mean
+        batch.m2 = m2
+        batch.m3 = m3
+        batch.m4 = m4
+        self.merge(batch)
+    }
+
     public mutating func merge(_ other: Moments) {
         guard other.count > 0 else { return }
         guard self.count > 0 else {
