@@ -244,7 +244,7 @@ final class ParallelBlocks: @unchecked Sendable {
 
     private let layout: SniffedLayout
     private let options: ProfileOptions
-    private let queue = DispatchQueue(label: "aurora.profile.blocks", attributes: .concurrent)
+    private let workers: BlockWorkers
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
     private let merge: Mutex<Merge>
@@ -259,6 +259,7 @@ final class ParallelBlocks: @unchecked Sendable {
         self.layout = layout
         self.options = options
         self.slots = DispatchSemaphore(value: threads + 1)
+        self.workers = BlockWorkers(threads: threads)
         self.scanner = RowBoundaryScanner(dialect: layout.dialect, firstLine: 1)
         self.merge = Mutex(Merge(total: TableAccumulator(
             layout: layout, settings: options.settings, policy: options.raggedPolicy,
@@ -273,8 +274,13 @@ final class ParallelBlocks: @unchecked Sendable {
             self.lastBoundary = (scannedFrom + boundary.offset, boundary.line)
         }
         if self.pending.count >= self.options.blockBytes, let boundary = self.lastBoundary, boundary.offset > 0 {
-            let block = Array(self.pending[0..<boundary.offset])
-            self.pending.removeFirst(boundary.offset)
+            // The buffer itself becomes the block; only the bytes after the row end are copied,
+            // into a fresh buffer.
+            var block: [UInt8] = []
+            block.reserveCapacity(self.options.blockBytes + (1 << 20))
+            block.append(contentsOf: self.pending[boundary.offset...])
+            swap(&block, &self.pending)
+            block.removeLast(block.count - boundary.offset)
             self.submit(block, firstLine: self.pendingFirstLine)
             self.pendingFirstLine = boundary.line
             self.lastBoundary = nil
@@ -288,6 +294,8 @@ final class ParallelBlocks: @unchecked Sendable {
         }
         if let error = self.merge.withLock({ $0.error }) { throw error }
     }
+
+    deinit { self.workers.close() }
 
     func finish() throws -> TableAccumulator {
         if !self.pending.isEmpty || self.blocks == 0 {
@@ -308,7 +316,7 @@ final class ParallelBlocks: @unchecked Sendable {
         let layout = self.layout
         let options = self.options
         self.group.enter()
-        self.queue.async {
+        self.workers.submit {
             let result = Result<TableAccumulator, any Error> {
                 var tokenizer = CSVTokenizer(dialect: layout.dialect, limits: options.limits, firstLine: firstLine)
                 var table = TableAccumulator(
@@ -334,6 +342,51 @@ final class ParallelBlocks: @unchecked Sendable {
             }
             self.slots.signal()
             self.group.leave()
+        }
+    }
+}
+
+/// Threads of their own for block profiling. Dispatch's pool (which also runs Swift concurrency)
+/// has one thread per core, so with the producer on one of them, blocks ran one at a time.
+/// Jobs are bounded by the caller (`ParallelBlocks.slots`); the threads end on `close()`.
+final class BlockWorkers: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [() -> Void] = []
+    private var closed = false
+
+    init(threads: Int) {
+        for index in 0..<threads {
+            let thread = Thread { [self] in self.run() }
+            thread.name = "aurora.profile.\(index)"
+            thread.start()
+        }
+    }
+
+    func submit(_ job: @escaping () -> Void) {
+        self.condition.lock()
+        self.jobs.append(job)
+        self.condition.signal()
+        self.condition.unlock()
+    }
+
+    func close() {
+        self.condition.lock()
+        self.closed = true
+        self.condition.broadcast()
+        self.condition.unlock()
+    }
+
+    private func run() {
+        while true {
+            self.condition.lock()
+            while self.jobs.isEmpty && !self.closed { self.condition.wait() }
+            if self.jobs.isEmpty {
+                self.condition.unlock()
+                return
+            }
+            let job = self.jobs.removeFirst()
+            self.condition.unlock()
+            job()
         }
     }
 }

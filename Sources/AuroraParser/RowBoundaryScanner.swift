@@ -21,6 +21,13 @@ struct RowBoundaryScanner {
         (self.specialOutside, self.specialInside) = dialect.specialBytes
     }
 
+    /// Whether any byte of `word` equals `byte` (the classic zero-byte test on word ^ pattern).
+    @inline(__always)
+    static func hasByte(_ word: UInt64, _ byte: UInt8) -> Bool {
+        let x = word ^ (UInt64(byte) &* 0x0101_0101_0101_0101)
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+    }
+
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line
     /// that starts there. A CR at the very end is not a boundary yet (a LF may follow).
     mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> (offset: Int, line: Int)? {
@@ -34,7 +41,29 @@ struct RowBoundaryScanner {
         let count = bytes.count
         let outside = self.specialOutside
         let inside = self.specialInside
+        // Eight bytes at a time while a word holds no quote, CR, LF (or backslash, with backslash
+        // escapes): inside quotes nothing changes; outside, the state after the word is set by
+        // its last byte alone (a delimiter starts a field; anything else is unquoted text).
+        let quoteByte = UInt8(truncatingIfNeeded: quote < 0 ? Int(lf) : quote)
+        let escapeByte = backslash ? UInt8(ascii: "\\") : lf
+        let raw = UnsafeRawPointer(bytes.baseAddress)
+        // Bytes before this offset go one at a time: their word held a byte that matters.
+        var bytewiseUntil = 0
         while index < count {
+            if index >= bytewiseUntil && !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let raw {
+                while index + 8 <= count {
+                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
+                    if Self.hasByte(word, lf) || Self.hasByte(word, cr) || Self.hasByte(word, quoteByte)
+                        || (self.state == .quoted && Self.hasByte(word, escapeByte))
+                    {
+                        bytewiseUntil = index + 8
+                        break
+                    }
+                    if self.state != .quoted { self.state = bytes[index + 7] == delimiter ? .fieldStart : .unquoted }
+                    index += 8
+                }
+                if index >= count { break }
+            }
             let byte = bytes[index]
             // Fast path: an ordinary byte never ends a row; skip the whole run.
             if !self.afterCR {

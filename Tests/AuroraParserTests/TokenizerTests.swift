@@ -1,4 +1,4 @@
-import AuroraParser
+@testable import AuroraParser
 import Foundation
 import Testing
 
@@ -109,6 +109,37 @@ struct TokenizerTests {
             let whole = try rows(bytes, escape: escape, chunk: max(1, bytes.count))
             let chunk = Int.random(in: 1...9, using: &generator)
             #expect(try rows(bytes, escape: escape, chunk: chunk) == whole, "\(String(decoding: bytes, as: UTF8.self).debugDescription) in chunks of \(chunk)")
+        }
+    }
+
+    /// Parallel profiling cuts the text where the row-boundary scanner says a row ends (it skips
+    /// eight bytes at a time): the parts, tokenized apart, must give the rows of the whole.
+    @Test func rowBoundariesSplitLikeTheTokenizer() throws {
+        var generator = SystemRandomNumberGenerator()
+        let pieces = ["a", "bcdefghijk", "lmnopqrstuvwxyz0", ",", ",", "\"", "\"", "\\", "\r", "\n", "\r\n", " "]
+        func rows(_ bytes: ArraySlice<UInt8>, escape: Dialect.Escape, firstLine: Int) throws -> [[String]] {
+            var tokenizer = CSVTokenizer(dialect: Dialect(escape: escape), firstLine: firstLine)
+            var rows: [[String]] = []
+            try tokenizer.feed(bytes) { rows.append(["\($0.line)"] + $0.strings) }
+            try tokenizer.finish { rows.append(["\($0.line)"] + $0.strings) }
+            return rows
+        }
+        for _ in 0..<1000 {
+            let bytes = Array((0..<Int.random(in: 0...60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined().utf8)
+            let escape: Dialect.Escape = Bool.random(using: &generator) ? .backslash : .doubledQuote
+            let whole = try rows(bytes[...], escape: escape, firstLine: 1)
+            var scanner = RowBoundaryScanner(dialect: Dialect(escape: escape), firstLine: 1)
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + Int.random(in: 1...40, using: &generator))
+                let boundary = bytes.withUnsafeBufferPointer { scanner.scan(UnsafeBufferPointer(rebasing: $0[offset..<end])) }
+                if let boundary {
+                    let cut = offset + boundary.offset
+                    let parts = try rows(bytes[..<cut], escape: escape, firstLine: 1) + rows(bytes[cut...], escape: escape, firstLine: boundary.line)
+                    #expect(parts == whole, "\(String(decoding: bytes, as: UTF8.self).debugDescription) cut at \(cut)")
+                }
+                offset = end
+            }
         }
     }
 }
