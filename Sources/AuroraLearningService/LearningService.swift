@@ -29,6 +29,10 @@ public final class LearningService: Sendable {
         public var maximumColumns: Int = 4096
         /// Refits running at once (each is CPU-bound).
         public var concurrentRefits: Int = 1
+        /// A refit waits this long after the feedback that asks for it, so a stream of feedback
+        /// from one user costs one refit per period instead of one per batch. A call that reads
+        /// the rules (Recommend, ListRules, ...) cuts the wait short: it never sees stale rules.
+        public var refitDelay: Duration = .milliseconds(200)
         /// Hours an analysis's fingerprints are kept for feedback that names the analysis.
         public var analysisLifetimeHours: Int = 168
 
@@ -71,7 +75,7 @@ public final class LearningService: Sendable {
         self.recommendationLog = GroupCommit(maximumBatch: max(configuration.maximumBatch, 1024)) { (items) throws(StoreError) in
             try await store.logRecommendations(items)
         }
-        self.refits = RefitScheduler()
+        self.refits = RefitScheduler(delay: configuration.refitDelay)
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
     }
 
@@ -423,17 +427,25 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
 /// Runs one refit at a time per user and coalesces requests made while one runs; readers wait
 /// until the rules reflect every committed feedback (read-your-writes without slowing Feedback).
 actor RefitScheduler {
+    private let delay: Duration
     private var committed: [String: Int] = [:]
     private var fitted: [String: Int] = [:]
     private var running: Set<String> = []
     private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
+    /// The delay before a user's next refit, cancelled when a reader arrives.
+    private var delays: [String: Task<Void, Never>] = [:]
     private var lastGlobalRefresh = ContinuousClock.now - .seconds(3600)
+
+    init(delay: Duration = .zero) {
+        self.delay = delay
+    }
 
     func schedule(_ user: String, refit: @escaping @Sendable () async -> Void) {
         self.committed[user, default: 0] += 1
         guard !self.running.contains(user) else { return }
         self.running.insert(user)
         Task {
+            await self.wait(before: user)
             while let target = self.nextTarget(user) {
                 await refit()
                 self.finished(user, target)
@@ -458,8 +470,19 @@ actor RefitScheduler {
         self.fitted[user] = target
     }
 
+    /// Lets more feedback gather before a refit, unless a reader is already waiting.
+    private func wait(before user: String) async {
+        guard self.delay > .zero, self.waiters[user] == nil else { return }
+        let delay = self.delay
+        let pause = Task { _ = try? await Task.sleep(for: delay) }
+        self.delays[user] = pause
+        await pause.value
+        self.delays[user] = nil
+    }
+
     func waitUntilFresh(_ user: String) async {
         guard self.running.contains(user) else { return }
+        self.delays[user]?.cancel()
         await withCheckedContinuation { self.waiters[user, default: []].append($0) }
     }
 
