@@ -50,7 +50,10 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Hours an analysis's fingerprints are kept for feedback [AURORA_ANALYSIS_LIFETIME_HOURS, default 168].")
     var analysisLifetimeHours: Int?
 
-    @Option(help: "Milliseconds a refit waits for more feedback; a rules reader cuts it short [AURORA_REFIT_DELAY_MS, default 200].")
+    @Option(help: "Feedback batches committing at once [AURORA_FEEDBACK_WRITERS, default 1].")
+    var feedbackWriters: Int?
+
+    @Option(help: "Milliseconds a refit waits for more feedback; a rules reader cuts it short [AURORA_REFIT_DELAY_MS, default 1000].")
     var refitDelayMs: Int?
 
     @Option(help: "trace, debug, info, notice, warning, error or critical [AURORA_LOG_LEVEL, default info].")
@@ -74,9 +77,11 @@ struct LearningDaemon: AsyncParsableCommand {
         service.kAnonymity = try Daemon.setting(self.kAnonymity, env: "AURORA_K_ANONYMITY", default: 5)
         service.analysisLifetimeHours = try Daemon.setting(self.analysisLifetimeHours, env: "AURORA_ANALYSIS_LIFETIME_HOURS", default: 168)
         guard service.analysisLifetimeHours > 0 else { throw ValidationError("analysis-lifetime-hours must be positive") }
-        let refitDelay = try Daemon.setting(self.refitDelayMs, env: "AURORA_REFIT_DELAY_MS", default: 200)
+        let refitDelay = try Daemon.setting(self.refitDelayMs, env: "AURORA_REFIT_DELAY_MS", default: 1000)
         guard (0...60_000).contains(refitDelay) else { throw ValidationError("refit-delay-ms must be 0 to 60000") }
         service.refitDelay = .milliseconds(refitDelay)
+        service.feedbackWriters = try Daemon.setting(self.feedbackWriters, env: "AURORA_FEEDBACK_WRITERS", default: 1)
+        guard (1...64).contains(service.feedbackWriters) else { throw ValidationError("feedback-writers must be 1 to 64") }
         guard service.epsilon > 0, service.minimumSupport > 0, service.maximumRules > 1, service.kAnonymity > 1 else {
             throw ValidationError("epsilon, rule-min-support and max-rules must be positive, k-anonymity at least 2")
         }

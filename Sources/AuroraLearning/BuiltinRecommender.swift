@@ -102,6 +102,6 @@ public enum BuiltinRecommender {
                 make(.minmaxScale, 0.4, "minmax", "scale to [0, 1]"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
     }
 
-    static func percent(_ ratio: Double) -> String { String(format: ratio < 0.1 ? "%.1f%%" : "%.0f%%", ratio * 100) }
+    static func percent(_ ratio: Double) -> String { Fingerprint.fixed(ratio * 100, decimals: ratio < 0.1 ? 1 : 0) + "%" }
     static func number(_ value: Double) -> String { Fingerprint.format(value) }
 }

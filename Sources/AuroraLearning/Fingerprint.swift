@@ -113,9 +113,31 @@ public struct Fingerprint: Sendable, Equatable {
 
     public var typeName: String { Self.typeNames[self.features.prefix(Self.typeNames.count).firstIndex { $0 > 1.5 } ?? (Self.typeNames.count - 1)] }
 
+    /// Three significant figures or so: 0 decimals from 100, 1 from 10, else 2 (as "%.Nf").
     static func format(_ value: Double) -> String {
-        if abs(value) >= 100 { return String(format: "%.0f", value) }
-        if abs(value) >= 10 { return String(format: "%.1f", value) }
-        return String(format: "%.2f", value)
+        Self.fixed(value, decimals: abs(value) >= 100 ? 0 : abs(value) >= 10 ? 1 : 2)
+    }
+
+    /// `value` with `decimals` (0 to 3) digits after the point, like "%.Nf" (ties to even) but
+    /// without Foundation's formatter, which cost more than the rest of a recommendation.
+    static func fixed(_ value: Double, decimals: Int) -> String {
+        guard value.isFinite, abs(value) < 1e12, (0...3).contains(decimals) else { return String(format: "%.\(decimals)f", value) }
+        var scale: Int64 = 1
+        for _ in 0..<decimals { scale *= 10 }
+        // Round the exact product |value| × scale, as printf does: the product is `product` plus
+        // the residual `error` (exact, by fma); a tie in `product` is decided by the residual.
+        let product = abs(value) * Double(scale)
+        let error = (-product).addingProduct(abs(value), Double(scale))
+        let whole = product.rounded(.down)
+        let fraction = product - whole
+        var units = Int64(whole)
+        if fraction > 0.5 || (fraction == 0.5 && (error > 0 || (error == 0 && units % 2 == 1))) { units += 1 }
+        var text = value.sign == .minus ? "-" : ""
+        text += String(units / scale)
+        if decimals > 0 {
+            let fraction = String(units % scale)
+            text += "." + String(repeating: "0", count: decimals - fraction.count) + fraction
+        }
+        return text
     }
 }

@@ -27,51 +27,50 @@ struct LearningStore: Sendable {
     /// (false: a retry of an id already stored). Spends ε for new items only.
     func insertFeedback(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
         guard !items.isEmpty else { return [] }
-        return try await self.pool.transaction { (transaction) throws(StoreError) -> [Bool] in
-            var placeholders: [String] = []
-            var parameters: [String?] = []
-            for (index, item) in items.enumerated() {
-                let base = index * 8
-                placeholders.append("($\(base + 1), $\(base + 2), $\(base + 3), $\(base + 4)::float8[], $\(base + 5), $\(base + 6), $\(base + 7), $\(base + 8)::bigint)")
-                parameters += [
-                    item.user, item.feedbackID, item.domain, Self.arrayLiteral(item.features), item.bucket, item.recommended,
-                    item.accepted, item.recommendationID == 0 ? nil : "\(item.recommendationID)",
-                ]
-            }
-            let inserted = try transaction.execute(
-                "INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id) VALUES "
-                    + placeholders.joined(separator: ", ") + " ON CONFLICT DO NOTHING RETURNING user_id, feedback_id", parameters)
-            let stored = Set(inserted.rows.map { "\($0[0] ?? "")\u{0}\($0[1] ?? "")" })
-            var seen = Set<String>()
-            var flags: [Bool] = []
-            var ledger: [String?] = []
-            var ledgerRows: [String] = []
-            var outcomes: [String?] = []
-            var outcomeRows: [String] = []
-            for item in items {
-                let key = "\(item.user)\u{0}\(item.feedbackID)"
-                let isNew = stored.contains(key) && seen.insert(key).inserted
-                flags.append(isNew)
-                guard isNew else { continue }
-                if item.epsilon > 0 {
-                    ledgerRows.append("($\(ledger.count + 1), $\(ledger.count + 2)::float8, 'fingerprint stored')")
-                    ledger += [item.user, "\(item.epsilon)"]
-                }
-                if item.recommendationID != 0 {
-                    outcomeRows.append("($\(outcomes.count + 1)::bigint, $\(outcomes.count + 2), $\(outcomes.count + 3))")
-                    outcomes += ["\(item.recommendationID)", item.user, item.accepted == item.recommended ? "accepted" : "corrected"]
-                }
-            }
-            if !ledgerRows.isEmpty {
-                try transaction.execute("INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES " + ledgerRows.joined(separator: ", "), ledger)
-            }
-            if !outcomeRows.isEmpty {
-                try transaction.execute(
-                    "UPDATE recommendation_log AS l SET outcome = v.outcome FROM (VALUES " + outcomeRows.joined(separator: ", ")
-                        + ") AS v(id, user_id, outcome) WHERE l.id = v.id AND l.user_id = v.user_id", outcomes)
-            }
-            return flags
+        // One statement, so one round trip and one (implicit) transaction: the feedback rows, their
+        // privacy-ledger entries and the outcome of the recommendations they answer. Only rows
+        // that are new count (ON CONFLICT DO NOTHING; within the batch, the first of a repeated id).
+        var rows: [String] = []
+        var parameters: [String?] = []
+        rows.reserveCapacity(items.count)
+        parameters.reserveCapacity(items.count * 10)
+        for (index, item) in items.enumerated() {
+            let base = index * 10
+            rows.append(
+                "($\(base + 1)::int, $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5)::float8[], $\(base + 6), $\(base + 7), $\(base + 8), $\(base + 9)::bigint, $\(base + 10)::float8)")
+            parameters += [
+                "\(index)", item.user, item.feedbackID, item.domain, Self.arrayLiteral(item.features), item.bucket, item.recommended,
+                item.accepted, item.recommendationID == 0 ? nil : "\(item.recommendationID)", "\(item.epsilon)",
+            ]
         }
+        let result = try await self.pool.execute(
+            """
+            WITH input (ordinal, user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, epsilon) AS (
+                VALUES \(rows.joined(separator: ", "))
+            ), inserted AS (
+                INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id)
+                SELECT user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id FROM input ORDER BY ordinal
+                ON CONFLICT DO NOTHING
+                RETURNING user_id, feedback_id
+            ), new AS (
+                SELECT DISTINCT ON (input.user_id, input.feedback_id) input.*
+                FROM input JOIN inserted USING (user_id, feedback_id)
+                ORDER BY input.user_id, input.feedback_id, input.ordinal
+            ), ledger AS (
+                INSERT INTO privacy_ledger (user_id, epsilon, reason)
+                SELECT user_id, epsilon, 'fingerprint stored' FROM new WHERE epsilon > 0
+            ), outcomes AS (
+                UPDATE recommendation_log AS l
+                SET outcome = CASE WHEN new.accepted = new.recommended THEN 'accepted' ELSE 'corrected' END
+                FROM new WHERE l.id = new.recommendation_id AND l.user_id = new.user_id
+            )
+            SELECT ordinal FROM new
+            """, parameters)
+        var flags = [Bool](repeating: false, count: items.count)
+        for row in result.rows {
+            if let text = row[0], let ordinal = Int(text), flags.indices.contains(ordinal) { flags[ordinal] = true }
+        }
+        return flags
     }
 
     struct StoredExample: Sendable {

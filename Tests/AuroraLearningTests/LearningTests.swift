@@ -77,6 +77,22 @@ struct RecommenderTests {
         return stats
     }
 
+    /// Explanations format numbers without Foundation; they must read exactly as "%.Nf" would.
+    @Test func numbersInExplanationsMatchPrintf() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 0.125, 0.375, 2.675, 1.005, -0.001, 9.995, 99.95, 99.995, 100.5, 101.5, 1e14 + 0.5, -123.456]
+        for _ in 0..<20_000 {
+            let magnitude = pow(10, Double.random(in: -4...6, using: &generator))
+            values.append(Double.random(in: -magnitude...magnitude, using: &generator))
+            values.append((Double(Int.random(in: -100_000...100_000, using: &generator)) + 0.5) / 100)  // ties
+        }
+        for value in values {
+            for decimals in 0...3 {
+                #expect(Fingerprint.fixed(value, decimals: decimals) == String(format: "%.\(decimals)f", value), "\(value) with \(decimals) decimals")
+            }
+        }
+    }
+
     @Test func builtinExplainsWithTheNumbers() {
         let skewed = BuiltinRecommender.suggestions(for: self.numeric(skew: 4.2, min: 0.5))
         #expect(skewed[0].action == .logTransform)

@@ -210,15 +210,29 @@ struct LearningServiceTests {
             let retry = try await client.feedback(column, recommended: recommendation.action, accepted: "ordinal_encode", id: "fb-1", recommendationID: recommendation.recommendationID)
             #expect(first.stored == 1 && first.duplicates == 0)
             #expect(retry.stored == 0 && retry.duplicates == 1)
+            // The same id twice in one call: stored (and paid for in ε) once.
+            var item = Aurora_Learning_V1_FeedbackItem()
+            item.feedbackID = "fb-2"
+            item.stats = column
+            item.recommendedAction = "one_hot_encode"
+            item.acceptedAction = "ordinal_encode"
+            var twice = Aurora_Learning_V1_FeedbackRequest()
+            twice.items = [item, item]
+            let both = try await client.connection.unary(LearningAPI.feedback, twice, options: client.options)
+            #expect(both.stored == 1 && both.duplicates == 1)
             let stats = try await client.stats()
-            #expect(stats.feedback == 1)
-            #expect(stats.epsilonSpent == 4)
-            #expect(stats.acceptance.first?.corrected == 1)
-            for _ in 0..<3 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
+            #expect(stats.feedback == 2)
+            #expect(stats.epsilonSpent == 8)
+            #expect(stats.acceptance.first?.corrected == 1)  // counted from answered recommendations
+            // The recommendation the first feedback answered has its outcome.
+            let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
+            let outcome = try await pool.execute(
+                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [user, "\(recommendation.recommendationID)"]).value(0, 0)
+            #expect(outcome == "corrected")
+            for _ in 0..<2 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
             #expect(try await client.rules().isEmpty == false)
             let forgotten = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
             #expect(forgotten.feedbackDeleted == 4)
-            let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
             for table in ["feedback", "rules", "recommendation_log", "privacy_ledger"] {
                 let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [user]).value(0, 0)
                 #expect(count == "0", "\(table) still holds \(count) rows of the user")
