@@ -194,18 +194,30 @@ public struct CSVTokenizer: @unchecked Sendable {
                             index += 1  // the LF of a CRLF that already ended the row
                             continue
                         }
-                        self.fieldStart = index
-                        self.fieldInScratch = false
-                        if !outside[Int(byte)] {
-                            index += 1
+                        // Unquoted fields one after another, without a trip through the state
+                        // switch for each: the common case.
+                        let entry = index
+                        var start = index
+                        while true {
                             while index < count && !outside[Int(base[index])] { index += 1 }
-                            self.state = .unquoted
+                            guard index < count && base[index] == delimiter else { break }
+                            self.fieldStart = start
+                            self.fieldInScratch = false
+                            try self.endField(input, contentEnd: index)
+                            index += 1
+                            start = index
+                        }
+                        self.fieldStart = start
+                        self.fieldInScratch = false
+                        if index > start {
+                            self.state = .unquoted  // it handles the byte that ended the run, if any
                             continue
                         }
-                        if byte == delimiter {
-                            try self.endField(input, contentEnd: index)
-                        } else if byte == lf || byte == cr {
-                            if !(byte == lf && wasAfterCR) { self.line += 1 }
+                        guard index < count else { continue }
+                        // A quote, CR or LF where a field starts.
+                        let byte = base[index]
+                        if byte == lf || byte == cr {
+                            if !(byte == lf && wasAfterCR && index == entry) { self.line += 1 }
                             self.afterCR = byte == cr
                             if self.spanCount == 0 {
                                 self.rowLine = self.line  // a blank line is not a row
