@@ -259,7 +259,9 @@ final class ParallelBlocks: @unchecked Sendable {
         self.layout = layout
         self.options = options
         self.slots = DispatchSemaphore(value: threads + 1)
-        self.workers = BlockWorkers(threads: threads)
+        // The producer is one of the `threads`: it reads and cuts the text, and profiles a block
+        // itself whenever blocks queue up (so two threads keep two cores busy, not three threads).
+        self.workers = BlockWorkers(threads: max(1, threads - 1))
         self.scanner = RowBoundaryScanner(dialect: layout.dialect, firstLine: 1)
         self.merge = Mutex(Merge(total: TableAccumulator(
             layout: layout, settings: options.settings, policy: options.raggedPolicy,
@@ -302,6 +304,7 @@ final class ParallelBlocks: @unchecked Sendable {
             self.submit(self.pending, firstLine: self.pendingFirstLine)
             self.pending = []
         }
+        while self.workers.runOne(ifQueued: 1) {}
         self.group.wait()
         return try self.merge.withLock { merge in
             if let error = merge.error { throw error }
@@ -343,6 +346,7 @@ final class ParallelBlocks: @unchecked Sendable {
             self.slots.signal()
             self.group.leave()
         }
+        while self.workers.runOne(ifQueued: 2) {}
     }
 }
 
@@ -367,6 +371,19 @@ final class BlockWorkers: @unchecked Sendable {
         self.jobs.append(job)
         self.condition.signal()
         self.condition.unlock()
+    }
+
+    /// Runs the oldest queued job on the calling thread if at least `backlog` are waiting.
+    func runOne(ifQueued backlog: Int) -> Bool {
+        self.condition.lock()
+        guard self.jobs.count >= backlog else {
+            self.condition.unlock()
+            return false
+        }
+        let job = self.jobs.removeFirst()
+        self.condition.unlock()
+        job()
+        return true
     }
 
     func close() {

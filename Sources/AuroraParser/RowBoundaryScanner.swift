@@ -21,11 +21,31 @@ struct RowBoundaryScanner {
         (self.specialOutside, self.specialInside) = dialect.specialBytes
     }
 
-    /// Whether any byte of `word` equals `byte` (the classic zero-byte test on word ^ pattern).
+    /// High bits marking the bytes of `word` equal to `byte` (the zero-byte test on word ^
+    /// pattern). The lowest mark is exact; marks above a true one may be spurious.
     @inline(__always)
-    static func hasByte(_ word: UInt64, _ byte: UInt8) -> Bool {
+    static func matches(_ word: UInt64, _ byte: UInt8) -> UInt64 {
         let x = word ^ (UInt64(byte) &* 0x0101_0101_0101_0101)
-        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 != 0
+        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
+    }
+
+    /// Offset of the first byte at or after `from` equal to one of the four, or `count`.
+    @inline(__always)
+    static func nextSpecial(_ raw: UnsafeRawPointer, from: Int, count: Int, lf: UInt8, cr: UInt8, quote: UInt8, escape: UInt8) -> Int {
+        var index = from
+        while index + 8 <= count {
+            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))  // byte 0 lowest
+            let marks = Self.matches(word, lf) | Self.matches(word, cr) | Self.matches(word, quote) | Self.matches(word, escape)
+            if marks != 0 { return index + marks.trailingZeroBitCount / 8 }
+            index += 8
+        }
+        let bytes = raw.assumingMemoryBound(to: UInt8.self)
+        while index < count {
+            let byte = bytes[index]
+            if byte == lf || byte == cr || byte == quote || byte == escape { return index }
+            index += 1
+        }
+        return count
     }
 
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line
@@ -41,27 +61,19 @@ struct RowBoundaryScanner {
         let count = bytes.count
         let outside = self.specialOutside
         let inside = self.specialInside
-        // Eight bytes at a time while a word holds no quote, CR, LF (or backslash, with backslash
-        // escapes): inside quotes nothing changes; outside, the state after the word is set by
-        // its last byte alone (a delimiter starts a field; anything else is unquoted text).
+        // Between bytes that matter (quote, CR, LF, and backslash inside quotes with backslash
+        // escapes) nothing changes inside quotes, and outside quotes the state is set by the last
+        // byte alone (a delimiter starts a field; anything else is unquoted text). So the scan
+        // jumps from one such byte to the next, searching eight bytes at a time.
         let quoteByte = UInt8(truncatingIfNeeded: quote < 0 ? Int(lf) : quote)
         let escapeByte = backslash ? UInt8(ascii: "\\") : lf
         let raw = UnsafeRawPointer(bytes.baseAddress)
-        // Bytes before this offset go one at a time: their word held a byte that matters.
-        var bytewiseUntil = 0
         while index < count {
-            if index >= bytewiseUntil && !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let raw {
-                while index + 8 <= count {
-                    let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
-                    if Self.hasByte(word, lf) || Self.hasByte(word, cr) || Self.hasByte(word, quoteByte)
-                        || (self.state == .quoted && Self.hasByte(word, escapeByte))
-                    {
-                        bytewiseUntil = index + 8
-                        break
-                    }
-                    if self.state != .quoted { self.state = bytes[index + 7] == delimiter ? .fieldStart : .unquoted }
-                    index += 8
-                }
+            if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let raw {
+                let next = Self.nextSpecial(
+                    raw, from: index, count: count, lf: lf, cr: cr, quote: quoteByte, escape: self.state == .quoted ? escapeByte : lf)
+                if next > index && self.state != .quoted { self.state = bytes[next - 1] == delimiter ? .fieldStart : .unquoted }
+                index = next
                 if index >= count { break }
             }
             let byte = bytes[index]
