@@ -21,8 +21,8 @@ public struct Dialect: Sendable, Hashable {
 
 extension Dialect {
     /// Bytes that end a run of ordinary bytes: outside quotes (delimiter, quote, CR, LF) and inside
-    /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer and the row
-    /// boundary scanner skip everything else in bulk.
+    /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer skips everything
+    /// else in bulk.
     var specialBytes: (outside: [Bool], inside: [Bool]) {
         var outside = [Bool](repeating: false, count: 256)
         var inside = [Bool](repeating: false, count: 256)

@@ -11,14 +11,9 @@ struct RowBoundaryScanner {
     /// Line of the next byte (1-based).
     private(set) var line: Int
 
-    /// `Dialect.specialBytes`: runs of other bytes are skipped without a state change.
-    private let specialOutside: [Bool]
-    private let specialInside: [Bool]
-
     init(dialect: Dialect, firstLine: Int) {
         self.dialect = dialect
         self.line = firstLine
-        (self.specialOutside, self.specialInside) = dialect.specialBytes
     }
 
     /// High bits marking the bytes of `word` equal to `byte` (the zero-byte test on word ^
@@ -59,8 +54,6 @@ struct RowBoundaryScanner {
         var boundary: (offset: Int, line: Int)?
         var index = 0
         let count = bytes.count
-        let outside = self.specialOutside
-        let inside = self.specialInside
         // Between bytes that matter (quote, CR, LF, and backslash inside quotes with backslash
         // escapes) nothing changes inside quotes, and outside quotes the state is set by the last
         // byte alone (a delimiter starts a field; anything else is unquoted text). So the scan
@@ -77,26 +70,6 @@ struct RowBoundaryScanner {
                 if index >= count { break }
             }
             let byte = bytes[index]
-            // Fast path: an ordinary byte never ends a row; skip the whole run.
-            if !self.afterCR {
-                switch self.state {
-                case .fieldStart, .unquoted:
-                    if !outside[Int(byte)] {
-                        self.state = .unquoted
-                        index += 1
-                        while index < count && !outside[Int(bytes[index])] { index += 1 }
-                        continue
-                    }
-                case .quoted:
-                    if !inside[Int(byte)] {
-                        index += 1
-                        while index < count && !inside[Int(bytes[index])] { index += 1 }
-                        continue
-                    }
-                default:
-                    break
-                }
-            }
             let wasAfterCR = self.afterCR
             self.afterCR = false
             if wasAfterCR && self.state == .fieldStart {

@@ -283,8 +283,30 @@ struct LearningServiceTests {
         }
     }
 
-    @Test func thirtyTwoClientsAtOnceLoseNothing() async throws {
-        try await withLearningService { port in
+    /// A refit waits for more feedback, but a reader never waits for that delay: ListRules right
+    /// after the third correction shows the rule although the delay is a minute.
+    @Test func aReaderCutsTheRefitDelayShort() async throws {
+        var configuration = LearningService.Configuration()
+        configuration.refitDelay = .seconds(60)
+        try await withLearningService(configuration: configuration) { port in
+            let client = try await LearningClient.connect(port, user: "delay-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 5)
+            let column = Columns.categorical(distinct: 12, using: &random)
+            for _ in 0..<3 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
+            let started = ContinuousClock.now
+            let rules = try await client.rules()
+            #expect(rules.contains { $0.action == "ordinal_encode" }, "\(rules)")
+            #expect(ContinuousClock.now - started < .seconds(30), "ListRules waited for the refit delay")
+            await client.connection.close()
+        }
+    }
+
+    /// With one group-commit writer (the default) and with several batches committing at once.
+    @Test(arguments: [1, 4])
+    func thirtyTwoClientsAtOnceLoseNothing(writers: Int) async throws {
+        var configuration = LearningService.Configuration()
+        configuration.feedbackWriters = writers
+        try await withLearningService(configuration: configuration) { port in
             let prefix = "many-\(UUID().uuidString)"
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for clientIndex in 0..<32 {
