@@ -30,26 +30,16 @@ struct LearningStore: Sendable {
         // One statement, so one round trip and one (implicit) transaction: the feedback rows, their
         // privacy-ledger entries and the outcome of the recommendations they answer. Only rows
         // that are new count (ON CONFLICT DO NOTHING; within the batch, the first of a repeated id).
-        var rows: [String] = []
-        var parameters: [String?] = []
-        rows.reserveCapacity(items.count)
-        parameters.reserveCapacity(items.count * 10)
-        for (index, item) in items.enumerated() {
-            let base = index * 10
-            rows.append(
-                "($\(base + 1)::int, $\(base + 2), $\(base + 3), $\(base + 4), $\(base + 5)::float8[], $\(base + 6), $\(base + 7), $\(base + 8), $\(base + 9)::bigint, $\(base + 10)::float8)")
-            parameters += [
-                "\(index)", item.user, item.feedbackID, item.domain, Self.arrayLiteral(item.features), item.bucket, item.recommended,
-                item.accepted, item.recommendationID == 0 ? nil : "\(item.recommendationID)", "\(item.epsilon)",
-            ]
-        }
+        // The rows travel as one array per column, so the text is the same for every batch size
+        // and the statement is prepared once per connection.
         let result = try await self.pool.execute(
             """
-            WITH input (ordinal, user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, epsilon) AS (
-                VALUES \(rows.joined(separator: ", "))
+            WITH input AS (
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[])
+                    WITH ORDINALITY AS input (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, epsilon, ordinal)
             ), inserted AS (
                 INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id)
-                SELECT user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id FROM input ORDER BY ordinal
+                SELECT user_id, feedback_id, domain, features::float8[], bucket, recommended, accepted, recommendation_id FROM input ORDER BY ordinal
                 ON CONFLICT DO NOTHING
                 RETURNING user_id, feedback_id
             ), new AS (
@@ -64,8 +54,15 @@ struct LearningStore: Sendable {
                 SET outcome = CASE WHEN new.accepted = new.recommended THEN 'accepted' ELSE 'corrected' END
                 FROM new WHERE l.id = new.recommendation_id AND l.user_id = new.user_id
             )
-            SELECT ordinal FROM new
-            """, parameters)
+            SELECT ordinal - 1 FROM new
+            """,
+            [
+                Self.textArray(items.map(\.user)), Self.textArray(items.map(\.feedbackID)), Self.textArray(items.map(\.domain)),
+                Self.textArray(items.map { Self.arrayLiteral($0.features) }), Self.textArray(items.map(\.bucket)),
+                Self.textArray(items.map(\.recommended)), Self.textArray(items.map(\.accepted)),
+                Self.textArray(items.map { $0.recommendationID == 0 ? nil : "\($0.recommendationID)" }),
+                Self.textArray(items.map { "\($0.epsilon)" }),
+            ])
         var flags = [Bool](repeating: false, count: items.count)
         for row in result.rows {
             if let text = row[0], let ordinal = Int(text), flags.indices.contains(ordinal) { flags[ordinal] = true }
@@ -240,39 +237,39 @@ struct LearningStore: Sendable {
     /// transaction.
     func logRecommendations(_ items: [LoggedRecommendation]) async throws(StoreError) -> [UInt64] {
         guard !items.isEmpty else { return [] }
-        var placeholders: [String] = []
-        var parameters: [String?] = []
-        for (index, item) in items.enumerated() {
-            let base = index * 10
-            placeholders.append(
-                "($\(base + 1), $\(base + 2), $\(base + 3)::bigint, $\(base + 4), $\(base + 5), $\(base + 6), $\(base + 7)::integer, $\(base + 8), $\(base + 9), $\(base + 10)::float8[])")
-            parameters += [
-                item.user, item.bucket, item.ruleID.map { "\($0)" }, item.source, item.action, item.analysis?.analysisID,
-                item.analysis.map { "\($0.columnIndex)" }, item.analysis?.columnKey, item.analysis?.domain ?? "",
-                item.analysis.map { Self.arrayLiteral($0.features) },
-            ]
-        }
-        let sql = "INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features) VALUES "
-            + placeholders.joined(separator: ", ") + " RETURNING id"
-        let frozen = parameters
-        var spent: [String: Double] = [:]
-        for item in items { if let analysis = item.analysis { spent[item.user, default: 0] += analysis.epsilon } }
-        let ledger = spent
-        return try await self.pool.transaction { (transaction) throws(StoreError) -> [UInt64] in
-            if ledger.isEmpty {
-                // The log alone is statistics about recommendations, not acknowledged user data:
-                // not worth a WAL flush on the request path (a crash can lose its last rows only).
-                try transaction.execute("SET LOCAL synchronous_commit TO OFF")
-            }
-            // The ids come from one sequence as the rows are inserted, in VALUES order; RETURNING's
-            // own order is not promised, so sort them back into it.
-            let ids = try transaction.execute(sql, frozen).rows.map { UInt64($0[0] ?? "0") ?? 0 }.sorted()
-            for (user, epsilon) in ledger {
-                try transaction.execute(
-                    "INSERT INTO privacy_ledger (user_id, epsilon, reason) VALUES ($1, $2::float8, 'analysis fingerprints')", [user, "\(epsilon)"])
-            }
-            return ids
-        }
+        // The log alone is statistics about recommendations, not acknowledged user data: not worth
+        // a WAL flush on the request path (a crash can lose its last rows only). A batch that keeps
+        // analysis fingerprints, which later feedback needs, waits for the flush. One prepared
+        // statement: `set_config(..., true)` holds until the end of its implicit transaction, so
+        // it governs that transaction's commit.
+        let keepsFingerprints = items.contains { $0.analysis != nil }
+        let result = try await self.pool.execute(
+            """
+            WITH config AS MATERIALIZED (
+                SELECT set_config('synchronous_commit', $1, true)
+            ), input AS (
+                SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::integer[], $9::text[], $10::text[], $11::text[], $12::float8[])
+                    WITH ORDINALITY AS input (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, ordinal)
+            ), ledger AS (
+                INSERT INTO privacy_ledger (user_id, epsilon, reason)
+                SELECT user_id, sum(epsilon), 'analysis fingerprints' FROM input WHERE epsilon > 0 GROUP BY user_id
+            )
+            INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features)
+            SELECT user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[]
+            FROM input CROSS JOIN config ORDER BY ordinal
+            RETURNING id
+            """,
+            [
+                keepsFingerprints ? "on" : "off",
+                Self.textArray(items.map(\.user)), Self.textArray(items.map(\.bucket)), Self.textArray(items.map { $0.ruleID.map { "\($0)" } }),
+                Self.textArray(items.map(\.source)), Self.textArray(items.map(\.action)), Self.textArray(items.map { $0.analysis?.analysisID }),
+                Self.textArray(items.map { $0.analysis.map { "\($0.columnIndex)" } }), Self.textArray(items.map { $0.analysis?.columnKey }),
+                Self.textArray(items.map { $0.analysis?.domain ?? "" }), Self.textArray(items.map { $0.analysis.map { Self.arrayLiteral($0.features) } }),
+                Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }),
+            ])
+        // The ids come from one sequence as the rows are inserted, in input order; RETURNING's own
+        // order is not promised, so sort them back into it.
+        return result.rows.map { UInt64($0[0] ?? "0") ?? 0 }.sorted()
     }
 
     /// A column of an earlier analysis, as feedback needs it.
@@ -339,6 +336,25 @@ struct LearningStore: Sendable {
 
     static func arrayLiteral(_ values: [Double]) -> String {
         "{" + values.map { $0.isFinite ? "\($0)" : "0" }.joined(separator: ",") + "}"
+    }
+
+    /// A PostgreSQL array literal of text elements: each quoted, `"` and `\\` escaped, nil as NULL.
+    static func textArray(_ values: [String?]) -> String {
+        var literal = "{"
+        for (index, value) in values.enumerated() {
+            if index > 0 { literal += "," }
+            guard let value else {
+                literal += "NULL"
+                continue
+            }
+            literal += "\""
+            for scalar in value.unicodeScalars {
+                if scalar == "\"" || scalar == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(scalar)
+            }
+            literal += "\""
+        }
+        return literal + "}"
     }
 
     static func parseArray(_ text: String) -> [Double] {

@@ -52,13 +52,37 @@ final class PostgresConnection {
 
     var isHealthy: Bool { PQstatus(self.connection) == CONNECTION_OK }
 
-    /// Runs one statement with text parameters ($1, $2, ...).
+    /// Names of this connection's prepared statements by their SQL text. A statement with
+    /// parameters is parsed and planned once per connection instead of once per call (for the
+    /// feedback write, planning cost more than executing).
+    private var prepared: [String: String] = [:]
+    private var preparedCount = 0
+    /// Statement texts are constants in the code, so this is never reached in practice; the bound
+    /// keeps a caller that builds SQL text from growing the server's memory.
+    static let preparedCapacity = 256
+
+    /// Runs one statement with text parameters ($1, $2, ...); without parameters, as a simple query.
     @discardableResult
     func execute(_ sql: String, _ parameters: [String?] = []) throws(StoreError) -> QueryResult {
+        if parameters.isEmpty { return try self.read(PQexec(self.connection, sql)) }
+        let name = try self.preparedName(sql, parameterCount: parameters.count)
         let result: OpaquePointer? = Self.withCStrings(parameters) { values in
-            PQexecParams(self.connection, sql, Int32(parameters.count), nil, values, nil, nil, 0)
+            PQexecPrepared(self.connection, name, Int32(parameters.count), values, nil, nil, 0)
         }
         return try self.read(result)
+    }
+
+    private func preparedName(_ sql: String, parameterCount: Int) throws(StoreError) -> String {
+        if let name = self.prepared[sql] { return name }
+        if self.prepared.count >= Self.preparedCapacity {
+            try self.read(PQexec(self.connection, "DEALLOCATE ALL"))
+            self.prepared.removeAll()
+        }
+        self.preparedCount += 1
+        let name = "aurora_\(self.preparedCount)"
+        try self.read(PQprepare(self.connection, name, sql, Int32(parameterCount), nil))
+        self.prepared[sql] = name
+        return name
     }
 
     /// Runs several statements without parameters (migrations); the last result is returned.
@@ -67,6 +91,7 @@ final class PostgresConnection {
         try self.read(PQexec(self.connection, sql))
     }
 
+    @discardableResult
     private func read(_ result: OpaquePointer?) throws(StoreError) -> QueryResult {
         guard let result else { throw self.failure() }
         defer { PQclear(result) }
