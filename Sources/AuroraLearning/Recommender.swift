@@ -42,32 +42,65 @@ public struct ActiveRule: Sendable, Equatable {
     }
 }
 
+/// A user's active rules indexed the way the recommender looks them up: per domain, the user's
+/// own, and the cross-user ones by fingerprint bucket. Built once per rule-cache load instead of
+/// scanning every rule with string comparisons for every column.
+public struct RuleBook: Sendable {
+    var domainRules: [String: [ActiveRule]] = [:]
+    var userRules: [ActiveRule] = []
+    var globalRules: [String: ActiveRule] = [:]
+    public let count: Int
+
+    /// Keeps the order of `rules` within each scope: the first matching rule of a scope wins.
+    public init(_ rules: [ActiveRule]) {
+        for rule in rules {
+            switch rule.scope {
+            case "user_domain": self.domainRules[rule.domain, default: []].append(rule)
+            case "user": self.userRules.append(rule)
+            case "global":
+                if let bucket = rule.bucket, self.globalRules[bucket] == nil { self.globalRules[bucket] = rule }
+            default: continue
+            }
+        }
+        self.count = rules.count
+    }
+
+    /// The first matching rule of each scope, most specific first, with how to name its scope.
+    func matching(_ fingerprint: Fingerprint, domain: String) -> [(rule: ActiveRule, scopeText: String)] {
+        var found: [(rule: ActiveRule, scopeText: String)] = []
+        if let rule = self.domainRules[domain]?.first(where: { $0.matches(fingerprint) }) { found.append((rule, " for \(domain)")) }
+        if let rule = self.userRules.first(where: { $0.matches(fingerprint) }) { found.append((rule, "")) }
+        if let rule = self.globalRules[fingerprint.bucket] { found.append((rule, " (shared by several users)")) }
+        return found
+    }
+}
+
 /// Combines the built-in suggestion with the user's learned rules: the most specific matching
 /// learned rule (user+domain, then user, then global) wins only when its confidence is higher.
 public enum Recommender {
     public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: [ActiveRule]) -> (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String) {
+        Self.recommend(stats, domain: domain, rules: RuleBook(rules))
+    }
+
+    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: RuleBook) -> (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String) {
         let fingerprint = Fingerprint(stats)
         let builtin = BuiltinRecommender.suggestions(for: stats)
-        var learned: [(Suggestion, Int64)] = []
-        for scope in ["user_domain", "user", "global"] {
-            for rule in rules where rule.scope == scope && (scope != "user_domain" || rule.domain == domain) && rule.matches(fingerprint) {
-                let suggestion = Suggestion(
-                    action: rule.action, confidence: rule.confidence, source: "learned:\(rule.id)",
-                    explanation: "your rule \(rule.id)\(scope == "user_domain" ? " for \(domain)" : scope == "global" ? " (shared by several users)" : ""): \(rule.description)")
-                learned.append((suggestion, rule.id))
-                break
-            }
+        let matches = rules.matching(fingerprint, domain: domain)
+        let learned = matches.map { rule, scopeText in
+            Suggestion(
+                action: rule.action, confidence: rule.confidence, source: "learned:\(rule.id)",
+                explanation: "your rule \(rule.id)\(scopeText): \(rule.description)")
         }
         var candidates = builtin
         var ruleID: Int64?
-        if let best = learned.first, best.0.confidence > builtin[0].confidence {
-            candidates.insert(best.0, at: 0)
-            ruleID = best.1
-            if best.0.action != builtin[0].action {
+        if let best = learned.first, best.confidence > builtin[0].confidence {
+            candidates.insert(best, at: 0)
+            ruleID = matches[0].rule.id
+            if best.action != builtin[0].action {
                 candidates[0].explanation += "; instead of \(builtin[0].action.rawValue) (\(builtin[0].explanation))"
             }
         } else if let best = learned.first {
-            candidates.insert(best.0, at: 1)
+            candidates.insert(best, at: 1)
         }
         // Alternatives: the rest, best first, one per action.
         var seen: Set<Action> = [candidates[0].action]

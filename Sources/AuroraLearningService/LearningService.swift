@@ -54,7 +54,7 @@ public final class LearningService: Sendable {
     let metrics = ServiceMetrics()
     /// Active rules per user (their own and the global ones), dropped when the user's rules change
     /// and reloaded after `ruleCacheLifetime` (global rules change without the user).
-    let ruleCache = Mutex<[String: (rules: [ActiveRule], loaded: ContinuousClock.Instant)]>([:])
+    let ruleCache = Mutex<[String: (rules: RuleBook, loaded: ContinuousClock.Instant)]>([:])
     let ruleCacheLifetime: Duration = .seconds(10)
     let ruleCacheCapacity = 10_000
 
@@ -239,12 +239,12 @@ public final class LearningService: Sendable {
         return response
     }
 
-    func activeRules(_ user: String) async throws -> [ActiveRule] {
+    func activeRules(_ user: String) async throws -> RuleBook {
         let now = ContinuousClock.now
         if let cached = self.ruleCache.withLock({ $0[user] }), now - cached.loaded < self.ruleCacheLifetime {
             return cached.rules
         }
-        let rules = try await Self.mapStore { try await self.store.activeRules(user: user) }
+        let rules = RuleBook(try await Self.mapStore { try await self.store.activeRules(user: user) })
         self.ruleCache.withLock { cache in
             if cache.count >= self.ruleCacheCapacity { cache.removeAll(keepingCapacity: true) }
             cache[user] = (rules, now)

@@ -210,9 +210,11 @@ struct LearningServiceTests {
             let retry = try await client.feedback(column, recommended: recommendation.action, accepted: "ordinal_encode", id: "fb-1", recommendationID: recommendation.recommendationID)
             #expect(first.stored == 1 && first.duplicates == 0)
             #expect(retry.stored == 0 && retry.duplicates == 1)
-            // The same id twice in one call: stored (and paid for in ε) once.
+            // The same id twice in one call: stored (and paid for in ε) once. The id holds what an
+            // array literal must escape (rows travel to PostgreSQL as arrays).
+            let oddID = #"fb-2 "quoted", {braced} \ NULL é"#
             var item = Aurora_Learning_V1_FeedbackItem()
-            item.feedbackID = "fb-2"
+            item.feedbackID = oddID
             item.stats = column
             item.recommendedAction = "one_hot_encode"
             item.acceptedAction = "ordinal_encode"
@@ -229,6 +231,8 @@ struct LearningServiceTests {
             let outcome = try await pool.execute(
                 "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [user, "\(recommendation.recommendationID)"]).value(0, 0)
             #expect(outcome == "corrected")
+            let storedIDs = try await pool.execute("SELECT feedback_id FROM feedback WHERE user_id = $1 ORDER BY feedback_id", [user]).rows.map { $0[0] }
+            #expect(storedIDs == ["fb-1", oddID])
             for _ in 0..<2 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
             #expect(try await client.rules().isEmpty == false)
             let forgotten = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
