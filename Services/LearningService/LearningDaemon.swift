@@ -56,6 +56,9 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Milliseconds a refit waits for more feedback; a rules reader cuts it short [AURORA_REFIT_DELAY_MS, default 1000].")
     var refitDelayMs: Int?
 
+    @Option(help: "Recommendation-log rows queued before Recommend waits for their write [AURORA_LOG_QUEUE_ROWS, default 65536].")
+    var logQueueRows: Int?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical [AURORA_LOG_LEVEL, default info].")
     var logLevel: String?
 
@@ -82,6 +85,8 @@ struct LearningDaemon: AsyncParsableCommand {
         service.refitDelay = .milliseconds(refitDelay)
         service.feedbackWriters = try Daemon.setting(self.feedbackWriters, env: "AURORA_FEEDBACK_WRITERS", default: 1)
         guard (1...64).contains(service.feedbackWriters) else { throw ValidationError("feedback-writers must be 1 to 64") }
+        service.maximumQueuedLogRows = try Daemon.setting(self.logQueueRows, env: "AURORA_LOG_QUEUE_ROWS", default: 65_536)
+        guard service.maximumQueuedLogRows >= 0 else { throw ValidationError("log-queue-rows must be 0 or more (0: Recommend always waits)") }
         guard service.epsilon > 0, service.minimumSupport > 0, service.maximumRules > 1, service.kAnonymity > 1 else {
             throw ValidationError("epsilon, rule-min-support and max-rules must be positive, k-anonymity at least 2")
         }

@@ -36,6 +36,11 @@ public final class LearningService: Sendable {
         /// from one user costs one refit per period instead of one per batch. A call that reads
         /// the rules (Recommend, ListRules, ...) cuts the wait short: it never sees stale rules.
         public var refitDelay: Duration = .milliseconds(1000)
+        /// Recommendation ids fetched from the database at a time.
+        public var recommendationIDBlock: Int = 4096
+        /// Recommendation-log rows queued for writing before Recommend waits for the write (the
+        /// log is written after the answer; this bounds the queue when the database is slow).
+        public var maximumQueuedLogRows: Int = 65_536
         /// Hours an analysis's fingerprints are kept for feedback that names the analysis.
         public var analysisLifetimeHours: Int = 168
 
@@ -46,7 +51,10 @@ public final class LearningService: Sendable {
     let store: LearningStore
     let logger: Logger
     let batcher: GroupCommit<PendingFeedback, Bool>
-    let recommendationLog: GroupCommit<LearningStore.LoggedRecommendation, UInt64>
+    /// Written after Recommend answers, except for analyses (their fingerprints must be stored
+    /// before the answer). Readers of the log flush it first: Feedback (outcomes), Stats, Forget.
+    let recommendationLog: GroupCommit<LearningStore.LoggedRecommendation, Void>
+    let recommendationIDs: RecommendationIDs
     let refits: RefitScheduler
     /// Refits running at once across users: under load, corrections keep being stored at the
     /// database's pace while refits queue (and coalesce per user) instead of taking every core.
@@ -77,8 +85,17 @@ public final class LearningService: Sendable {
         self.batcher = GroupCommit(maximumBatch: configuration.maximumBatch, writers: configuration.feedbackWriters) { (items) throws(StoreError) in
             try await store.insertFeedback(items)
         }
-        self.recommendationLog = GroupCommit(maximumBatch: max(configuration.maximumBatch, 1024)) { (items) throws(StoreError) in
+        self.recommendationLog = GroupCommit(
+            maximumBatch: max(configuration.maximumBatch, 1024),
+            lost: { count, error in
+                logger.warning("recommendation log rows not written", metadata: ["rows": "\(count)", "error": "\(error)"])
+            }
+        ) { (items) throws(StoreError) in
             try await store.logRecommendations(items)
+            return items.map { _ in () }
+        }
+        self.recommendationIDs = RecommendationIDs(block: configuration.recommendationIDBlock) { (count) throws(StoreError) in
+            try await store.reserveRecommendationIDs(count: count)
         }
         self.refits = RefitScheduler(delay: configuration.refitDelay)
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
@@ -128,9 +145,10 @@ public final class LearningService: Sendable {
         let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
         var generator = SystemRandomNumberGenerator()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
+        let ids = try await Self.mapStore { try await self.recommendationIDs.take(decisions.count) }
         let logged = decisions.enumerated().map { index, decision in
             var item = LearningStore.LoggedRecommendation(
-                user: user, bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source,
+                id: ids[index], user: user, bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source,
                 action: decision.chosen.action.rawValue)
             if !analysisID.isEmpty {
                 let stats = columns[index]
@@ -141,7 +159,11 @@ public final class LearningService: Sendable {
             }
             return item
         }
-        let ids = try await Self.mapStore { try await self.recommendationLog.submit(logged) }
+        if analysisID.isEmpty {
+            try await Self.mapStore { try await self.recommendationLog.enqueue(logged, maximumQueued: self.configuration.maximumQueuedLogRows) }
+        } else {
+            _ = try await Self.mapStore { try await self.recommendationLog.submit(logged) }
+        }
         if !analysisID.isEmpty {
             self.metrics.epsilon.increment(by: Int64((Double(columns.count) * self.configuration.epsilon * 1000).rounded()))
         }
@@ -222,6 +244,8 @@ public final class LearningService: Sendable {
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
                 epsilon: self.configuration.epsilon))
         }
+        // Outcomes are set on logged recommendations: the rows must be written first.
+        if pending.contains(where: { $0.recommendationID != 0 }) { await self.recommendationLog.flush() }
         // Acknowledged only after the COMMIT that holds these items.
         let flags = try await Self.mapStore { try await self.batcher.submit(pending) }
         let stored = flags.filter { $0 }.count
@@ -328,6 +352,7 @@ public final class LearningService: Sendable {
     func forget(_ request: Aurora_Learning_V1_ForgetRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ForgetResponse {
         let user = try self.user(context)
         await self.refits.waitUntilFresh(user)
+        await self.recommendationLog.flush()
         let deleted = try await Self.mapStore { try await self.store.forget(user: user) }
         self.invalidateRules(user)
         // Cross-user rules may have counted this user: recompute them without.
@@ -342,6 +367,7 @@ public final class LearningService: Sendable {
     func stats(_ request: Aurora_Learning_V1_StatsRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_StatsResponse {
         let user = try self.user(context)
         await self.refits.waitUntilFresh(user)
+        await self.recommendationLog.flush()
         let stats = try await Self.mapStore { try await self.store.stats(user: user) }
         var response = Aurora_Learning_V1_StatsResponse()
         response.acceptance = stats.days.map { day in
@@ -371,133 +397,5 @@ public final class LearningService: Sendable {
             case .decoding(let message): throw RPCError(.internal, "learning store error: \(message)")
             }
         }
-    }
-}
-
-/// Group commit: items submitted concurrently are written together, one transaction per batch,
-/// and each caller resumes after the COMMIT that holds its items with the outcomes of its own.
-/// Feedback uses it for durability at the database's pace; the recommendation log, so that many
-/// concurrent Recommend calls cost one INSERT instead of one transaction each.
-actor GroupCommit<Item: Sendable, Outcome: Sendable> {
-    typealias Write = @Sendable ([Item]) async throws(StoreError) -> [Outcome]
-    private let write: Write
-    private let maximumBatch: Int
-    /// Batches written at once (each takes what has queued when it starts).
-    private let writers: Int
-    private var queue: [(items: [Item], continuation: CheckedContinuation<[Outcome], any Error>)] = []
-    private var activeWriters = 0
-
-    init(maximumBatch: Int, writers: Int = 1, write: @escaping Write) {
-        self.write = write
-        self.maximumBatch = maximumBatch
-        self.writers = max(1, writers)
-    }
-
-    func submit(_ items: [Item]) async throws(StoreError) -> [Outcome] {
-        do {
-            return try await withCheckedThrowingContinuation { continuation in
-                self.queue.append((items, continuation))
-                if self.activeWriters < self.writers {
-                    self.activeWriters += 1
-                    Task { await self.drain() }
-                }
-            }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw .unavailable("\(error)")
-        }
-    }
-
-    private func drain() async {
-        while !self.queue.isEmpty {
-            var batch: [(items: [Item], continuation: CheckedContinuation<[Outcome], any Error>)] = []
-            var size = 0
-            while let next = self.queue.first, batch.isEmpty || size + next.items.count <= self.maximumBatch {
-                batch.append(self.queue.removeFirst())
-                size += next.items.count
-            }
-            do {
-                let outcomes = try await self.write(batch.flatMap(\.items))
-                var offset = 0
-                for entry in batch {
-                    entry.continuation.resume(returning: Array(outcomes[offset..<offset + entry.items.count]))
-                    offset += entry.items.count
-                }
-            } catch {
-                for entry in batch { entry.continuation.resume(throwing: error) }
-            }
-        }
-        self.activeWriters -= 1
-    }
-}
-
-/// Runs one refit at a time per user and coalesces requests made while one runs; readers wait
-/// until the rules reflect every committed feedback (read-your-writes without slowing Feedback).
-actor RefitScheduler {
-    private let delay: Duration
-    private var committed: [String: Int] = [:]
-    private var fitted: [String: Int] = [:]
-    private var running: Set<String> = []
-    private var waiters: [String: [CheckedContinuation<Void, Never>]] = [:]
-    /// The delay before a user's next refit, cancelled when a reader arrives.
-    private var delays: [String: Task<Void, Never>] = [:]
-    private var lastGlobalRefresh = ContinuousClock.now - .seconds(3600)
-
-    init(delay: Duration = .zero) {
-        self.delay = delay
-    }
-
-    func schedule(_ user: String, refit: @escaping @Sendable () async -> Void) {
-        self.committed[user, default: 0] += 1
-        guard !self.running.contains(user) else { return }
-        self.running.insert(user)
-        Task {
-            await self.wait(before: user)
-            while let target = self.nextTarget(user) {
-                await refit()
-                self.finished(user, target)
-            }
-        }
-    }
-
-    private func nextTarget(_ user: String) -> Int? {
-        let target = self.committed[user, default: 0]
-        if self.fitted[user, default: 0] >= target {
-            self.running.remove(user)
-            // Nothing pending for this user: forget the counters (memory stays bounded by active users).
-            self.committed[user] = nil
-            self.fitted[user] = nil
-            for waiter in self.waiters.removeValue(forKey: user) ?? [] { waiter.resume() }
-            return nil
-        }
-        return target
-    }
-
-    private func finished(_ user: String, _ target: Int) {
-        self.fitted[user] = target
-    }
-
-    /// Lets more feedback gather before a refit, unless a reader is already waiting.
-    private func wait(before user: String) async {
-        guard self.delay > .zero, self.waiters[user] == nil else { return }
-        let delay = self.delay
-        let pause = Task { _ = try? await Task.sleep(for: delay) }
-        self.delays[user] = pause
-        await pause.value
-        self.delays[user] = nil
-    }
-
-    func waitUntilFresh(_ user: String) async {
-        guard self.running.contains(user) else { return }
-        self.delays[user]?.cancel()
-        await withCheckedContinuation { self.waiters[user, default: []].append($0) }
-    }
-
-    /// Cross-user rules are recomputed at most every 10 seconds.
-    func globalRefreshDue() -> Bool {
-        guard ContinuousClock.now - self.lastGlobalRefresh >= .seconds(10) else { return false }
-        self.lastGlobalRefresh = ContinuousClock.now
-        return true
     }
 }

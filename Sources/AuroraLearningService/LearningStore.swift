@@ -214,6 +214,8 @@ struct LearningStore: Sendable {
 
     /// A recommendation to log. With an analysis, the column's noised fingerprint is kept too.
     struct LoggedRecommendation: Sendable {
+        /// From `reserveRecommendationIDs`.
+        var id: UInt64
         var user: String
         var bucket: String
         var ruleID: Int64?
@@ -232,44 +234,46 @@ struct LearningStore: Sendable {
         var epsilon: Double
     }
 
-    /// Logs recommendations (of any users: calls are grouped); returns their ids, quoted back in
-    /// feedback. Fingerprints kept for an analysis are recorded in the privacy ledger in the same
+    /// Ids for recommendations, from the log's sequence (unique across replicas).
+    func reserveRecommendationIDs(count: Int) async throws(StoreError) -> [UInt64] {
+        try await self.pool.execute("SELECT nextval('recommendation_log_id_seq') FROM generate_series(1, $1::integer)", ["\(count)"])
+            .rows.compactMap { $0[0].flatMap { UInt64($0) } }
+    }
+
+    /// Logs recommendations (of any users: calls are grouped) under their reserved ids.
+    /// Fingerprints kept for an analysis are recorded in the privacy ledger in the same
     /// transaction.
-    func logRecommendations(_ items: [LoggedRecommendation]) async throws(StoreError) -> [UInt64] {
-        guard !items.isEmpty else { return [] }
+    func logRecommendations(_ items: [LoggedRecommendation]) async throws(StoreError) {
+        guard !items.isEmpty else { return }
         // The log alone is statistics about recommendations, not acknowledged user data: not worth
-        // a WAL flush on the request path (a crash can lose its last rows only). A batch that keeps
-        // analysis fingerprints, which later feedback needs, waits for the flush. One prepared
-        // statement: `set_config(..., true)` holds until the end of its implicit transaction, so
-        // it governs that transaction's commit.
+        // a WAL flush (a crash can lose its last rows only). A batch that keeps analysis
+        // fingerprints, which later feedback needs, waits for the flush. One prepared statement:
+        // `set_config(..., true)` holds until the end of its implicit transaction, so it governs
+        // that transaction's commit.
         let keepsFingerprints = items.contains { $0.analysis != nil }
-        let result = try await self.pool.execute(
+        try await self.pool.execute(
             """
             WITH config AS MATERIALIZED (
                 SELECT set_config('synchronous_commit', $1, true)
             ), input AS (
-                SELECT * FROM unnest($2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], $7::text[], $8::integer[], $9::text[], $10::text[], $11::text[], $12::float8[])
-                    WITH ORDINALITY AS input (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, ordinal)
+                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[])
+                    AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon)
             ), ledger AS (
                 INSERT INTO privacy_ledger (user_id, epsilon, reason)
                 SELECT user_id, sum(epsilon), 'analysis fingerprints' FROM input WHERE epsilon > 0 GROUP BY user_id
             )
-            INSERT INTO recommendation_log (user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features)
-            SELECT user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[]
-            FROM input CROSS JOIN config ORDER BY ordinal
-            RETURNING id
+            INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features)
+            SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[]
+            FROM input CROSS JOIN config
             """,
             [
-                keepsFingerprints ? "on" : "off",
+                keepsFingerprints ? "on" : "off", Self.textArray(items.map { "\($0.id)" }),
                 Self.textArray(items.map(\.user)), Self.textArray(items.map(\.bucket)), Self.textArray(items.map { $0.ruleID.map { "\($0)" } }),
                 Self.textArray(items.map(\.source)), Self.textArray(items.map(\.action)), Self.textArray(items.map { $0.analysis?.analysisID }),
                 Self.textArray(items.map { $0.analysis.map { "\($0.columnIndex)" } }), Self.textArray(items.map { $0.analysis?.columnKey }),
                 Self.textArray(items.map { $0.analysis?.domain ?? "" }), Self.textArray(items.map { $0.analysis.map { Self.arrayLiteral($0.features) } }),
                 Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }),
             ])
-        // The ids come from one sequence as the rows are inserted, in input order; RETURNING's own
-        // order is not promised, so sort them back into it.
-        return result.rows.map { UInt64($0[0] ?? "0") ?? 0 }.sorted()
     }
 
     /// A column of an earlier analysis, as feedback needs it.

@@ -305,6 +305,51 @@ struct LearningServiceTests {
         }
     }
 
+    /// Recommend answers before its log rows are written; Feedback that answers a recommendation
+    /// waits for its row, so the outcome is recorded. Another session holds a lock that blocks
+    /// writes to the log for three seconds.
+    @Test func recommendDoesNotWaitForItsLogRowButFeedbackDoes() async throws {
+        let url = try #require(databaseURL)
+        try await withLearningService { port in
+            let user = "log-\(UUID().uuidString)"
+            let client = try await LearningClient.connect(port, user: user)
+            var random = SeededRandomGenerator(seed: 9)
+            let column = Columns.categorical(distinct: 12, using: &random)
+            _ = try await client.recommend([column])  // ids reserved, rules cached
+            let checker = PostgresPool(configuration: .init(url: url, connections: 1), logger: Logger(label: "check"))
+            let locker = PostgresPool(configuration: .init(url: url, connections: 1), logger: Logger(label: "lock"))
+            let lockHeld = Atomic<Bool>(true)
+            let lock = Task {
+                defer { lockHeld.store(false, ordering: .sequentiallyConsistent) }
+                try await locker.transaction { (transaction) throws(StoreError) in
+                    try transaction.execute("LOCK TABLE recommendation_log IN EXCLUSIVE MODE")
+                    try transaction.execute("SELECT pg_sleep(3)")
+                }
+            }
+            while try await checker.execute(
+                """
+                SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                WHERE c.relname = 'recommendation_log' AND l.mode = 'ExclusiveLock' AND l.granted
+                """
+            ).value(0, 0) == "0" {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let recommendation = try await client.recommend([column])[0]
+            let answeredWhileLocked = lockHeld.load(ordering: .sequentiallyConsistent)
+            #expect(answeredWhileLocked, "Recommend waited for the log write")
+            let alternative = recommendation.action == "ordinal_encode" ? "one_hot_encode" : "ordinal_encode"
+            let response = try await client.feedback(
+                column, recommended: recommendation.action, accepted: alternative, recommendationID: recommendation.recommendationID)
+            #expect(response.stored == 1)
+            let outcome = try await checker.execute(
+                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [user, "\(recommendation.recommendationID)"]
+            ).rows.first?[0]
+            #expect(outcome == "corrected")
+            try await lock.value
+            await client.connection.close()
+        }
+    }
+
     /// With one group-commit writer (the default) and with several batches committing at once.
     @Test(arguments: [1, 4])
     func thirtyTwoClientsAtOnceLoseNothing(writers: Int) async throws {
