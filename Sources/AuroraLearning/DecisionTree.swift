@@ -126,23 +126,28 @@ public struct DecisionTreeLearner: Sendable {
         var best: (feature: Int, threshold: Double, gain: Double)?
         let featureCount = examples[indices[0]].features.count
         let labels = indices.map { Self.ordinal[examples[$0].action]! }
+        // One feature's values with their labels, sorted: contiguous pairs sort and scan faster than
+        // indices into the examples. Ties may come in any order: a threshold lies only between two
+        // different values, where every tied value is on the same side.
+        var pairs = [(value: Double, label: Int)](repeating: (0, 0), count: indices.count)
         for feature in 0..<featureCount {
-            let order = indices.indices.sorted { examples[indices[$0]].features[feature] < examples[indices[$1]].features[feature] }
+            for (position, index) in indices.enumerated() { pairs[position] = (examples[index].features[feature], labels[position]) }
+            pairs.sort { $0.value < $1.value }
             var left = [Int](repeating: 0, count: classes)
             var right = total
             var leftSquares = 0
             var rightSquares = totalSquares
-            for position in 0..<(order.count - 1) {
-                let label = labels[order[position]]
+            for position in 0..<(pairs.count - 1) {
+                let label = pairs[position].label
                 leftSquares += 2 * left[label] + 1
                 left[label] += 1
                 rightSquares -= 2 * right[label] - 1
                 right[label] -= 1
                 let leftSize = position + 1
-                let rightSize = order.count - leftSize
+                let rightSize = pairs.count - leftSize
                 guard leftSize >= self.minSamplesLeaf, rightSize >= self.minSamplesLeaf else { continue }
-                let here = examples[indices[order[position]]].features[feature]
-                let next = examples[indices[order[position + 1]]].features[feature]
+                let here = pairs[position].value
+                let next = pairs[position + 1].value
                 guard here < next else { continue }
                 let l = Double(leftSize)
                 let r = Double(rightSize)

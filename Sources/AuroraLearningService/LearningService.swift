@@ -143,7 +143,7 @@ public final class LearningService: Sendable {
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
         let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         let ids = try await Self.mapStore { try await self.recommendationIDs.take(decisions.count) }
         let logged = decisions.enumerated().map { index, decision in
@@ -195,7 +195,7 @@ public final class LearningService: Sendable {
         guard request.items.count <= self.configuration.maximumColumns else {
             throw RPCError(.invalidArgument, "\(request.items.count) items; at most \(self.configuration.maximumColumns) per call")
         }
-        var generator = SystemRandomNumberGenerator()
+        var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         var pending: [PendingFeedback] = []
         var analyses: [String: [LearningStore.AnalysedColumn]] = [:]

@@ -363,8 +363,25 @@ struct LearningStore: Sendable {
         return String(decoding: literal, as: UTF8.self)
     }
 
+    /// PostgreSQL's text form of a float8[] ("{1.5,-2,3e-05}"), parsed in one pass with strtod (a
+    /// refit reads thousands of these). strtod reads '.' as the decimal point in the C locale, which
+    /// a program starts in and this one never changes (no setlocale). Stops at anything that is not
+    /// a number.
     static func parseArray(_ text: String) -> [Double] {
-        text.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").map { Double($0) ?? 0 }
+        text.withCString { start in
+            var values: [Double] = []
+            var cursor = start
+            if cursor.pointee == CChar(UInt8(ascii: "{")) { cursor += 1 }
+            while cursor.pointee != 0, cursor.pointee != CChar(UInt8(ascii: "}")) {
+                var end: UnsafeMutablePointer<CChar>?
+                let value = strtod(cursor, &end)
+                guard let end, UnsafePointer(end) != cursor else { break }
+                values.append(value)
+                cursor = UnsafePointer(end)
+                if cursor.pointee == CChar(UInt8(ascii: ",")) { cursor += 1 }
+            }
+            return values
+        }
     }
 
     static func encode<T: Encodable>(_ value: T) throws(StoreError) -> Data {

@@ -5,6 +5,18 @@ import Testing
 
 @Suite("Privacy noise: the snapping mechanism")
 struct SnappingTests {
+    /// Across several refills: no repeated word (a stale or zeroed buffer repeats) and every bit
+    /// position set about half the time.
+    @Test func bufferedSystemRandomLooksUniform() {
+        var generator = BufferedSystemRandom()
+        let draws = (0..<4096).map { _ in generator.next() }
+        #expect(Set(draws).count == draws.count)
+        for bit in 0..<64 {
+            let ones = draws.filter { $0 >> UInt64(bit) & 1 == 1 }.count
+            #expect((1848...2248).contains(ones), "bit \(bit) set \(ones) times of 4096")
+        }
+    }
+
     @Test func outputsSitOnTheGridWithinBoundsAndAreLaplace() {
         let mechanism = SnappingLaplace(scale: 0.3, bounds: -6...6)
         #expect(mechanism.granularity == 0.5)

@@ -1,5 +1,5 @@
 import AuroraLearning
-import AuroraLearningService
+@testable import AuroraLearningService
 import AuroraProtocol
 import AuroraRPC
 import AuroraStore
@@ -540,3 +540,21 @@ extension LearningServiceTests {
         }
     }
 }
+
+/// The array literals the store writes and the float8[] text it reads back.
+@Suite("learning store literals")
+struct LearningStoreLiteralTests {
+    @Test func textArraysEscapeQuotesAndBackslashesAndKeepNulls() {
+        #expect(LearningStore.textArray([#"a"b"#, #"c\d"#, nil, "", "NULL", "é,{}"]) == #"{"a\"b","c\\d",NULL,"","NULL","é,{}"}"#)
+        #expect(LearningStore.textArray([]) == "{}")
+    }
+
+    @Test func floatArraysParseExactly() {
+        let values = [1.5, -2, 3e-05, 0.30000000000000004, 1.7976931348623157e308, -0.0]
+        let text = "{" + values.map { "\($0)" }.joined(separator: ",") + "}"
+        #expect(LearningStore.parseArray(text) == values)
+        #expect(LearningStore.parseArray("{}") == [])
+        #expect(LearningStore.parseArray("{1,x,3}") == [1])
+    }
+}
+
