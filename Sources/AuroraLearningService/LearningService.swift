@@ -23,6 +23,10 @@ public final class LearningService: Sendable {
         public var maximumExamples: Int = 2000
         /// Cross-user rules need this many distinct users to agree.
         public var kAnonymity: Int = 5
+        /// Cross-user rules are recomputed (for the buckets with new feedback) at most this often.
+        public var globalRefreshInterval: Duration = .seconds(10)
+        /// Buckets with new feedback remembered for that; beyond, the next refresh reads everything.
+        public var maximumChangedBuckets: Int = 10_000
         /// Items per group commit.
         public var maximumBatch: Int = 256
         /// Feedback batches committing at once. One is the default: with 8 clients on 2 cores,
@@ -59,12 +63,17 @@ public final class LearningService: Sendable {
     /// Refits running at once across users: under load, corrections keep being stored at the
     /// database's pace while refits queue (and coalesce per user) instead of taking every core.
     let refitSlots: AsyncSemaphore
+    /// Where trees are fitted: below the priority of requests and commits.
+    let refitThreads: BackgroundThreads
     let metrics = ServiceMetrics()
     /// Active rules per user (their own and the global ones), dropped when the user's rules change
     /// and reloaded after `ruleCacheLifetime` (global rules change without the user).
     let ruleCache = Mutex<[String: (rules: RuleBook, loaded: ContinuousClock.Instant)]>([:])
     let ruleCacheLifetime: Duration = .seconds(10)
     let ruleCacheCapacity = 10_000
+    /// Fingerprint buckets with feedback stored since the last cross-user refresh; nil: refresh
+    /// every bucket (at start-up, after a failed refresh, or when too many changed).
+    let changedBuckets = Mutex<Set<String>?>(nil)
 
     struct ServiceMetrics: Sendable {
         let recommendations = Counter(label: "aurora_learning_recommendations_total")
@@ -99,6 +108,7 @@ public final class LearningService: Sendable {
         }
         self.refits = RefitScheduler(delay: configuration.refitDelay)
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
+        self.refitThreads = BackgroundThreads(count: max(1, configuration.concurrentRefits), name: "aurora.refit")
     }
 
     public func register(into router: inout Router) {
@@ -255,6 +265,11 @@ public final class LearningService: Sendable {
         let spent = zip(pending, flags).filter { $0.1 }.reduce(0.0) { $0 + $1.0.epsilon }
         self.metrics.epsilon.increment(by: Int64((spent * 1000).rounded()))
         if stored > 0 {
+            let buckets = zip(pending, flags).filter { $0.1 }.map { $0.0.bucket }
+            self.changedBuckets.withLock { changed in
+                changed?.formUnion(buckets)
+                if let count = changed?.count, count > self.configuration.maximumChangedBuckets { changed = nil }
+            }
             await self.refits.schedule(user) { await self.refit(user) }
         }
         var response = Aurora_Learning_V1_FeedbackResponse()
@@ -298,15 +313,28 @@ public final class LearningService: Sendable {
         do throws(StoreError) {
             let stored = try await self.store.examples(user: user, limit: self.configuration.maximumExamples)
             let learner = DecisionTreeLearner(minSamplesLeaf: 2, maxDepth: 8, maxLeaves: self.configuration.maximumRules)
-            var sets = [LearningStore.RuleSet(scope: "user", domain: "", drafts: learner.fit(stored.map(\.example)))]
-            let domains = Dictionary(grouping: stored.filter { !$0.domain.isEmpty }, by: \.domain)
-            for (domain, examples) in domains where examples.count >= self.configuration.minimumSupport {
-                sets.append(.init(scope: "user_domain", domain: domain, drafts: learner.fit(examples.map(\.example))))
+            let minimumSupport = self.configuration.minimumSupport
+            let sets = await self.refitThreads.run {
+                var sets = [LearningStore.RuleSet(scope: "user", domain: "", drafts: learner.fit(stored.map(\.example)))]
+                let domains = Dictionary(grouping: stored.filter { !$0.domain.isEmpty }, by: \.domain)
+                for (domain, examples) in domains where examples.count >= minimumSupport {
+                    sets.append(.init(scope: "user_domain", domain: domain, drafts: learner.fit(examples.map(\.example))))
+                }
+                return sets
             }
             try await self.store.replaceRules(user: user, sets: sets, minimumSupport: self.configuration.minimumSupport, failingConfidence: self.configuration.failingConfidence)
             self.invalidateRules(user)
-            if await self.refits.globalRefreshDue() {
-                try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity)
+            if await self.refits.globalRefreshDue(interval: self.configuration.globalRefreshInterval) {
+                let buckets = self.changedBuckets.withLock { changed in
+                    defer { changed = [] }
+                    return changed.map { Array($0) }
+                }
+                do throws(StoreError) {
+                    try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity, buckets: buckets)
+                } catch {
+                    self.changedBuckets.withLock { $0 = nil }
+                    throw error
+                }
             }
             self.metrics.refitDuration.recordInterval(since: started)
         } catch {
@@ -355,8 +383,8 @@ public final class LearningService: Sendable {
         await self.recommendationLog.flush()
         let deleted = try await Self.mapStore { try await self.store.forget(user: user) }
         self.invalidateRules(user)
-        // Cross-user rules may have counted this user: recompute them without.
-        try await Self.mapStore { try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity) }
+        // Cross-user rules may have counted this user: recompute theirs without.
+        try await Self.mapStore { try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity, buckets: deleted.buckets) }
         var response = Aurora_Learning_V1_ForgetResponse()
         response.feedbackDeleted = UInt64(deleted.feedback)
         response.rulesDeleted = UInt64(deleted.rules)

@@ -28,7 +28,7 @@ struct LearningStore: Sendable {
     func insertFeedback(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
         guard !items.isEmpty else { return [] }
         // One statement, so one round trip and one (implicit) transaction: the feedback rows, their
-        // privacy-ledger entries and the outcome of the recommendations they answer. Only rows
+        // privacy-ledger entries, their bucket votes and the outcome of the recommendations they answer. Only rows
         // that are new count (ON CONFLICT DO NOTHING; within the batch, the first of a repeated id).
         // The rows travel as one array per column, so the text is the same for every batch size
         // and the statement is prepared once per connection.
@@ -49,6 +49,11 @@ struct LearningStore: Sendable {
             ), ledger AS (
                 INSERT INTO privacy_ledger (user_id, epsilon, reason)
                 SELECT user_id, epsilon, 'fingerprint stored' FROM new WHERE epsilon > 0
+            ), votes AS (
+                -- In key order, so concurrent batches lock shared rows in the same order.
+                INSERT INTO bucket_votes (bucket, accepted, user_id, n)
+                SELECT bucket, accepted, user_id, count(*) FROM new GROUP BY bucket, accepted, user_id ORDER BY bucket, accepted, user_id
+                ON CONFLICT (bucket, accepted, user_id) DO UPDATE SET n = bucket_votes.n + EXCLUDED.n
             ), outcomes AS (
                 UPDATE recommendation_log AS l
                 SET outcome = CASE WHEN new.accepted = new.recommended THEN 'accepted' ELSE 'corrected' END
@@ -109,6 +114,10 @@ struct LearningStore: Sendable {
                 }
             }
             var keep = Set<String>()
+            var added = Set<String>()
+            // Changed and new rules are written by one statement each (a refit changes most leaves).
+            var updates: (ids: [String?], alpha: [String?], beta: [String?], support: [String?], active: [String?], condition: [String?]) = ([], [], [], [], [], [])
+            var inserts: (scope: [String?], domain: [String?], condition: [String?], text: [String?], action: [String?], alpha: [String?], beta: [String?], support: [String?]) = ([], [], [], [], [], [], [], [])
             for set in sets {
                 for draft in set.drafts {
                     let text = draft.conditionText
@@ -124,16 +133,43 @@ struct LearningStore: Sendable {
                         {
                             continue
                         }
-                        try transaction.execute(
-                            "UPDATE rules SET alpha = $2, beta = $3, support = $4, active = $5 AND NOT disabled_by_user, condition = $6::jsonb, updated_at = now() WHERE id = $1",
-                            [id, "\(draft.alpha)", "\(draft.beta)", "\(draft.support)", active ? "true" : "false", condition])
-                    } else {
-                        let inserted = try transaction.execute(
-                            "INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active) VALUES ($1, $2, $3, $4::jsonb, $5, $6, $7, $8, $9, true) RETURNING id",
-                            [set.scope, user, set.domain, condition, text, draft.action.rawValue, "\(draft.alpha)", "\(draft.beta)", "\(draft.support)"])
-                        keep.insert(try inserted.value(0, 0))
+                        updates.ids.append(id)
+                        updates.alpha.append("\(draft.alpha)")
+                        updates.beta.append("\(draft.beta)")
+                        updates.support.append("\(draft.support)")
+                        updates.active.append(active ? "true" : "false")
+                        updates.condition.append(condition)
+                    } else if added.insert(identity).inserted {  // two leaves can read alike: add one
+                        inserts.scope.append(set.scope)
+                        inserts.domain.append(set.domain)
+                        inserts.condition.append(condition)
+                        inserts.text.append(text)
+                        inserts.action.append(draft.action.rawValue)
+                        inserts.alpha.append("\(draft.alpha)")
+                        inserts.beta.append("\(draft.beta)")
+                        inserts.support.append("\(draft.support)")
                     }
                 }
+            }
+            if !updates.ids.isEmpty {
+                try transaction.execute(
+                    """
+                    UPDATE rules SET alpha = u.alpha, beta = u.beta, support = u.support, active = u.active AND NOT rules.disabled_by_user,
+                        condition = u.condition::jsonb, updated_at = now()
+                    FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::integer[], $5::boolean[], $6::text[]) AS u (id, alpha, beta, support, active, condition)
+                    WHERE rules.id = u.id
+                    """,
+                    [updates.ids, updates.alpha, updates.beta, updates.support, updates.active, updates.condition].map(Self.textArray))
+            }
+            if !inserts.scope.isEmpty {
+                try transaction.execute(
+                    """
+                    INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active)
+                    SELECT scope, $1, domain, condition::jsonb, condition_text, action, alpha, beta, support, true
+                    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[], $9::integer[])
+                        AS i (scope, domain, condition, condition_text, action, alpha, beta, support)
+                    """,
+                    [user] + [inserts.scope, inserts.domain, inserts.condition, inserts.text, inserts.action, inserts.alpha, inserts.beta, inserts.support].map(Self.textArray))
             }
             let stale = existing.rows.compactMap { $0[0] }.filter { !keep.contains($0) }
             if !stale.isEmpty {
@@ -144,19 +180,28 @@ struct LearningStore: Sendable {
     }
 
     /// Cross-user rules with k-anonymity: for a fingerprint bucket, the action that at least `k`
-    /// distinct users chose, and most often.
-    func refreshGlobalRules(k: Int) async throws(StoreError) {
+    /// distinct users chose, and most often. Recomputed for `buckets` only (those with new
+    /// feedback), or for every bucket when nil. Both read the per-user vote counts, not feedback.
+    func refreshGlobalRules(k: Int, buckets: [String]?) async throws(StoreError) {
+        if let buckets, buckets.isEmpty { return }
         try await self.background.transaction { (transaction) throws(StoreError) in
             try transaction.execute("SET LOCAL synchronous_commit TO OFF")
             let result = try transaction.execute(
                 """
                 WITH per_action AS (
-                    SELECT bucket, accepted, count(DISTINCT user_id) AS users, count(*) AS n FROM feedback GROUP BY bucket, accepted
-                ), totals AS (SELECT bucket, count(*) AS total FROM feedback GROUP BY bucket)
+                    SELECT bucket, accepted, count(*) AS users, sum(n) AS n FROM bucket_votes
+                    \(buckets == nil ? "" : "WHERE bucket = ANY($2::text[])") GROUP BY bucket, accepted
+                ), totals AS (SELECT bucket, sum(n) AS total FROM per_action GROUP BY bucket)
                 SELECT DISTINCT ON (p.bucket) p.bucket, p.accepted, p.n, t.total FROM per_action p JOIN totals t USING (bucket)
                 WHERE p.users >= $1 ORDER BY p.bucket, p.users DESC, p.n DESC
-                """, ["\(k)"])
-            try transaction.execute("DELETE FROM rules WHERE scope = 'global'")
+                """, buckets.map { ["\(k)", Self.textArray($0)] } ?? ["\(k)"])
+            if let buckets {
+                try transaction.execute(
+                    "DELETE FROM rules WHERE scope = 'global' AND condition_text = ANY($1::text[])",
+                    [Self.textArray(buckets.map { "fingerprint bucket \($0)" })])
+            } else {
+                try transaction.execute("DELETE FROM rules WHERE scope = 'global'")
+            }
             for row in result.rows {
                 guard let bucket = row[0], let action = row[1], let n = row[2].flatMap(Double.init), let total = row[3].flatMap(Double.init) else { continue }
                 let condition = String(decoding: try Self.encode(["bucket": bucket]), as: UTF8.self)
@@ -202,13 +247,16 @@ struct LearningStore: Sendable {
         ).affectedRows > 0
     }
 
-    func forget(user: String) async throws(StoreError) -> (feedback: Int, rules: Int, log: Int) {
+    /// Deletes everything stored about `user`; returns the counts and the fingerprint buckets their
+    /// feedback was in (whose cross-user rules may have counted them).
+    func forget(user: String) async throws(StoreError) -> (feedback: Int, rules: Int, log: Int, buckets: [String]) {
         try await self.pool.transaction { (transaction) throws(StoreError) in
+            let buckets = Set(try transaction.execute("DELETE FROM bucket_votes WHERE user_id = $1 RETURNING bucket", [user]).rows.compactMap { $0[0] })
             let feedback = try transaction.execute("DELETE FROM feedback WHERE user_id = $1", [user]).affectedRows
             let rules = try transaction.execute("DELETE FROM rules WHERE user_id = $1", [user]).affectedRows
             let log = try transaction.execute("DELETE FROM recommendation_log WHERE user_id = $1", [user]).affectedRows
             try transaction.execute("DELETE FROM privacy_ledger WHERE user_id = $1", [user])
-            return (feedback, rules, log)
+            return (feedback, rules, log, Array(buckets))
         }
     }
 

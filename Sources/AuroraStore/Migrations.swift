@@ -69,6 +69,20 @@ public enum Migrations {
                 ADD COLUMN features float8[];
             CREATE INDEX recommendation_log_analysis ON recommendation_log (user_id, analysis_id) WHERE analysis_id IS NOT NULL;
             """),
+        // Votes per fingerprint bucket, action and user, kept with each feedback write: cross-user
+        // rules are recomputed from these instead of reading every feedback row of a bucket.
+        (3, """
+            CREATE TABLE bucket_votes (
+                bucket text NOT NULL,
+                accepted text NOT NULL,
+                user_id text NOT NULL,
+                n bigint NOT NULL,
+                PRIMARY KEY (bucket, accepted, user_id)
+            );
+            CREATE INDEX bucket_votes_user ON bucket_votes (user_id);
+            INSERT INTO bucket_votes (bucket, accepted, user_id, n)
+            SELECT bucket, accepted, user_id, count(*) FROM feedback GROUP BY bucket, accepted, user_id;
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

@@ -237,7 +237,7 @@ struct LearningServiceTests {
             #expect(try await client.rules().isEmpty == false)
             let forgotten = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
             #expect(forgotten.feedbackDeleted == 4)
-            for table in ["feedback", "rules", "recommendation_log", "privacy_ledger"] {
+            for table in ["feedback", "rules", "recommendation_log", "privacy_ledger", "bucket_votes"] {
                 let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [user]).value(0, 0)
                 #expect(count == "0", "\(table) still holds \(count) rows of the user")
             }
@@ -302,6 +302,40 @@ struct LearningServiceTests {
             #expect(rules.contains { $0.action == "ordinal_encode" }, "\(rules)")
             #expect(ContinuousClock.now - started < .seconds(30), "ListRules waited for the refit delay")
             await client.connection.close()
+        }
+    }
+
+    /// A cross-user rule needs k = 5 distinct users to agree; a user who did not correct anything
+    /// then gets it, and once the users Forget, it is gone. The column's bucket (95% missing,
+    /// skewed left, 20% outliers, negative) and action (hash_encode) are ones no other test uses.
+    @Test func crossUserRulesNeedFiveUsersAndForgetUndoesThem() async throws {
+        var configuration = LearningService.Configuration()
+        configuration.globalRefreshInterval = .zero
+        try await withLearningService(configuration: configuration) { port in
+            var random = SeededRandomGenerator(seed: 11)
+            let column = Columns.numeric(skew: -2, min: -50, missing: 0.95, outliers: 0.2, using: &random)
+            let prefix = "crowd-\(UUID().uuidString)"
+            func sharedSuggestion() async throws -> Bool {
+                let newcomer = try await LearningClient.connect(port, user: "\(prefix)-newcomer-\(UUID().uuidString)")
+                defer { Task { await newcomer.connection.close() } }
+                let recommendation = try await newcomer.recommend([column])[0]
+                let learned = [(recommendation.action, recommendation.source)] + recommendation.alternatives.map { ($0.action, $0.source) }
+                return learned.contains { $0.0 == "hash_encode" && $0.1.hasPrefix("learned:") }
+            }
+            var users: [LearningClient] = []
+            for index in 0..<5 {
+                let client = try await LearningClient.connect(port, user: "\(prefix)-\(index)")
+                users.append(client)
+                for _ in 0..<2 { try await client.feedback(column, recommended: "impute_median", accepted: "hash_encode") }
+                _ = try await client.rules()  // waits for this user's refit, which refreshes the cross-user rules
+                let shared = try await sharedSuggestion()
+                #expect(shared == (index == 4), "after \(index + 1) users agreeing, a shared rule: \(shared)")
+            }
+            for client in users {
+                _ = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
+                await client.connection.close()
+            }
+            #expect(try await sharedSuggestion() == false, "the shared rule outlived the users who made it")
         }
     }
 
