@@ -83,6 +83,10 @@ public enum Migrations {
             INSERT INTO bucket_votes (bucket, accepted, user_id, n)
             SELECT bucket, accepted, user_id, count(*) FROM feedback GROUP BY bucket, accepted, user_id;
             """),
+        // Cross-user rules read bucket_votes now: the feedback index by bucket only cost writes.
+        (4, """
+            DROP INDEX IF EXISTS feedback_bucket;
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.
