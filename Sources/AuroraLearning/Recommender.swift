@@ -49,7 +49,6 @@ public struct RuleBook: Sendable {
     var domainRules: [String: [ActiveRule]] = [:]
     var userRules: [ActiveRule] = []
     var globalRules: [String: ActiveRule] = [:]
-    public let count: Int
 
     /// Keeps the order of `rules` within each scope: the first matching rule of a scope wins.
     public init(_ rules: [ActiveRule]) {
@@ -62,7 +61,6 @@ public struct RuleBook: Sendable {
             default: continue
             }
         }
-        self.count = rules.count
     }
 
     /// The first matching rule of each scope, most specific first, with how to name its scope.

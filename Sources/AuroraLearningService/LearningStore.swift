@@ -28,8 +28,9 @@ struct LearningStore: Sendable {
     func insertFeedback(_ items: [PendingFeedback]) async throws(StoreError) -> [Bool] {
         guard !items.isEmpty else { return [] }
         // One statement, so one round trip and one (implicit) transaction: the feedback rows, their
-        // privacy-ledger entries, their bucket votes and the outcome of the recommendations they answer. Only rows
-        // that are new count (ON CONFLICT DO NOTHING; within the batch, the first of a repeated id).
+        // privacy-ledger entries, their bucket votes and the outcome of the recommendations they
+        // answer. Only rows that are new count (ON CONFLICT DO NOTHING; within the batch, the first
+        // of a repeated id).
         // The rows travel as one array per column, so the text is the same for every batch size
         // and the statement is prepared once per connection.
         let result = try await self.pool.execute(
