@@ -341,10 +341,13 @@ struct LearningServiceTests {
 
     /// Recommend answers before its log rows are written; Feedback that answers a recommendation
     /// waits for its row, so the outcome is recorded. Another session holds a lock that blocks
-    /// writes to the log for three seconds.
-    @Test func recommendDoesNotWaitForItsLogRowButFeedbackDoes() async throws {
+    /// writes to the log for three seconds. With a log queue limit of 0, Recommend waits too.
+    @Test(arguments: [65_536, 0])
+    func recommendDoesNotWaitForItsLogRowButFeedbackDoes(logQueueRows: Int) async throws {
         let url = try #require(databaseURL)
-        try await withLearningService { port in
+        var configuration = LearningService.Configuration()
+        configuration.maximumQueuedLogRows = logQueueRows
+        try await withLearningService(configuration: configuration) { port in
             let user = "log-\(UUID().uuidString)"
             let client = try await LearningClient.connect(port, user: user)
             var random = SeededRandomGenerator(seed: 9)
@@ -370,7 +373,7 @@ struct LearningServiceTests {
             }
             let recommendation = try await client.recommend([column])[0]
             let answeredWhileLocked = lockHeld.load(ordering: .sequentiallyConsistent)
-            #expect(answeredWhileLocked, "Recommend waited for the log write")
+            #expect(answeredWhileLocked == (logQueueRows > 0), "log queue limit \(logQueueRows): answered while the log was locked: \(answeredWhileLocked)")
             let alternative = recommendation.action == "ordinal_encode" ? "one_hot_encode" : "ordinal_encode"
             let response = try await client.feedback(
                 column, recommended: recommendation.action, accepted: alternative, recommendationID: recommendation.recommendationID)
