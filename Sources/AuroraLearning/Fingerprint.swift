@@ -16,6 +16,12 @@ public struct Fingerprint: Sendable, Equatable {
         public var range: ClosedRange<Double>
         /// Binary features (type flags, all-positive, ...) are not noised: they are coarse by design.
         public var continuous: Bool
+        /// How far one row of the table can move the feature, in units of range / rows: exactly 1
+        /// for the missing ratio (a share of all rows); a heuristic 10 for the rest, which one row
+        /// can move further (skewness, kurtosis, range) or which are shares of the non-missing rows.
+        public var rowSensitivity: Double = 10
+        /// This feature's share of a fingerprint's ε, relative to the other continuous features.
+        public var epsilonWeight: Double = 1
         public var describe: @Sendable (_ threshold: Double, _ above: Bool) -> String
     }
 
@@ -23,28 +29,31 @@ public struct Fingerprint: Sendable, Equatable {
         func flag(_ name: String, _ yes: String, _ no: String) -> Feature {
             Feature(name: name, range: 0...3, continuous: false) { _, above in above ? yes : no }
         }
-        func continuous(_ name: String, _ range: ClosedRange<Double>, _ label: String, _ inverse: @escaping @Sendable (Double) -> Double) -> Feature {
-            Feature(name: name, range: range, continuous: true) { threshold, above in
+        func continuous(
+            _ name: String, _ range: ClosedRange<Double>, _ label: String, rowSensitivity: Double = 10, epsilonWeight: Double = 1,
+            _ inverse: @escaping @Sendable (Double) -> Double
+        ) -> Feature {
+            Feature(name: name, range: range, continuous: true, rowSensitivity: rowSensitivity, epsilonWeight: epsilonWeight) { threshold, above in
                 "\(label) \(above ? ">" : "≤") \(Self.format(inverse(threshold)))"
             }
         }
         var features = Self.typeNames.map { type in flag("type_\(type)", type, "not \(type)") }
         features += [
-            continuous("missing", 0...4, "missing ratio", { $0 / 4 }),
-            continuous("distinct_log", 0...12, "distinct values", { exp2($0 * 2) - 1 }),
-            continuous("distinct_ratio", 0...2, "distinct ratio", { $0 / 2 }),
+            continuous("missing", 0...4, "missing ratio", rowSensitivity: 1, epsilonWeight: 2, { $0 / 4 }),
+            continuous("distinct_log", 0...12, "distinct values", epsilonWeight: 1.5, { exp2($0 * 2) - 1 }),
+            continuous("distinct_ratio", 0...2, "distinct ratio", epsilonWeight: 0.5, { $0 / 2 }),
             flag("constant", "constant", "not constant"),
             flag("near_constant", "near-constant", "not near-constant"),
-            continuous("skewness", -6...6, "skewness", { t in (t < 0 ? -1 : 1) * expm1(abs(t) / 1.5) }),
+            continuous("skewness", -6...6, "skewness", epsilonWeight: 2, { t in (t < 0 ? -1 : 1) * expm1(abs(t) / 1.5) }),
             continuous("kurtosis", 0...5, "kurtosis", { expm1($0 / 0.5) }),
-            continuous("outliers", 0...10, "outlier ratio", { $0 / 10 }),
-            continuous("zeros", 0...2, "zero ratio", { $0 / 2 }),
+            continuous("outliers", 0...10, "outlier ratio", epsilonWeight: 1.5, { $0 / 10 }),
+            continuous("zeros", 0...2, "zero ratio", epsilonWeight: 0.5, { $0 / 2 }),
             flag("all_positive", "all values > 0", "some values ≤ 0"),
             flag("non_negative", "no negative values", "some negative values"),
             flag("unit_interval", "values within [0, 1]", "values outside [0, 1]"),
             flag("integer", "whole numbers", "fractional numbers"),
-            continuous("range_log", 0...6, "range", { pow(10, $0 / 0.3) - 1 }),
-            continuous("length_log", 0...4, "mean length", { expm1($0 * 1.5) }),
+            continuous("range_log", 0...6, "range", epsilonWeight: 0.5, { pow(10, $0 / 0.3) - 1 }),
+            continuous("length_log", 0...4, "mean length", epsilonWeight: 0.5, { expm1($0 * 1.5) }),
         ]
         return features
     }()

@@ -50,13 +50,16 @@ public struct SnappingLaplace: Sendable {
     }
 }
 
-/// Noise for a fingerprint's continuous features at a total ε per fingerprint (split evenly).
-/// Sensitivity: a feature is clamped to its range; one row of the user's table moves a ratio by
-/// at most 1/count, so the sensitivity used is range × min(1, rowsFactor / count), never less
-/// than `minimumSensitivityFraction` of the range.
+/// Noise for a fingerprint's continuous features at a total ε per fingerprint, split across them
+/// by `Fingerprint.Feature.epsilonWeight` (sequential composition: the shares add up to ε).
+/// Sensitivity: a feature is clamped to its range, and one row of the user's table moves it by at
+/// most `rowSensitivity` × range / count (exactly 1 for the missing ratio; a heuristic 10 for
+/// statistics such as skewness), so the sensitivity used is range × min(1, rowSensitivity ×
+/// `rowsFactor` / count), never less than `minimumSensitivityFraction` of the range.
 public struct FingerprintNoise: Sendable {
     public var epsilon: Double
-    public var rowsFactor: Double = 10
+    /// Multiplies every feature's row sensitivity (1: as declared; more is more cautious).
+    public var rowsFactor: Double = 1
     public var minimumSensitivityFraction: Double = 0.01
 
     public init(epsilon: Double) {
@@ -64,15 +67,20 @@ public struct FingerprintNoise: Sendable {
         self.epsilon = epsilon
     }
 
+    /// ε spent on each feature (0 for the ones not noised); the values add up to `epsilon`.
+    public var epsilonPerFeature: [Double] {
+        let weights = Fingerprint.schema.map { $0.continuous ? $0.epsilonWeight : 0 }
+        let total = weights.reduce(0, +)
+        return weights.map { self.epsilon * $0 / total }
+    }
+
     public func noised<G: RandomNumberGenerator>(_ fingerprint: Fingerprint, rows: Int, using generator: inout G) -> Fingerprint {
-        let continuous = Fingerprint.schema.indices.filter { Fingerprint.schema[$0].continuous }
-        let perFeature = self.epsilon / Double(continuous.count)
         var result = fingerprint
-        for index in continuous {
-            let range = Fingerprint.schema[index].range
-            let width = range.upperBound - range.lowerBound
-            let fraction = max(self.minimumSensitivityFraction, min(1, self.rowsFactor / Double(max(rows, 1))))
-            let mechanism = SnappingLaplace(scale: width * fraction / perFeature, bounds: range)
+        for (index, epsilon) in self.epsilonPerFeature.enumerated() where epsilon > 0 {
+            let feature = Fingerprint.schema[index]
+            let width = feature.range.upperBound - feature.range.lowerBound
+            let fraction = max(self.minimumSensitivityFraction, min(1, feature.rowSensitivity * self.rowsFactor / Double(max(rows, 1))))
+            let mechanism = SnappingLaplace(scale: width * fraction / epsilon, bounds: feature.range)
             result.features[index] = mechanism.noised(fingerprint.features[index], using: &generator)
         }
         return result

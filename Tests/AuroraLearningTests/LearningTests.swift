@@ -72,6 +72,46 @@ struct SnappingTests {
         }
         #expect(noised.features != exact.features)
     }
+
+    /// The shares of ε add up to the ε charged to the ledger, follow the declared weights, and
+    /// each feature's noise has the scale its share and sensitivity give: sensitivity / ε_i.
+    @Test func epsilonIsSplitByWeightAndNoiseFollowsEachShare() {
+        let noise = FingerprintNoise(epsilon: 4)
+        let shares = noise.epsilonPerFeature
+        #expect(abs(shares.reduce(0, +) - 4) < 1e-12)
+        let missing = Fingerprint.index("missing")
+        let kurtosis = Fingerprint.index("kurtosis")
+        let zeros = Fingerprint.index("zeros")
+        #expect(abs(shares[missing] / shares[kurtosis] - 2) < 1e-12)
+        #expect(abs(shares[zeros] / shares[kurtosis] - 0.5) < 1e-12)
+        for (index, feature) in Fingerprint.schema.enumerated() where !feature.continuous { #expect(shares[index] == 0) }
+
+        // Mean absolute noise of a feature well inside its range: about its Laplace scale.
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = .float
+        stats.count = 50
+        stats.missing = 25
+        stats.distinctEstimate = 20
+        stats.numeric.min = 1
+        stats.numeric.max = 9
+        stats.numeric.kurtosis = 6
+        let exact = Fingerprint(stats)
+        var generator = SystemRandomNumberGenerator()
+        var spread = [0.0, 0.0]
+        let draws = 20_000
+        for _ in 0..<draws {
+            let noised = noise.noised(exact, rows: 50, using: &generator)
+            spread[0] += abs(noised.features[missing] - exact.features[missing]) / Double(draws)
+            spread[1] += abs(noised.features[kurtosis] - exact.features[kurtosis]) / Double(draws)
+        }
+        // missing: range 4, exact sensitivity 1 row in 50 → scale 4 × (1/50) / ε_missing.
+        let missingScale = 4 * (1.0 / 50) / shares[missing]
+        #expect(abs(spread[0] / missingScale - 1) < 0.15, "missing: \(spread[0]) against a scale of \(missingScale)")
+        // kurtosis: range 5, heuristic sensitivity 10 rows in 50 → scale 5 × (10/50) / ε_kurtosis,
+        // less what clamping to the range removes.
+        let kurtosisScale = 5 * (10.0 / 50) / shares[kurtosis]
+        #expect(spread[1] < kurtosisScale && spread[1] > 0.4 * kurtosisScale, "kurtosis: \(spread[1]) against a scale of \(kurtosisScale)")
+    }
 }
 
 @Suite("Recommendations and rules")
