@@ -90,6 +90,9 @@ public struct CSVRow {
     public let fields: UnsafeBufferPointer<UnsafeBufferPointer<UInt8>>
     /// Physical line (1-based) where the row starts.
     public let line: Int
+    /// When every field points into the input: the input from the first field's start to the
+    /// last field's end (fields, delimiters and quotes), to copy the row at once; nil otherwise.
+    public let span: UnsafeBufferPointer<UInt8>?
 
     public var count: Int { self.fields.count }
 
@@ -395,19 +398,26 @@ public struct CSVTokenizer: @unchecked Sendable {
         self.rowsEmitted += 1
         let count = self.spanCount
         while self.cells.count < count { self.cells.append(UnsafeBufferPointer(start: nil, count: 0)) }
+        var inInput = input != nil
         self.scratch.withUnsafeBufferPointer { scratch in
             self.spans.withUnsafeBufferPointer { spans in
                 self.cells.withUnsafeMutableBufferPointer { cells in
                     for index in 0..<count {
                         let span = spans[index]
+                        if span.inScratch { inInput = false }
                         let base = span.inScratch ? scratch.baseAddress : input
                         cells[index] = UnsafeBufferPointer(start: base.map { $0 + span.start }, count: span.end - span.start)
                     }
                 }
             }
         }
+        var rowSpan: UnsafeBufferPointer<UInt8>?
+        if inInput, count > 0, let input {
+            let start = self.spans[0].start
+            rowSpan = UnsafeBufferPointer(start: input + start, count: self.spans[count - 1].end - start)
+        }
         try self.cells.withUnsafeBufferPointer { cells in
-            try emit(CSVRow(fields: UnsafeBufferPointer(rebasing: cells[0..<count]), line: self.rowLine))
+            try emit(CSVRow(fields: UnsafeBufferPointer(rebasing: cells[0..<count]), line: self.rowLine, span: rowSpan))
         }
         self.spanCount = 0
         if !self.scratch.isEmpty { self.scratch.removeAll(keepingCapacity: true) }

@@ -88,12 +88,14 @@ public final class Profiler {
         do {
             if let parallel = self.parallel {
                 total = try parallel.finish()
+                total.flush()
             } else {
                 var tokenizer = self.tokenizer!
                 var table = self.table!
                 self.tokenizer = nil
                 self.table = nil
                 try tokenizer.finish { try self.handle($0, &table) }
+                table.flush()
                 total = table
             }
         } catch let error as TokenizerError {
@@ -328,6 +330,7 @@ final class ParallelBlocks: @unchecked Sendable {
                 do {
                     try tokenizer.feed(block) { _ = try table.add($0) }
                     try tokenizer.finish { _ = try table.add($0) }
+                    table.flush()
                 } catch let error as TokenizerError {
                     throw ProfileError(error.message, line: error.line)
                 }

@@ -1,15 +1,33 @@
 /// Turns parsed rows of one part of a file into column statistics: skips the lines above the
 /// table and the header, applies the ragged-row policy and feeds each cell to its column.
+///
+/// Cells are fed a batch of rows at a time, column by column: each row's bytes are copied into an
+/// arena, and when the batch is full every column takes all of its cells in one loop. Row by row,
+/// each cell touched another column's sketches (several KiB each), which no longer fit the CPU's
+/// first-level cache; column by column, one column's state stays in it for the whole batch.
+/// `flush()` (done by `merge` and before the columns are read) feeds what is left.
 struct TableAccumulator: Sendable {
     let layout: SniffedLayout
     let policy: RaggedPolicy
     let missingMarkers: MissingMarkers
     let malformedListLimit: Int
-    var columns: [ColumnAccumulator]
+    /// Complete only after `flush()`.
+    private(set) var columns: [ColumnAccumulator]
     var headerPending: Bool
     var rows = 0
     var malformedRows = 0
     var malformed: [MalformedRow] = []
+
+    /// Rows per batch: at most 256, and at most 65,536 cells.
+    private let batchRows: Int
+    private var batchedRows = 0
+    /// The batch's cells: the bytes of its rows, and per cell (column-major: column × batchRows
+    /// + row) its offset in `arena` and its length.
+    private var arena: [UInt8] = []
+    private var offsets: [Int]
+    private var lengths: [Int]
+    /// A batch is fed early once its bytes pass this (a few very long rows).
+    private static let arenaLimit = 1 << 20
 
     init(layout: SniffedLayout, settings: ProfileSettings, policy: RaggedPolicy, malformedListLimit: Int, isFirstPart: Bool) {
         self.layout = layout
@@ -18,6 +36,9 @@ struct TableAccumulator: Sendable {
         self.malformedListLimit = malformedListLimit
         self.columns = layout.decimalStyles.map { ColumnAccumulator(style: $0, settings: settings) }
         self.headerPending = isFirstPart && layout.header
+        self.batchRows = max(1, min(256, 65_536 / max(1, self.columns.count)))
+        self.offsets = [Int](repeating: 0, count: self.batchRows * self.columns.count)
+        self.lengths = self.offsets
     }
 
     /// Returns the row's cells as profiled (for `--rows`), or nil when the row is not data.
@@ -51,19 +72,70 @@ struct TableAccumulator: Sendable {
             count = min(count, expected)
         }
         self.rows += 1
-        let markers = self.missingMarkers
-        self.columns.withUnsafeMutableBufferPointer { columns in
-            for index in 0..<count { columns[index].add(row[index], missingMarkers: markers) }
-            if count < expected {
-                let empty = UnsafeBufferPointer<UInt8>(start: nil, count: 0)
-                for index in count..<expected { columns[index].add(empty, missingMarkers: markers) }
+        self.batch(row, count: count)
+        return true
+    }
+
+    /// Copies the row's first `count` cells into the batch (missing ones as empty).
+    @inline(__always)
+    private mutating func batch(_ row: CSVRow, count: Int) {
+        let expected = self.columns.count
+        let stride = self.batchRows
+        let slot = self.batchedRows
+        // When every field points into the input, the row's bytes are copied at once (fields
+        // unescaped in the tokenizer's scratch are copied one by one).
+        let rowOffset = self.arena.count
+        let rowStart = row.span?.baseAddress
+        if let span = row.span { self.arena.append(contentsOf: span) }
+        self.offsets.withUnsafeMutableBufferPointer { offsets in
+            self.lengths.withUnsafeMutableBufferPointer { lengths in
+                for index in 0..<count {
+                    let cell = row[index]
+                    if let rowStart, let base = cell.baseAddress {
+                        offsets[index * stride + slot] = rowOffset + (base - rowStart)
+                    } else {
+                        offsets[index * stride + slot] = self.arena.count
+                        self.arena.append(contentsOf: cell)
+                    }
+                    lengths[index * stride + slot] = cell.count
+                }
+                for index in count..<expected { lengths[index * stride + slot] = 0 }
             }
         }
-        return true
+        self.batchedRows += 1
+        if self.batchedRows == stride || self.arena.count >= Self.arenaLimit { self.flush() }
+    }
+
+    /// Feeds the batched rows to their columns, one column at a time.
+    mutating func flush() {
+        guard self.batchedRows > 0 else { return }
+        let rows = self.batchedRows
+        let stride = self.batchRows
+        let markers = self.missingMarkers
+        self.arena.withUnsafeBufferPointer { arena in
+            self.offsets.withUnsafeBufferPointer { offsets in
+                self.lengths.withUnsafeBufferPointer { lengths in
+                    self.columns.withUnsafeMutableBufferPointer { columns in
+                        for column in columns.indices {
+                            let first = column * stride
+                            for row in first..<(first + rows) {
+                                let bytes = UnsafeBufferPointer(start: arena.baseAddress.map { $0 + offsets[row] }, count: lengths[row])
+                                columns[column].add(bytes, missingMarkers: markers)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.batchedRows = 0
+        self.arena.removeAll(keepingCapacity: true)
     }
 
     /// Adds the part of the file that comes after this one.
     mutating func merge(_ other: TableAccumulator) {
+        var other = other
+        other.flush()
+        self.flush()
         self.rows += other.rows
         self.malformedRows += other.malformedRows
         self.malformed.append(contentsOf: other.malformed.prefix(max(0, self.malformedListLimit - self.malformed.count)))

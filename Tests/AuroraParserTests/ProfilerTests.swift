@@ -241,6 +241,45 @@ struct StatisticsTests {
         #expect(frequent.top(1).first!.count >= 2500 - frequent.maximumError)
     }
 
+    /// Columns take their cells a batch of rows at a time, from copies: every cell must reach its
+    /// column as parsed, whether it pointed into the input or into the tokenizer's scratch
+    /// (doubled quotes, rows cut by a chunk end), and short rows are padded. The oracle feeds the
+    /// rows as parsed (`--rows`) to fresh accumulators one cell at a time, in the same order, so
+    /// every statistic must be identical.
+    @Test func batchedColumnsSeeEveryCellAsParsed() throws {
+        var random = SeededRandom(seed: 5)
+        var text = "id,amount,note,city\n"
+        for index in 0..<3_000 {
+            let amount = Int.random(in: 0..<10, using: &random) == 0 ? "" : "\(Int.random(in: -500..<5_000, using: &random))"
+            let note: String
+            switch Int.random(in: 0..<4, using: &random) {
+            case 0: note = "\"said \"\"hi\"\", left\""
+            case 1: note = "\"two\nlines \(index % 17)\""
+            default: note = "plain \(index % 29)"
+            }
+            let city = ["Oslo", "Lima", "Pune"][index % 3]
+            // Every 50th row is short: padded (and counted as malformed).
+            text += index % 50 == 49 ? "\(index),\(amount)\n" : "\(index),\(amount),\(note),\(city)\n"
+        }
+        let bytes = Array(text.utf8)
+        for chunkSize in [7, 333, 1 << 20] {
+            let (profile, names, rows) = try profileBytes(bytes, chunkSize: chunkSize)
+            #expect(profile.rows == 3_000)
+            #expect(profile.malformedRows == 60)
+            var oracle = names.map { _ in ColumnAccumulator() }
+            for row in rows {
+                for (index, cell) in row.enumerated() {
+                    var cell = cell
+                    cell.withUTF8 { oracle[index].add($0, missingMarkers: MissingMarkers()) }
+                }
+            }
+            for (index, column) in profile.columns.enumerated() {
+                let expected = oracle[index].profile(index: index, name: names[index], settings: ProfileSettings(), preferDayFirst: false)
+                #expect(column == expected, "column \(names[index]), chunks of \(chunkSize)")
+            }
+        }
+    }
+
     @Test func splitProfilesMergeIntoTheWhole() throws {
         var random = SeededRandom(seed: 3)
         var text = "x,y,z,d\n"
