@@ -1,3 +1,24 @@
+/// Cells of a batch, column by column: cell i is `bytes[offsets[i] ..< offsets[i] + lengths[i]]`
+/// (a view; the caller owns the memory for the duration of the call).
+struct CellBatch {
+    let bytes: UnsafePointer<UInt8>?
+    let offsets: UnsafePointer<Int>
+    let lengths: UnsafePointer<Int>
+    let count: Int
+
+    @inline(__always)
+    subscript(index: Int) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(start: self.bytes.map { $0 + self.offsets[index] }, count: self.lengths[index])
+    }
+}
+
+/// Working memory for one batch, at least its cell count long: the hashes of the non-missing
+/// cells and their indices in the batch.
+struct BatchScratch {
+    let hashes: UnsafeMutablePointer<UInt64>
+    let kept: UnsafeMutablePointer<Int32>
+}
+
 /// Settings that shape a column's statistics.
 public struct ProfileSettings: Sendable, Hashable {
     public var missingMarkers: MissingMarkers
@@ -105,47 +126,72 @@ public struct ColumnAccumulator: Sendable {
         self.dateShape = nil
     }
 
-    @inline(__always)
+    /// Adds one cell (a batch of one).
     public mutating func add(_ cell: UnsafeBufferPointer<UInt8>, missingMarkers: MissingMarkers) {
-        self.cells += 1
-        if missingMarkers.isMissing(cell) {
-            self.missing += 1
-            return
-        }
-        let hash = Hash64.hash(cell)
-        self.distinct.add(hash: hash)
-        if self.trackFrequent {
-            self.frequent.add(hash: hash, bytes: cell)
-            // In a column of (nearly) distinct values no value is frequent: stop paying for the summary.
-            if self.cells & 0x3FFF == 0 && self.nonMissing >= 16_384 && self.distinct.estimate > 0.5 * Double(self.nonMissing) {
-                self.trackFrequent = false
+        var offset = 0
+        var length = cell.count
+        var hash: UInt64 = 0
+        var kept: Int32 = 0
+        withUnsafePointer(to: &offset) { offsets in
+            withUnsafePointer(to: &length) { lengths in
+                let batch = CellBatch(bytes: cell.baseAddress, offsets: offsets, lengths: lengths, count: 1)
+                self.add(batch, missingMarkers: missingMarkers, scratch: BatchScratch(hashes: &hash, kept: &kept))
             }
         }
-        switch self.hypothesis {
-        case .number:
-            self.recordLength(bytes: cell.count)
-            if let number = NumberParser.parse(cell, style: self.style) { self.addNumber(number) } else { self.reject() }
-        case .text:
-            self.recordText(cell)
-        case .boolean:
-            self.recordLength(bytes: cell.count)
-            if let value = BooleanParser.parse(cell) { self.addBoolean(value) } else { self.reject() }
-        case .date:
-            self.recordText(cell)
-            if let date = DateParser.parse(cell), self.acceptsDate(date) { self.addDate(date) } else { self.reject() }
-        case .unknown:
-            self.recordText(cell)
-            if let number = NumberParser.parse(cell, style: self.style) {
-                self.hypothesis = .number
-                self.addNumber(number)
-            } else if let value = BooleanParser.parse(cell) {
-                self.hypothesis = .boolean
-                self.addBoolean(value)
-            } else if let date = DateParser.parse(cell) {
-                self.hypothesis = .date
-                self.addDate(date)
-            } else {
-                self.hypothesis = .text
+    }
+
+    /// Adds a batch of cells in passes: each cell's kind and lengths first, then the hashes of
+    /// the non-missing cells to the distinct-count sketch and to the frequent values, each in
+    /// one loop (one exclusive access to the sketch per batch, not one per cell).
+    mutating func add(_ batch: CellBatch, missingMarkers: MissingMarkers, scratch: BatchScratch) {
+        let cellsBefore = self.cells
+        var present = 0
+        for index in 0..<batch.count {
+            let cell = batch[index]
+            self.cells += 1
+            if missingMarkers.isMissing(cell) {
+                self.missing += 1
+                continue
+            }
+            scratch.hashes[present] = Hash64.hash(cell)
+            scratch.kept[present] = Int32(truncatingIfNeeded: index)
+            present += 1
+            switch self.hypothesis {
+            case .number:
+                self.recordLength(bytes: cell.count)
+                if let number = NumberParser.parse(cell, style: self.style) { self.addNumber(number) } else { self.reject() }
+            case .text:
+                self.recordText(cell)
+            case .boolean:
+                self.recordLength(bytes: cell.count)
+                if let value = BooleanParser.parse(cell) { self.addBoolean(value) } else { self.reject() }
+            case .date:
+                self.recordText(cell)
+                if let date = DateParser.parse(cell), self.acceptsDate(date) { self.addDate(date) } else { self.reject() }
+            case .unknown:
+                self.recordText(cell)
+                if let number = NumberParser.parse(cell, style: self.style) {
+                    self.hypothesis = .number
+                    self.addNumber(number)
+                } else if let value = BooleanParser.parse(cell) {
+                    self.hypothesis = .boolean
+                    self.addBoolean(value)
+                } else if let date = DateParser.parse(cell) {
+                    self.hypothesis = .date
+                    self.addDate(date)
+                } else {
+                    self.hypothesis = .text
+                }
+            }
+        }
+        let hashes = UnsafeBufferPointer(start: scratch.hashes, count: present)
+        self.distinct.add(hashes: hashes)
+        if self.trackFrequent {
+            self.frequent.add(hashes: hashes) { batch[Int(scratch.kept[$0])] }
+            // In a column of (nearly) distinct values no value is frequent: stop paying for the
+            // summary (checked each time the cell count passes a multiple of 16,384).
+            if cellsBefore >> 14 != self.cells >> 14 && self.nonMissing >= 16_384 && self.distinct.estimate > 0.5 * Double(self.nonMissing) {
+                self.trackFrequent = false
             }
         }
     }

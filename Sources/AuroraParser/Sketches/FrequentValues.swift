@@ -48,6 +48,42 @@ public struct FrequentValues: Sendable {
         }
     }
 
+    /// Adds many values, each counted once, in order (the same summary as adding them one by
+    /// one); `bytes(i)` gives the i-th value's bytes, read only for values not yet kept. Runs of
+    /// values already kept are counted with one exclusive access to the counters.
+    mutating func add(hashes: UnsafeBufferPointer<UInt64>, bytes: (Int) -> UnsafeBufferPointer<UInt8>) {
+        var next = 0
+        while next < hashes.count {
+            let mask = self.mask
+            // Counts every value up to the first that is not kept; returns its index.
+            let miss: Int = self.table.withUnsafeBufferPointer { table in
+                self.keys.withUnsafeBufferPointer { keys in
+                    self.counts.withUnsafeMutableBufferPointer { counts in
+                        var index = next
+                        values: while index < hashes.count {
+                            let hash = hashes[index]
+                            var position = Int(truncatingIfNeeded: hash) & mask
+                            while true {
+                                let entry = Int(table[position])
+                                if entry == 0 { break values }
+                                if keys[entry - 1] == hash {
+                                    counts[entry - 1] += 1
+                                    break
+                                }
+                                position = (position + 1) & mask
+                            }
+                            index += 1
+                        }
+                        return index
+                    }
+                }
+            }
+            guard miss < hashes.count else { return }
+            self.add(hash: hashes[miss], bytes: bytes(miss))
+            next = miss + 1
+        }
+    }
+
     private mutating func insert(hash: UInt64, count: Int, at position: Int, bytes: UnsafeBufferPointer<UInt8>) {
         let slot = self.used
         self.used += 1

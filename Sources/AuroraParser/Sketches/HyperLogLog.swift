@@ -20,6 +20,19 @@ public struct HyperLogLog: Sendable, Equatable {
         }
     }
 
+    /// Adds many hashes with one exclusive access to the registers.
+    public mutating func add(hashes: UnsafeBufferPointer<UInt64>) {
+        let precision = UInt64(self.precision)
+        self.registers.withUnsafeMutableBufferPointer { registers in
+            for hash in hashes {
+                let index = Int(truncatingIfNeeded: hash >> (64 - precision))
+                let rest = (hash << precision) | (1 << (precision - 1))
+                let rank = UInt8(truncatingIfNeeded: rest.leadingZeroBitCount + 1)
+                if rank > registers[index] { registers[index] = rank }
+            }
+        }
+    }
+
     public mutating func merge(_ other: HyperLogLog) {
         precondition(other.precision == self.precision)
         for index in self.registers.indices where other.registers[index] > self.registers[index] {
