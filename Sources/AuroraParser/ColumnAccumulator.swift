@@ -17,6 +17,19 @@ struct CellBatch {
 struct BatchScratch {
     let hashes: UnsafeMutablePointer<UInt64>
     let kept: UnsafeMutablePointer<Int32>
+    /// The batch's numbers, in order.
+    let numbers: UnsafeMutablePointer<Double>
+
+    /// Scratch memory for batches of up to `capacity` cells, for the duration of `body`.
+    static func with<Result>(capacity: Int, _ body: (BatchScratch) -> Result) -> Result {
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: capacity) { hashes in
+            withUnsafeTemporaryAllocation(of: Int32.self, capacity: capacity) { kept in
+                withUnsafeTemporaryAllocation(of: Double.self, capacity: capacity) { numbers in
+                    body(BatchScratch(hashes: hashes.baseAddress!, kept: kept.baseAddress!, numbers: numbers.baseAddress!))
+                }
+            }
+        }
+    }
 }
 
 /// Settings that shape a column's statistics.
@@ -59,11 +72,12 @@ public struct ColumnAccumulator: Sendable {
     var invalid = 0
 
     // Numbers.
-    /// Moments of the numbers up to the last full batch; `pendingNumbers` holds the rest. In
-    /// batches the moments cost no division per value (`Moments.add(contentsOf:)`).
+    /// Moments of the numbers up to the last full group of 64; `pendingNumbers` holds the rest.
+    /// In groups the moments cost no division per value (`Moments.add(contentsOf:)`), and the
+    /// same groups whatever the batches, so the result does not depend on how cells arrive.
     private var flushedMoments = Moments()
     private var pendingNumbers: [Double] = []
-    private static let numberBatch = 64
+    private static let numberGroup = 64
     var moments: Moments {
         var moments = self.flushedMoments
         self.pendingNumbers.withUnsafeBufferPointer { moments.add(contentsOf: $0) }
@@ -128,24 +142,24 @@ public struct ColumnAccumulator: Sendable {
 
     /// Adds one cell (a batch of one).
     public mutating func add(_ cell: UnsafeBufferPointer<UInt8>, missingMarkers: MissingMarkers) {
-        var offset = 0
-        var length = cell.count
-        var hash: UInt64 = 0
-        var kept: Int32 = 0
-        withUnsafePointer(to: &offset) { offsets in
-            withUnsafePointer(to: &length) { lengths in
-                let batch = CellBatch(bytes: cell.baseAddress, offsets: offsets, lengths: lengths, count: 1)
-                self.add(batch, missingMarkers: missingMarkers, scratch: BatchScratch(hashes: &hash, kept: &kept))
+        let offsets = [0]
+        let lengths = [cell.count]
+        offsets.withUnsafeBufferPointer { offsets in
+            lengths.withUnsafeBufferPointer { lengths in
+                let batch = CellBatch(bytes: cell.baseAddress, offsets: offsets.baseAddress!, lengths: lengths.baseAddress!, count: 1)
+                BatchScratch.with(capacity: 1) { self.add(batch, missingMarkers: missingMarkers, scratch: $0) }
             }
         }
     }
 
     /// Adds a batch of cells in passes: each cell's kind and lengths first, then the hashes of
-    /// the non-missing cells to the distinct-count sketch and to the frequent values, each in
-    /// one loop (one exclusive access to the sketch per batch, not one per cell).
+    /// the non-missing cells to the distinct-count sketch and to the frequent values, and the
+    /// numbers to the moments and the quantile sketch, each in one loop (one exclusive access to
+    /// a sketch per batch, not one per cell).
     mutating func add(_ batch: CellBatch, missingMarkers: MissingMarkers, scratch: BatchScratch) {
         let cellsBefore = self.cells
         var present = 0
+        var numbers = 0
         for index in 0..<batch.count {
             let cell = batch[index]
             self.cells += 1
@@ -159,7 +173,14 @@ public struct ColumnAccumulator: Sendable {
             switch self.hypothesis {
             case .number:
                 self.recordLength(bytes: cell.count)
-                if let number = NumberParser.parse(cell, style: self.style) { self.addNumber(number) } else { self.reject() }
+                if let number = NumberParser.parse(cell, style: self.style) {
+                    self.addNumber(number)
+                    scratch.numbers[numbers] = number.value
+                    numbers += 1
+                } else {
+                    self.reject()
+                    if self.hypothesis == .text { numbers = 0 }  // the numbers so far are dropped
+                }
             case .text:
                 self.recordText(cell)
             case .boolean:
@@ -173,6 +194,8 @@ public struct ColumnAccumulator: Sendable {
                 if let number = NumberParser.parse(cell, style: self.style) {
                     self.hypothesis = .number
                     self.addNumber(number)
+                    scratch.numbers[numbers] = number.value
+                    numbers += 1
                 } else if let value = BooleanParser.parse(cell) {
                     self.hypothesis = .boolean
                     self.addBoolean(value)
@@ -184,6 +207,7 @@ public struct ColumnAccumulator: Sendable {
                 }
             }
         }
+        if numbers > 0 { self.addNumbers(UnsafeBufferPointer(start: scratch.numbers, count: numbers)) }
         let hashes = UnsafeBufferPointer(start: scratch.hashes, count: present)
         self.distinct.add(hashes: hashes)
         if self.trackFrequent {
@@ -236,12 +260,6 @@ public struct ColumnAccumulator: Sendable {
     @inline(__always)
     private mutating func addNumber(_ number: ParsedNumber) {
         let value = number.value
-        self.pendingNumbers.append(value)
-        if self.pendingNumbers.count == Self.numberBatch {
-            self.pendingNumbers.withUnsafeBufferPointer { self.flushedMoments.add(contentsOf: $0) }
-            self.pendingNumbers.removeAll(keepingCapacity: true)
-        }
-        self.quantiles.add(value)
         if value < self.minimum { self.minimum = value }
         if value > self.maximum { self.maximum = value }
         if value == 0 { self.zeros += 1 }
@@ -254,6 +272,21 @@ public struct ColumnAccumulator: Sendable {
         if self.firstValue.isNaN { self.firstValue = value }
         if value < self.lastValue { self.ascending = false }
         self.lastValue = value
+    }
+
+    /// The batch's numbers (already counted by `addNumber`) to the moments and the sketch.
+    private mutating func addNumbers(_ numbers: UnsafeBufferPointer<Double>) {
+        self.quantiles.add(contentsOf: numbers)
+        var offset = 0
+        while offset < numbers.count {
+            let take = min(Self.numberGroup - self.pendingNumbers.count, numbers.count - offset)
+            self.pendingNumbers.append(contentsOf: UnsafeBufferPointer(rebasing: numbers[offset..<(offset + take)]))
+            offset += take
+            if self.pendingNumbers.count == Self.numberGroup {
+                self.pendingNumbers.withUnsafeBufferPointer { self.flushedMoments.add(contentsOf: $0) }
+                self.pendingNumbers.removeAll(keepingCapacity: true)
+            }
+        }
     }
 
     private mutating func addBoolean(_ value: Bool) {

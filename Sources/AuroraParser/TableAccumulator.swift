@@ -26,9 +26,7 @@ struct TableAccumulator: Sendable {
     private var arena: [UInt8] = []
     private var offsets: [Int]
     private var lengths: [Int]
-    /// Working memory of a column taking its batch (`BatchScratch`).
-    private var hashes: [UInt64]
-    private var kept: [Int32]
+
     /// A batch is fed early once its bytes pass this (a few very long rows).
     private static let arenaLimit = 1 << 20
 
@@ -42,8 +40,6 @@ struct TableAccumulator: Sendable {
         self.batchRows = max(1, min(256, 65_536 / max(1, self.columns.count)))
         self.offsets = [Int](repeating: 0, count: self.batchRows * self.columns.count)
         self.lengths = self.offsets
-        self.hashes = [UInt64](repeating: 0, count: self.batchRows)
-        self.kept = [Int32](repeating: 0, count: self.batchRows)
     }
 
     /// Returns the row's cells as profiled (for `--rows`), or nil when the row is not data.
@@ -117,19 +113,16 @@ struct TableAccumulator: Sendable {
         let rows = self.batchedRows
         let stride = self.batchRows
         let markers = self.missingMarkers
-        self.arena.withUnsafeBufferPointer { arena in
-            self.offsets.withUnsafeBufferPointer { offsets in
-                self.lengths.withUnsafeBufferPointer { lengths in
-                    self.hashes.withUnsafeMutableBufferPointer { hashes in
-                        self.kept.withUnsafeMutableBufferPointer { kept in
-                            let scratch = BatchScratch(hashes: hashes.baseAddress!, kept: kept.baseAddress!)
-                            self.columns.withUnsafeMutableBufferPointer { columns in
-                                for column in columns.indices {
-                                    let batch = CellBatch(
-                                        bytes: arena.baseAddress, offsets: offsets.baseAddress! + column * stride,
-                                        lengths: lengths.baseAddress! + column * stride, count: rows)
-                                    columns[column].add(batch, missingMarkers: markers, scratch: scratch)
-                                }
+        BatchScratch.with(capacity: rows) { scratch in
+            self.arena.withUnsafeBufferPointer { arena in
+                self.offsets.withUnsafeBufferPointer { offsets in
+                    self.lengths.withUnsafeBufferPointer { lengths in
+                        self.columns.withUnsafeMutableBufferPointer { columns in
+                            for column in columns.indices {
+                                let batch = CellBatch(
+                                    bytes: arena.baseAddress, offsets: offsets.baseAddress! + column * stride,
+                                    lengths: lengths.baseAddress! + column * stride, count: rows)
+                                columns[column].add(batch, missingMarkers: markers, scratch: scratch)
                             }
                         }
                     }

@@ -217,6 +217,21 @@ struct StatisticsTests {
         }
         parts[0].merge(parts[1])
         parts[0].merge(parts[2])
+        // Bulk adds in uneven slices build the same sketch as adds one by one.
+        var bulk = KLLSketch()
+        values.withUnsafeBufferPointer { values in
+            var offset = 0
+            var slice = 1
+            while offset < values.count {
+                let end = min(values.count, offset + slice)
+                bulk.add(contentsOf: UnsafeBufferPointer(rebasing: values[offset..<end]))
+                offset = end
+                slice = slice % 500 + 7
+            }
+        }
+        let fractions = (0...100).map { Double($0) / 100 }
+        #expect(bulk.quantiles(fractions) == whole.quantiles(fractions))
+        #expect(bulk.count == whole.count)
         for sketch in [whole, parts[0]] {
             for (fraction, estimate) in zip([0.01, 0.25, 0.5, 0.75, 0.99], sketch.quantiles([0.01, 0.25, 0.5, 0.75, 0.99])) {
                 let rank = Double(sorted.filter { $0 < estimate }.count) / Double(values.count)
