@@ -295,6 +295,38 @@ struct StatisticsTests {
         }
     }
 
+    /// Beyond `samplingStart` values the sketch keeps one value per block of 2^s: the count stays
+    /// exact, the ranks stay within 2%, and sketches at different sampling levels merge.
+    @Test func samplingSketchStaysAccurateAndMerges() {
+        var random = SeededRandom(seed: 21)
+        // A trend, so that a value kept at the wrong weight moves the ranks.
+        let values = (0..<400_000).map { Double($0) + 1_000 * Double.random(in: 0..<1, using: &random) }
+        let sorted = values.sorted()
+        var whole = KLLSketch(samplingStart: 8_192)
+        var early = KLLSketch(samplingStart: 8_192)
+        var late = KLLSketch(samplingStart: 8_192)
+        values.withUnsafeBufferPointer { values in
+            whole.add(contentsOf: values)
+            early.add(contentsOf: UnsafeBufferPointer(rebasing: values[0..<30_000]))
+            late.add(contentsOf: UnsafeBufferPointer(rebasing: values[30_000...]))
+        }
+        early.merge(late)
+        let fractions = [0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99]
+        for sketch in [whole, early] {
+            #expect(sketch.count == 400_000)
+            for (fraction, estimate) in zip(fractions, sketch.quantiles(fractions)) {
+                var low = 0
+                var high = sorted.count
+                while low < high {
+                    let middle = (low + high) / 2
+                    if sorted[middle] < estimate { low = middle + 1 } else { high = middle }
+                }
+                let rank = Double(low) / Double(values.count)
+                #expect(abs(rank - fraction) < 0.02, "quantile \(fraction): rank \(rank)")
+            }
+        }
+    }
+
     @Test func splitProfilesMergeIntoTheWhole() throws {
         var random = SeededRandom(seed: 3)
         var text = "x,y,z,d\n"

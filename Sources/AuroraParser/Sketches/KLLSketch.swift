@@ -6,6 +6,12 @@
 /// items of memory and no loss of accuracy (a larger level compacts less often). Levels above 0
 /// are kept sorted and compaction merges into them, so no upper level is ever re-sorted. Two
 /// sketches merge by concatenating levels and compacting. Rank error is about 1-2% at k = 200.
+///
+/// Sorting each value once was still the largest cost of the sketch, so beyond `samplingStart`
+/// values it samples, as the KLL paper's lowest levels do: once the sketch has seen
+/// samplingStart × 2^s values, it keeps one value, chosen at random, of each block of 2^s, at
+/// weight 2^s (level s). That adds a rank error of about sqrt(2^s / n) / 2, under 0.2% with
+/// samplingStart = 65,536, well below the compactions' own; the count stays exact.
 public struct KLLSketch: Sendable {
     public let k: Int
     /// levels[0] in arrival order; every level above it sorted.
@@ -21,11 +27,18 @@ public struct KLLSketch: Sendable {
     /// capacity(level) for each level, cached: it changes only when a level is added (level 0's never).
     private var capacities: [Int]
     private let level0Capacity: Int
+    public let samplingStart: Int
+    /// s: new values are kept one per block of 2^s, at level s (the buffer's items have weight 2^s).
+    private var sampleLevel = 0
+    /// Values of the current block seen so far, and the index in the block of the one kept.
+    private var blockSeen = 0
+    private var blockPick = 0
 
     private static let minimumCapacity = 8
 
-    public init(k: Int = 200, seed: UInt64 = 0x853C_49E6_748F_EA9B) {
+    public init(k: Int = 200, seed: UInt64 = 0x853C_49E6_748F_EA9B, samplingStart: Int = 1 << 16) {
         self.k = k
+        self.samplingStart = max(1, samplingStart)
         self.randomState = seed | 1
         self.capacities = [max(Self.minimumCapacity, k)]
         self.level0Capacity = self.capacities[0]
@@ -43,41 +56,74 @@ public struct KLLSketch: Sendable {
         self.capacities[0] = max(Self.minimumCapacity, self.k)
     }
 
-    @inline(__always)
     public mutating func add(_ value: Double) {
-        self.buffer[self.buffered] = value
-        self.buffered += 1
-        self.count += 1
-        if self.buffered >= self.level0Capacity { self.flush() }
+        withUnsafePointer(to: value) { self.add(contentsOf: UnsafeBufferPointer(start: $0, count: 1)) }
     }
 
     /// Adds values in bulk (the same sketch as adding them one by one).
     public mutating func add(contentsOf values: UnsafeBufferPointer<Double>) {
         var offset = 0
         while offset < values.count {
-            let count = min(values.count - offset, self.level0Capacity - self.buffered)
-            self.buffer.withUnsafeMutableBufferPointer { buffer in
-                (buffer.baseAddress! + self.buffered).update(from: values.baseAddress! + offset, count: count)
+            if self.sampleLevel == 0 {
+                // Every value is kept, up to the next flush or the start of sampling.
+                let untilSampling = self.samplingStart * 2 - self.count
+                let count = min(values.count - offset, self.level0Capacity - self.buffered, max(1, untilSampling))
+                self.buffer.withUnsafeMutableBufferPointer { buffer in
+                    (buffer.baseAddress! + self.buffered).update(from: values.baseAddress! + offset, count: count)
+                }
+                self.buffered += count
+                self.count += count
+                offset += count
+                if self.buffered >= self.level0Capacity { self.flush() }
+                if self.count >= self.samplingStart * 2 { self.raiseSampleLevel() }
+                continue
             }
-            self.buffered += count
-            self.count += count
-            offset += count
-            if self.buffered >= self.level0Capacity { self.flush() }
+            // One value per block of 2^s.
+            let blockSize = 1 << self.sampleLevel
+            let value = values[offset]
+            if self.blockSeen == self.blockPick {
+                self.buffer.withUnsafeMutableBufferPointer { $0[self.buffered] = value }
+                self.buffered += 1
+            }
+            self.blockSeen += 1
+            self.count += 1
+            offset += 1
+            if self.blockSeen == blockSize {
+                self.blockSeen = 0
+                if self.buffered >= self.level0Capacity { self.flush() }
+                if self.count >= self.samplingStart << (self.sampleLevel + 1) { self.raiseSampleLevel() }
+                self.blockPick = Int(truncatingIfNeeded: self.nextRandom()) & ((1 << self.sampleLevel) - 1)
+            }
         }
     }
 
+    /// At a block's end: the buffer goes to its level, and blocks double.
+    private mutating func raiseSampleLevel() {
+        self.flush()
+        self.sampleLevel += 1
+        self.blockSeen = 0
+        self.blockPick = Int(truncatingIfNeeded: self.nextRandom()) & ((1 << self.sampleLevel) - 1)
+    }
+
+    /// The buffer's items go to their level: level 0 takes them as they are (it is sorted when
+    /// compacted); a higher level, kept sorted, takes them sorted.
     private mutating func flush() {
-        self.levels[0].append(contentsOf: self.buffer[0..<self.buffered])
+        let level = self.sampleLevel
+        while self.levels.count <= level { self.addLevel() }
+        self.levels[level].append(contentsOf: self.buffer[0..<self.buffered])
+        if level > 0 { self.levels[level].sort() }  // a sorted run and a new one: the stable sort merges them
         self.buffered = 0
         self.compress()
     }
 
-    private mutating func nextRandomBit() -> Int {
+    private mutating func nextRandom() -> UInt64 {
         self.randomState ^= self.randomState << 13
         self.randomState ^= self.randomState >> 7
         self.randomState ^= self.randomState << 17
-        return Int(self.randomState & 1)
+        return self.randomState
     }
+
+    private mutating func nextRandomBit() -> Int { Int(self.nextRandom() & 1) }
 
     /// Compacts every level that is over its capacity, lowest first.
     private mutating func compress() {
@@ -139,11 +185,12 @@ public struct KLLSketch: Sendable {
 
     public mutating func merge(_ other: KLLSketch) {
         self.flush()
-        self.levels[0].append(contentsOf: other.buffer[0..<other.buffered])
-        while self.levels.count < other.levels.count { self.addLevel() }
-        for (level, items) in other.levels.enumerated() {
-            self.levels[level].append(contentsOf: items)
-            if level > 0 { self.levels[level].sort() }  // two sorted runs: the stable sort merges them
+        while self.levels.count < max(other.levels.count, other.sampleLevel + 1) { self.addLevel() }
+        // The other's buffer belongs to its sampling level.
+        self.levels[other.sampleLevel].append(contentsOf: other.buffer[0..<other.buffered])
+        for (level, items) in other.levels.enumerated() { self.levels[level].append(contentsOf: items) }
+        for level in 1..<self.levels.count {
+            self.levels[level].sort()  // sorted runs: the stable sort merges them
         }
         self.count += other.count
         self.compress()
@@ -151,7 +198,8 @@ public struct KLLSketch: Sendable {
 
     /// Items with their weights, sorted by value.
     private func weighted() -> [(value: Double, weight: Double)] {
-        var items: [(value: Double, weight: Double)] = self.buffer[0..<self.buffered].map { ($0, 1) }
+        let bufferWeight = Double(1 << self.sampleLevel)
+        var items: [(value: Double, weight: Double)] = self.buffer[0..<self.buffered].map { ($0, bufferWeight) }
         for (level, values) in self.levels.enumerated() {
             let weight = Double(1 << level)
             for value in values { items.append((value, weight)) }
