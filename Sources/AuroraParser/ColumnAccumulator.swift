@@ -274,8 +274,16 @@ public struct ColumnAccumulator: Sendable {
         self.lastValue = value
     }
 
+    /// Rows before this accumulator's in the file (it profiles a later part of it): the quantile
+    /// sketch samples as if this column's numbers in them had come first, at this part's density.
+    var priorRows = 0
+
     /// The batch's numbers (already counted by `addNumber`) to the moments and the sketch.
     private mutating func addNumbers(_ numbers: UnsafeBufferPointer<Double>) {
+        if self.priorRows > 0 {
+            let seen = self.quantiles.count + numbers.count
+            self.quantiles.priorCount = Int((Double(self.priorRows) * Double(seen) / Double(max(1, self.cells))).rounded())
+        }
         self.quantiles.add(contentsOf: numbers)
         var offset = 0
         while offset < numbers.count {

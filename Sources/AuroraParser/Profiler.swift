@@ -324,9 +324,10 @@ final class ParallelBlocks: @unchecked Sendable {
         self.workers.submit {
             let result = Result<TableAccumulator, any Error> {
                 var tokenizer = CSVTokenizer(dialect: layout.dialect, limits: options.limits, firstLine: firstLine)
+                // Lines before the block: about its rows before it (more with multi-line fields).
                 var table = TableAccumulator(
                     layout: layout, settings: options.settings, policy: options.raggedPolicy,
-                    malformedListLimit: options.malformedListLimit, isFirstPart: index == 0)
+                    malformedListLimit: options.malformedListLimit, isFirstPart: index == 0, priorRows: firstLine - 1)
                 do {
                     try tokenizer.feed(block) { _ = try table.add($0) }
                     try tokenizer.finish { _ = try table.add($0) }

@@ -30,12 +30,17 @@ struct TableAccumulator: Sendable {
     /// A batch is fed early once its bytes pass this (a few very long rows).
     private static let arenaLimit = 1 << 20
 
-    init(layout: SniffedLayout, settings: ProfileSettings, policy: RaggedPolicy, malformedListLimit: Int, isFirstPart: Bool) {
+    /// `priorRows`: about how many rows of the file come before this part (see `ColumnAccumulator.priorRows`).
+    init(layout: SniffedLayout, settings: ProfileSettings, policy: RaggedPolicy, malformedListLimit: Int, isFirstPart: Bool, priorRows: Int = 0) {
         self.layout = layout
         self.policy = policy
         self.missingMarkers = settings.missingMarkers
         self.malformedListLimit = malformedListLimit
-        self.columns = layout.decimalStyles.map { ColumnAccumulator(style: $0, settings: settings) }
+        self.columns = layout.decimalStyles.map { style in
+            var column = ColumnAccumulator(style: style, settings: settings)
+            column.priorRows = priorRows
+            return column
+        }
         self.headerPending = isFirstPart && layout.header
         self.batchRows = max(1, min(256, 65_536 / max(1, self.columns.count)))
         self.offsets = [Int](repeating: 0, count: self.batchRows * self.columns.count)

@@ -28,6 +28,9 @@ public struct KLLSketch: Sendable {
     private var capacities: [Int]
     private let level0Capacity: Int
     public let samplingStart: Int
+    /// Values that come before this sketch's in the whole (it profiles a later part of a file):
+    /// sampling starts as if they had been added, as it would in one sketch of the whole.
+    public var priorCount = 0
     /// s: new values are kept one per block of 2^s, at level s (the buffer's items have weight 2^s).
     private var sampleLevel = 0
     /// Values of the current block seen so far, and the index in the block of the one kept.
@@ -66,7 +69,7 @@ public struct KLLSketch: Sendable {
         while offset < values.count {
             if self.sampleLevel == 0 {
                 // Every value is kept, up to the next flush or the start of sampling.
-                let untilSampling = self.samplingStart * 2 - self.count
+                let untilSampling = self.samplingStart * 2 - self.count - self.priorCount
                 let count = min(values.count - offset, self.level0Capacity - self.buffered, max(1, untilSampling))
                 self.buffer.withUnsafeMutableBufferPointer { buffer in
                     (buffer.baseAddress! + self.buffered).update(from: values.baseAddress! + offset, count: count)
@@ -75,7 +78,7 @@ public struct KLLSketch: Sendable {
                 self.count += count
                 offset += count
                 if self.buffered >= self.level0Capacity { self.flush() }
-                if self.count >= self.samplingStart * 2 { self.raiseSampleLevel() }
+                if self.count + self.priorCount >= self.samplingStart * 2 { self.raiseSampleLevel() }
                 continue
             }
             // One value per block of 2^s.
@@ -91,7 +94,7 @@ public struct KLLSketch: Sendable {
             if self.blockSeen == blockSize {
                 self.blockSeen = 0
                 if self.buffered >= self.level0Capacity { self.flush() }
-                if self.count >= self.samplingStart << (self.sampleLevel + 1) { self.raiseSampleLevel() }
+                if self.count + self.priorCount >= self.samplingStart << (self.sampleLevel + 1) { self.raiseSampleLevel() }
                 self.blockPick = Int(truncatingIfNeeded: self.nextRandom()) & ((1 << self.sampleLevel) - 1)
             }
         }
