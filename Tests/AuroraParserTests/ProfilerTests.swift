@@ -254,6 +254,31 @@ struct StatisticsTests {
         }
         #expect(frequent.top(1).first?.value == "common")
         #expect(frequent.top(1).first!.count >= 2500 - frequent.maximumError)
+        // Adding in batches (counts and inserts in one pass, decrements between) keeps the same
+        // summary as adding one by one, on a stream that fills it again and again.
+        let texts = (0..<20_000).map { index in index % 3 == 0 ? "v\(index % 7)" : "w\(Int.random(in: 0..<300, using: &random))" }
+        var single = FrequentValues(capacity: 16)
+        var batched = FrequentValues(capacity: 16)
+        for var text in texts { text.withUTF8 { single.add(hash: Hash64.hash($0), bytes: $0) } }
+        let arena = Array(texts.joined().utf8)
+        var bounds = [0]
+        for text in texts { bounds.append(bounds.last! + text.utf8.count) }
+        arena.withUnsafeBufferPointer { arena in
+            func value(_ index: Int) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: arena[bounds[index]..<bounds[index + 1]]) }
+            let hashes = texts.indices.map { Hash64.hash(value($0)) }
+            var start = 0
+            while start < hashes.count {
+                let end = min(hashes.count, start + 1 + start % 251)
+                hashes[start..<end].withUnsafeBufferPointer { slice in
+                    batched.add(hashes: slice) { value(start + $0) }
+                }
+                start = end
+            }
+        }
+        #expect(batched.maximumError == single.maximumError)
+        #expect(batched.maximumError > 0)
+        #expect(batched.top(16).map(\.value) == single.top(16).map(\.value))
+        #expect(batched.top(16).map(\.count) == single.top(16).map(\.count))
     }
 
     /// Columns take their cells a batch of rows at a time, from copies: every cell must reach its

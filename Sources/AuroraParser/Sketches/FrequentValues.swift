@@ -49,38 +49,61 @@ public struct FrequentValues: Sendable {
     }
 
     /// Adds many values, each counted once, in order (the same summary as adding them one by
-    /// one); `bytes(i)` gives the i-th value's bytes, read only for values not yet kept. Runs of
-    /// values already kept are counted with one exclusive access to the counters.
+    /// one); `bytes(i)` gives the i-th value's bytes, read only for values not yet kept. Counting
+    /// and inserting happen under one exclusive access to the arrays; only the decrement round
+    /// of a full summary leaves it.
     mutating func add(hashes: UnsafeBufferPointer<UInt64>, bytes: (Int) -> UnsafeBufferPointer<UInt8>) {
         var next = 0
         while next < hashes.count {
-            let mask = self.mask
-            // Counts every value up to the first that is not kept; returns its index.
-            let miss: Int = self.table.withUnsafeBufferPointer { table in
-                self.keys.withUnsafeBufferPointer { keys in
+            let (mask, capacity, displayBytes) = (self.mask, self.capacity, Self.displayBytes)
+            var used = self.used
+            // Counts or inserts every value up to the first that finds the summary full; returns its index.
+            let full: Int = self.table.withUnsafeMutableBufferPointer { table in
+                self.keys.withUnsafeMutableBufferPointer { keys in
                     self.counts.withUnsafeMutableBufferPointer { counts in
-                        var index = next
-                        values: while index < hashes.count {
-                            let hash = hashes[index]
-                            var position = Int(truncatingIfNeeded: hash) & mask
-                            while true {
-                                let entry = Int(table[position])
-                                if entry == 0 { break values }
-                                if keys[entry - 1] == hash {
-                                    counts[entry - 1] += 1
-                                    break
+                        self.lengths.withUnsafeMutableBufferPointer { lengths in
+                            self.display.withUnsafeMutableBufferPointer { display in
+                                var index = next
+                                values: while index < hashes.count {
+                                    let hash = hashes[index]
+                                    var position = Int(truncatingIfNeeded: hash) & mask
+                                    while true {
+                                        let entry = Int(table[position])
+                                        if entry == 0 { break }
+                                        if keys[entry - 1] == hash {
+                                            counts[entry - 1] += 1
+                                            index += 1
+                                            continue values
+                                        }
+                                        position = (position + 1) & mask
+                                    }
+                                    // Not kept: a free counter takes it, or the summary is full.
+                                    guard used < capacity else { break values }
+                                    let slot = used
+                                    used += 1
+                                    keys[slot] = hash
+                                    counts[slot] = 1
+                                    let value = bytes(index)
+                                    let length = min(value.count, displayBytes)
+                                    lengths[slot] = length
+                                    if length > 0, let source = value.baseAddress {
+                                        (display.baseAddress! + slot * displayBytes).update(from: source, count: length)
+                                    }
+                                    table[position] = Int32(slot + 1)
+                                    index += 1
                                 }
-                                position = (position + 1) & mask
+                                return index
                             }
-                            index += 1
                         }
-                        return index
                     }
                 }
             }
-            guard miss < hashes.count else { return }
-            self.add(hash: hashes[miss], bytes: bytes(miss))
-            next = miss + 1
+            self.used = used
+            guard full < hashes.count else { return }
+            // Misra-Gries: a new value meeting a full summary lowers every count by one (its own
+            // single occurrence included, so it is not kept).
+            self.decrementAll(by: 1)
+            next = full + 1
         }
     }
 
