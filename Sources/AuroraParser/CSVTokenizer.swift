@@ -19,7 +19,56 @@ public struct Dialect: Sendable, Hashable {
     }
 }
 
+/// Finds the first of up to four bytes eight bytes at a time (SWAR): a byte equal to one of them
+/// is a zero byte of `word ^ (byte × 0x01…01)`, and the lowest zero byte of a word is found
+/// exactly by the classic (x − 0x01…01) & ~x & 0x80…80 (a borrow only flags bytes above it).
+/// Most fields are a few bytes long: one step finds their end instead of one step per byte.
+struct ByteSearch {
+    private let patterns: (UInt64, UInt64, UInt64, UInt64)
+
+    /// Any of `bytes` (one to four; repeated to fill four).
+    init(_ bytes: [UInt8]) {
+        let spread = bytes.map { UInt64($0) &* 0x0101_0101_0101_0101 }
+        self.patterns = (spread[0], spread[1 % spread.count], spread[2 % spread.count], spread[3 % spread.count])
+    }
+
+    @inline(__always)
+    private static func zeroBytes(_ x: UInt64) -> UInt64 { (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 }
+
+    /// The index of the first byte in `base[from..<count]` that is one of the bytes, or `count`.
+    @inline(__always)
+    func first(in base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int {
+        var index = from
+        while index + 8 <= count {
+            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
+            let found =
+                Self.zeroBytes(word ^ self.patterns.0) | Self.zeroBytes(word ^ self.patterns.1)
+                | Self.zeroBytes(word ^ self.patterns.2) | Self.zeroBytes(word ^ self.patterns.3)
+            if found != 0 { return index + found.trailingZeroBitCount >> 3 }
+            index += 8
+        }
+        while index < count {
+            let byte = UInt64(base[index]) &* 0x0101_0101_0101_0101
+            if byte == self.patterns.0 || byte == self.patterns.1 || byte == self.patterns.2 || byte == self.patterns.3 { return index }
+            index += 1
+        }
+        return count
+    }
+}
+
 extension Dialect {
+    /// `specialBytes` as searches: outside and inside quotes.
+    var byteSearches: (outside: ByteSearch, inside: ByteSearch) {
+        var outside = [UInt8(ascii: "\n"), UInt8(ascii: "\r"), self.delimiter]
+        var inside = [UInt8(ascii: "\n"), UInt8(ascii: "\r")]
+        if let quote = self.quote {
+            outside.append(quote)
+            inside.append(quote)
+        }
+        if self.escape == .backslash { inside.append(UInt8(ascii: "\\")) }
+        return (ByteSearch(outside), ByteSearch(inside))
+    }
+
     /// Bytes that end a run of ordinary bytes: outside quotes (delimiter, quote, CR, LF) and inside
     /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer skips everything
     /// else in bulk.
@@ -135,6 +184,8 @@ public struct CSVTokenizer: @unchecked Sendable {
     /// CR, LF, backslash with backslash escapes).
     private let specialOutside: [Bool]
     private let specialInside: [Bool]
+    private let searchOutside: ByteSearch
+    private let searchInside: ByteSearch
     private var state = State.fieldStart
     /// The current row's finished fields: the first `spanCount` elements (the array is reused
     /// across rows; emptying it per row through removeAll costs more than the row).
@@ -164,6 +215,7 @@ public struct CSVTokenizer: @unchecked Sendable {
         self.line = firstLine
         self.rowLine = firstLine
         (self.specialOutside, self.specialInside) = dialect.specialBytes
+        (self.searchOutside, self.searchInside) = dialect.byteSearches
         self.scratch.reserveCapacity(4096)
         self.spans.reserveCapacity(64)
         self.cells.reserveCapacity(64)
@@ -183,6 +235,8 @@ public struct CSVTokenizer: @unchecked Sendable {
         let backslash = self.dialect.escape == .backslash
         let lf = UInt8(ascii: "\n")
         let cr = UInt8(ascii: "\r")
+        let searchOutside = self.searchOutside
+        let searchInside = self.searchInside
         var index = 0
         try self.specialOutside.withUnsafeBufferPointer { outside in
             try self.specialInside.withUnsafeBufferPointer { inside in
@@ -202,7 +256,7 @@ public struct CSVTokenizer: @unchecked Sendable {
                         let entry = index
                         var start = index
                         while true {
-                            while index < count && !outside[Int(base[index])] { index += 1 }
+                            index = searchOutside.first(in: base, from: index, count: count)
                             guard index < count && base[index] == delimiter else { break }
                             self.fieldStart = start
                             self.fieldInScratch = false
@@ -237,7 +291,7 @@ public struct CSVTokenizer: @unchecked Sendable {
                         if !outside[Int(byte)] {
                             let start = index
                             index += 1
-                            while index < count && !outside[Int(base[index])] { index += 1 }
+                            index = searchOutside.first(in: base, from: index, count: count)
                             if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + start, count: index - start)) }
                             continue
                         }
@@ -256,7 +310,7 @@ public struct CSVTokenizer: @unchecked Sendable {
                         if !inside[Int(byte)] {
                             let start = index
                             index += 1
-                            while index < count && !inside[Int(base[index])] { index += 1 }
+                            index = searchInside.first(in: base, from: index, count: count)
                             if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + start, count: index - start)) }
                             continue
                         }

@@ -73,6 +73,27 @@ struct TokenizerTests {
         }
     }
 
+    /// The word-at-a-time search finds the same first special byte as a byte-by-byte scan, from
+    /// every start, for sets of one to four bytes (high bytes included) and any tail length.
+    @Test func byteSearchFindsTheFirstSpecialByte() {
+        var random = SeededRandom(seed: 17)
+        for _ in 0..<300 {
+            let specials = (0..<Int.random(in: 1...4, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let alphabet = specials + (0..<6).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in
+                Int.random(in: 0..<10, using: &random) == 0 ? alphabet[Int.random(in: 0..<specials.count, using: &random)] : alphabet[Int.random(in: 0..<alphabet.count, using: &random)]
+            }
+            let search = ByteSearch(specials)
+            bytes.withUnsafeBufferPointer { buffer in
+                let base = buffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
+                for start in 0...bytes.count {
+                    let expected = bytes[start...].firstIndex { specials.contains($0) } ?? bytes.count
+                    #expect(search.first(in: base, from: start, count: bytes.count) == expected, "\(specials) in \(bytes) from \(start)")
+                }
+            }
+        }
+    }
+
     @Test func randomInputNeverCrashes() throws {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("ab,;\"\\\r\n \t".utf8)
