@@ -47,7 +47,8 @@ struct TableAccumulator: Sendable {
         self.lengths = self.offsets
     }
 
-    /// Returns the row's cells as profiled (for `--rows`), or nil when the row is not data.
+    /// Takes one parsed row; returns whether it is data (false for lines above the table, the
+    /// header, and rows the ragged policy skips).
     @inline(__always)
     mutating func add(_ row: CSVRow) throws -> Bool {
         if row.line <= self.layout.skippedLines { return false }
