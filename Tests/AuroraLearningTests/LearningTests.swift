@@ -3,6 +3,17 @@ import AuroraProtocol
 import Foundation
 import Testing
 
+/// Statistics of a float column, for the noise tests.
+func floatColumn(count: UInt64, distinct: UInt64, min: Double, max: Double) -> Aurora_Profile_V1_ColumnStatistics {
+    var stats = Aurora_Profile_V1_ColumnStatistics()
+    stats.type = .float
+    stats.count = count
+    stats.distinctEstimate = distinct
+    stats.numeric.min = min
+    stats.numeric.max = max
+    return stats
+}
+
 @Suite("Privacy noise: the snapping mechanism")
 struct SnappingTests {
     /// Across several refills: no repeated word (a stale or zeroed buffer repeats) and every bit
@@ -56,12 +67,7 @@ struct SnappingTests {
     }
 
     @Test func fingerprintNoiseTouchesOnlyContinuousFeatures() {
-        var stats = Aurora_Profile_V1_ColumnStatistics()
-        stats.type = .float
-        stats.count = 1000
-        stats.distinctEstimate = 800
-        stats.numeric.min = 2
-        stats.numeric.max = 900
+        var stats = floatColumn(count: 1000, distinct: 800, min: 2, max: 900)
         stats.numeric.skewness = 3
         let exact = Fingerprint(stats)
         var generator = SystemRandomNumberGenerator()
@@ -87,13 +93,8 @@ struct SnappingTests {
         for (index, feature) in Fingerprint.schema.enumerated() where !feature.continuous { #expect(shares[index] == 0) }
 
         // Mean absolute noise of a feature well inside its range: about its Laplace scale.
-        var stats = Aurora_Profile_V1_ColumnStatistics()
-        stats.type = .float
-        stats.count = 50
+        var stats = floatColumn(count: 50, distinct: 20, min: 1, max: 9)
         stats.missing = 25
-        stats.distinctEstimate = 20
-        stats.numeric.min = 1
-        stats.numeric.max = 9
         stats.numeric.kurtosis = 6
         let exact = Fingerprint(stats)
         var generator = SystemRandomNumberGenerator()

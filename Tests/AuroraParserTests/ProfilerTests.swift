@@ -301,23 +301,45 @@ struct StatisticsTests {
             // Every 50th row is short: padded (and counted as malformed).
             text += index % 50 == 49 ? "\(index),\(amount)\n" : "\(index),\(amount),\(note),\(city)\n"
         }
-        let bytes = Array(text.utf8)
         for chunkSize in [7, 333, 1 << 20] {
-            let (profile, names, rows) = try profileBytes(bytes, chunkSize: chunkSize)
+            let (profile, _, _) = try self.expectBatchesMatchCells(Array(text.utf8), chunkSize: chunkSize)
             #expect(profile.rows == 3_000)
             #expect(profile.malformedRows == 60)
-            var oracle = names.map { _ in ColumnAccumulator() }
-            for row in rows {
-                for (index, cell) in row.enumerated() {
-                    var cell = cell
-                    cell.withUTF8 { oracle[index].add($0, missingMarkers: MissingMarkers()) }
-                }
-            }
-            for (index, column) in profile.columns.enumerated() {
-                let expected = oracle[index].profile(index: index, name: names[index], settings: ProfileSettings(), preferDayFirst: false)
-                #expect(column == expected, "column \(names[index]), chunks of \(chunkSize)")
+        }
+    }
+
+    /// The other two ends of a batch: a wide table (600 columns: 109 rows per batch) and rows
+    /// long enough (300 KB) that a batch is fed early, once its bytes pass 1 MiB.
+    @Test func batchesOfWideTablesAndLongRowsSeeEveryCell() throws {
+        var wide = (0..<600).map { "c\($0)" }.joined(separator: ",") + "\n"
+        for row in 0..<400 { wide += (0..<600).map { "\((row * 7 + $0) % 53)" }.joined(separator: ",") + "\n" }
+        var options = ProfileOptions()
+        options.sampleBytes = 4096
+        let (wideProfile, _, _) = try self.expectBatchesMatchCells(Array(wide.utf8), chunkSize: 10_000, options: options)
+        #expect(wideProfile.rows == 400 && wideProfile.columns.count == 600)
+        var long = "id,blob,n\n"
+        for row in 0..<12 { long += "\(row),\"\(String(repeating: "ab ", count: 100_000 + row))\",\(row * row)\n" }
+        let (longProfile, _, _) = try self.expectBatchesMatchCells(Array(long.utf8), chunkSize: 65_536)
+        #expect(longProfile.rows == 12 && longProfile.columns.count == 3)
+    }
+
+    /// Profiles `bytes` and checks every column against accumulators fed the parsed rows one
+    /// cell at a time, in the same order.
+    func expectBatchesMatchCells(_ bytes: [UInt8], chunkSize: Int, options: ProfileOptions = ProfileOptions()) throws -> (DatasetProfile, [String], [[String]]) {
+        let (profile, names, rows) = try profileBytes(bytes, options: options, chunkSize: chunkSize)
+        #expect(!rows.isEmpty)
+        var oracle = names.map { _ in ColumnAccumulator() }
+        for row in rows {
+            for (index, cell) in row.enumerated() {
+                var cell = cell
+                cell.withUTF8 { oracle[index].add($0, missingMarkers: MissingMarkers()) }
             }
         }
+        for (index, column) in profile.columns.enumerated() {
+            let expected = oracle[index].profile(index: index, name: names[index], settings: ProfileSettings(), preferDayFirst: false)
+            #expect(column == expected, "column \(names[index]), chunks of \(chunkSize)")
+        }
+        return (profile, names, rows)
     }
 
     /// Beyond `samplingStart` values the sketch keeps one value per block of 2^s: the count stays
