@@ -71,7 +71,9 @@ let package = Package(
             ]
         ),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
-        .target(name: "AuroraParser"),
+        // Worker threads shared by the profiler's blocks and the learning-service's refits.
+        .target(name: "AuroraThreads"),
+        .target(name: "AuroraParser", dependencies: ["AuroraThreads"]),
         // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
         // the admin HTTP port (/metrics, /healthz, /readyz).
         .target(
@@ -118,7 +120,7 @@ let package = Package(
         .target(
             name: "AuroraLearningService",
             dependencies: [
-                "AuroraLearning", "AuroraStore", "AuroraProtocol", "AuroraRPC",
+                "AuroraLearning", "AuroraStore", "AuroraProtocol", "AuroraRPC", "AuroraThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

@@ -2,12 +2,13 @@
 # The learning-curve benchmark (issue 4): ../shared/simulate's users against the real
 # learning-service (through aurora-sim-adapter) next to its static, seed, knn and tree references.
 #   Deploy/bench/simulate.sh [N_COLUMNS] [SEEDS...]     (defaults: 1000 columns, seed 0)
+# Two runs at once need their own AURORA_SIM_WORK folder, AURORA_PG_PORT and AURORA_LEARNING_PORT.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 simulate=$(cd "$root/../shared/simulate" && pwd)
 columns=${1:-1000}; shift || true
 seeds=${*:-0}
-work=${TMPDIR:-/tmp}/aurora-sim
+work=${AURORA_SIM_WORK:-${TMPDIR:-/tmp}/aurora-sim}
 venv="$work/venv"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -2,6 +2,7 @@ import AuroraLearning
 import AuroraProtocol
 import AuroraRPC
 import AuroraStore
+import AuroraThreads
 import Foundation
 import Logging
 import Metrics
@@ -64,7 +65,7 @@ public final class LearningService: Sendable {
     /// database's pace while refits queue (and coalesce per user) instead of taking every core.
     let refitSlots: AsyncSemaphore
     /// Where trees are fitted: below the priority of requests and commits.
-    let refitThreads: BackgroundThreads
+    let refitThreads: WorkerThreads
     let metrics = ServiceMetrics()
     /// Active rules per user (their own and the global ones), dropped when the user's rules change
     /// and reloaded after `ruleCacheLifetime` (global rules change without the user).
@@ -108,7 +109,7 @@ public final class LearningService: Sendable {
         }
         self.refits = RefitScheduler(delay: configuration.refitDelay)
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
-        self.refitThreads = BackgroundThreads(count: max(1, configuration.concurrentRefits), name: "aurora.refit")
+        self.refitThreads = WorkerThreads(count: max(1, configuration.concurrentRefits), name: "aurora.refit", niceness: 10)
     }
 
     public func register(into router: inout Router) {

@@ -1,3 +1,4 @@
+import AuroraThreads
 import Dispatch
 import Foundation
 import Synchronization
@@ -246,7 +247,7 @@ final class ParallelBlocks: @unchecked Sendable {
 
     private let layout: SniffedLayout
     private let options: ProfileOptions
-    private let workers: BlockWorkers
+    private let workers: WorkerThreads
     private let slots: DispatchSemaphore
     private let group = DispatchGroup()
     private let merge: Mutex<Merge>
@@ -263,7 +264,7 @@ final class ParallelBlocks: @unchecked Sendable {
         self.slots = DispatchSemaphore(value: threads + 1)
         // The producer is one of the `threads`: it reads and cuts the text, and profiles a block
         // itself whenever blocks queue up (so two threads keep two cores busy, not three threads).
-        self.workers = BlockWorkers(threads: max(1, threads - 1))
+        self.workers = WorkerThreads(count: max(1, threads - 1), name: "aurora.profile")
         self.scanner = RowBoundaryScanner(dialect: layout.dialect, firstLine: 1)
         self.merge = Mutex(Merge(total: TableAccumulator(
             layout: layout, settings: options.settings, policy: options.raggedPolicy,
@@ -351,63 +352,5 @@ final class ParallelBlocks: @unchecked Sendable {
             self.group.leave()
         }
         while self.workers.runOne(ifQueued: 2) {}
-    }
-}
-
-/// Threads of their own for block profiling. Dispatch's pool (which also runs Swift concurrency)
-/// has one thread per core, so with the producer on one of them, blocks ran one at a time.
-/// Jobs are bounded by the caller (`ParallelBlocks.slots`); the threads end on `close()`.
-final class BlockWorkers: @unchecked Sendable {
-    private let condition = NSCondition()
-    private var jobs: [() -> Void] = []
-    private var closed = false
-
-    init(threads: Int) {
-        for index in 0..<threads {
-            let thread = Thread { [self] in self.run() }
-            thread.name = "aurora.profile.\(index)"
-            thread.start()
-        }
-    }
-
-    func submit(_ job: @escaping () -> Void) {
-        self.condition.lock()
-        self.jobs.append(job)
-        self.condition.signal()
-        self.condition.unlock()
-    }
-
-    /// Runs the oldest queued job on the calling thread if at least `backlog` are waiting.
-    func runOne(ifQueued backlog: Int) -> Bool {
-        self.condition.lock()
-        guard self.jobs.count >= backlog else {
-            self.condition.unlock()
-            return false
-        }
-        let job = self.jobs.removeFirst()
-        self.condition.unlock()
-        job()
-        return true
-    }
-
-    func close() {
-        self.condition.lock()
-        self.closed = true
-        self.condition.broadcast()
-        self.condition.unlock()
-    }
-
-    private func run() {
-        while true {
-            self.condition.lock()
-            while self.jobs.isEmpty && !self.closed { self.condition.wait() }
-            if self.jobs.isEmpty {
-                self.condition.unlock()
-                return
-            }
-            let job = self.jobs.removeFirst()
-            self.condition.unlock()
-            job()
-        }
     }
 }
