@@ -55,8 +55,33 @@ public struct Fingerprint: Sendable, Equatable {
             continuous("range_log", 0...6, "range", epsilonWeight: 0.5, { pow(10, $0 / 0.3) - 1 }),
             continuous("length_log", 0...4, "mean length", epsilonWeight: 0.5, { expm1($0 * 1.5) }),
         ]
+        // The bucket's levels (stored with every fingerprint anyway, for cross-user rules) as
+        // features: exact but coarse, where the noised values above are fine but blurred. Last,
+        // so the indices in rules stored before them still hold.
+        func level(_ name: String, _ edges: [Double], _ label: String, numericOnly: Bool) -> Feature {
+            Feature(name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false) { threshold, above in
+                let index = Int(threshold.rounded(.down))
+                guard index >= 0 else { return above ? "\(label) measured" : "no \(label)" }
+                let edge = Self.format(edges[min(index, edges.count - 1)])
+                return above ? "\(label) > \(edge)" : "\(label) ≤ \(edge)\(numericOnly ? " or none" : "")"
+            }
+        }
+        features += [
+            level("missing_level", Self.missingEdges, "missing ratio", numericOnly: false),
+            level("distinct_ratio_level", Self.distinctRatioEdges, "distinct ratio", numericOnly: false),
+            level("skewness_level", Self.skewnessEdges, "skewness", numericOnly: true),
+            level("outliers_level", Self.outlierEdges, "outlier ratio", numericOnly: true),
+        ]
         return features
     }()
+
+    static let missingEdges: [Double] = [0, 0.05, 0.3, 0.9]
+    static let distinctRatioEdges: [Double] = [0.01, 0.1, 0.5, 0.95]
+    static let skewnessEdges: [Double] = [-1, -0.5, 0.5, 1, 3]
+    static let outlierEdges: [Double] = [0, 0.01, 0.05]
+
+    /// The bucket level of `value`: how many of `edges` it exceeds.
+    static func level(_ value: Double, _ edges: [Double]) -> Int { edges.firstIndex { value <= $0 } ?? edges.count }
 
     public static func index(_ name: String) -> Int { Self.schema.firstIndex { $0.name == name }! }
 
@@ -90,6 +115,7 @@ public struct Fingerprint: Sendable, Equatable {
             v += [0, 0, 0, 0, 0, 0, 0, 0, 0]
         }
         v.append(stats.hasText ? log1p(stats.text.meanLength) / 1.5 : 0)
+        v += Self.levels(missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric).map(Double.init)
         for index in v.indices {
             let range = Self.schema[index].range
             v[index] = min(max(v[index].isFinite ? v[index] : 0, range.lowerBound), range.upperBound)
@@ -112,12 +138,34 @@ public struct Fingerprint: Sendable, Equatable {
 
     /// Coarse buckets: what cross-user rules and logs use (no continuous value survives).
     static func bucketKey(type: String, missing: Double, distinctRatio: Double, numeric: Aurora_Profile_V1_NumericStats?) -> String {
-        func level(_ value: Double, _ edges: [Double]) -> Int { edges.firstIndex { value <= $0 } ?? edges.count }
-        var key = "\(type)|m\(level(missing, [0, 0.05, 0.3, 0.9]))|d\(level(distinctRatio, [0.01, 0.1, 0.5, 0.95]))"
+        let levels = Self.levels(missing: missing, distinctRatio: distinctRatio, numeric: numeric)
+        var key = "\(type)|m\(levels[0])|d\(levels[1])"
         if let n = numeric {
-            key += "|s\(level(n.skewness, [-1, -0.5, 0.5, 1, 3]))|o\(level(n.outlierRatio, [0, 0.01, 0.05]))|\(n.min > 0 ? "pos" : n.min >= 0 ? "nonneg" : "neg")"
+            key += "|s\(levels[2])|o\(levels[3])|\(n.min > 0 ? "pos" : n.min >= 0 ? "nonneg" : "neg")"
         }
         return key
+    }
+
+    /// Missing ratio, distinct ratio, skewness and outlier levels (-1: not numeric).
+    static func levels(missing: Double, distinctRatio: Double, numeric: Aurora_Profile_V1_NumericStats?) -> [Int] {
+        [
+            Self.level(missing, Self.missingEdges), Self.level(distinctRatio, Self.distinctRatioEdges),
+            numeric.map { Self.level($0.skewness, Self.skewnessEdges) } ?? -1, numeric.map { Self.level($0.outlierRatio, Self.outlierEdges) } ?? -1,
+        ]
+    }
+
+    /// The level features of a fingerprint stored before they existed, read back from its bucket
+    /// key ("numeric|m1|d2|s3|o0|pos"), so old and new examples train together.
+    public static func completed(_ features: [Double], bucket: String) -> [Double] {
+        guard features.count < Self.schema.count else { return features }
+        var result = features
+        result += [Double](repeating: 0, count: max(0, Self.index("missing_level") - result.count))
+        let parts = bucket.split(separator: "|")
+        func level(_ prefix: Character, absent: Int) -> Double {
+            Double(parts.first { $0.first == prefix && $0.count > 1 }.flatMap { Int($0.dropFirst()) } ?? absent)
+        }
+        result += [level("m", absent: 0), level("d", absent: 0), level("s", absent: -1), level("o", absent: -1)]
+        return Array(result.prefix(Self.schema.count))
     }
 
     public var typeName: String { Self.typeNames[self.features.prefix(Self.typeNames.count).firstIndex { $0 > 1.5 } ?? (Self.typeNames.count - 1)] }

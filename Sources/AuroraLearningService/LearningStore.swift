@@ -83,10 +83,11 @@ struct LearningStore: Sendable {
 
     func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
         let result = try await self.background.execute(
-            "SELECT domain, features::text, accepted FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", [user, "\(limit)"])
+            "SELECT domain, features::text, accepted, bucket FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", [user, "\(limit)"])
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
-            return StoredExample(domain: domain, example: Example(features: Self.parseArray(features), action: action))
+            let complete = Fingerprint.completed(Self.parseArray(features), bucket: row[3] ?? "")
+            return StoredExample(domain: domain, example: Example(features: complete, action: action))
         }
     }
 

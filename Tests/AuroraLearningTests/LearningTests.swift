@@ -183,6 +183,42 @@ struct RecommenderTests {
         #expect(DecisionTreeLearner(maxLeaves: 10).fit(noisy).count <= 10)
     }
 
+    @Test func bucketLevelsAreExactFeaturesAndReadAsThresholds() {
+        let names = ["missing_level", "distinct_ratio_level", "skewness_level", "outliers_level"]
+        let columns = [
+            self.numeric(skew: 4.2, min: 0.5, missing: 100, outliers: 0.06),  // m2 s5 o3
+            self.numeric(skew: -0.7, min: -5),  // m0 s1 o0
+            { () -> Aurora_Profile_V1_ColumnStatistics in
+                var text = Aurora_Profile_V1_ColumnStatistics()
+                text.type = .text
+                text.count = 20
+                text.missing = 19
+                text.distinctEstimate = 1
+                return text
+            }(),
+        ]
+        let expected: [[Double]] = [[2, 3, 5, 3], [0, 3, 1, 0], [4, 4, -1, -1]]
+        for (stats, levels) in zip(columns, expected) {
+            let fingerprint = Fingerprint(stats)
+            #expect(fingerprint.features.count == Fingerprint.schema.count)
+            #expect(names.map { fingerprint.features[Fingerprint.index($0)] } == levels, "\(fingerprint.bucket)")
+            // Not noised: they carry what the stored bucket key carries, no more.
+            var generator = SystemRandomNumberGenerator()
+            let noised = FingerprintNoise(epsilon: 0.1).noised(fingerprint, rows: 10, using: &generator)
+            #expect(names.map { noised.features[Fingerprint.index($0)] } == levels)
+            // A fingerprint stored before the levels existed gets them back from its bucket.
+            let old = Array(fingerprint.features.prefix(Fingerprint.index("missing_level")))
+            #expect(Fingerprint.completed(old, bucket: fingerprint.bucket) == fingerprint.features)
+        }
+        let skew = Fingerprint.index("skewness_level")
+        let missing = Fingerprint.index("missing_level")
+        #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: 3.5, above: true)]) == "skewness > 1.00")
+        #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: 3.5, above: false)]) == "skewness ≤ 1.00 or none")
+        #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: -0.5, above: true)]) == "skewness measured")
+        #expect(RuleDraft.describe([RuleCondition(feature: missing, threshold: 1.5, above: true)]) == "missing ratio > 0.05")
+        #expect(RuleDraft.describe([RuleCondition(feature: missing, threshold: 0.5, above: false)]) == "missing ratio ≤ 0.00")
+    }
+
     @Test func learnedRuleWinsOnlyWhenMoreConfident() {
         let stats = self.numeric(skew: 0.1, min: -5)
         func rule(agreeing: Int, support: Int) -> ActiveRule {
