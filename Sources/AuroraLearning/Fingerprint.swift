@@ -161,8 +161,9 @@ public struct Fingerprint: Sendable, Equatable {
         var result = features
         result += [Double](repeating: 0, count: max(0, Self.index("missing_level") - result.count))
         let parts = bucket.split(separator: "|")
+        // The first part is the type, which may start with the same letter ("datetime").
         func level(_ prefix: Character, absent: Int) -> Double {
-            Double(parts.first { $0.first == prefix && $0.count > 1 }.flatMap { Int($0.dropFirst()) } ?? absent)
+            Double(parts.dropFirst().lazy.compactMap { $0.first == prefix ? Int($0.dropFirst()) : nil }.first ?? absent)
         }
         result += [level("m", absent: 0), level("d", absent: 0), level("s", absent: -1), level("o", absent: -1)]
         return Array(result.prefix(Self.schema.count))

@@ -196,8 +196,17 @@ struct RecommenderTests {
                 text.distinctEstimate = 1
                 return text
             }(),
+            // The type's name starts with the distinct ratio's letter ("datetime|m1|d2").
+            { () -> Aurora_Profile_V1_ColumnStatistics in
+                var dates = Aurora_Profile_V1_ColumnStatistics()
+                dates.type = .date
+                dates.count = 100
+                dates.missing = 4
+                dates.distinctEstimate = 30
+                return dates
+            }(),
         ]
-        let expected: [[Double]] = [[2, 3, 5, 3], [0, 3, 1, 0], [4, 4, -1, -1]]
+        let expected: [[Double]] = [[2, 3, 5, 3], [0, 3, 1, 0], [4, 4, -1, -1], [1, 2, -1, -1]]
         for (stats, levels) in zip(columns, expected) {
             let fingerprint = Fingerprint(stats)
             #expect(fingerprint.features.count == Fingerprint.schema.count)
