@@ -70,9 +70,9 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         // Worker threads shared by the profiler's blocks and the learning-service's refits.
         .target(name: "AuroraThreads"),
+        // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         .target(name: "AuroraParser", dependencies: ["AuroraThreads"]),
         // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
         // the admin HTTP port (/metrics, /healthz, /readyz).
