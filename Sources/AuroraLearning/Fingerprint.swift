@@ -115,13 +115,14 @@ public struct Fingerprint: Sendable, Equatable {
             v += [0, 0, 0, 0, 0, 0, 0, 0, 0]
         }
         v.append(stats.hasText ? log1p(stats.text.meanLength) / 1.5 : 0)
-        v += Self.levels(missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric).map(Double.init)
+        let levels = Self.levels(missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric)
+        v += levels.map(Double.init)
         for index in v.indices {
             let range = Self.schema[index].range
             v[index] = min(max(v[index].isFinite ? v[index] : 0, range.lowerBound), range.upperBound)
         }
         self.features = v
-        self.bucket = Self.bucketKey(type: type, missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric)
+        self.bucket = Self.bucketKey(type: type, levels: levels, numeric: numeric)
     }
 
     static func typeName(_ type: Aurora_Profile_V1_ColumnType) -> String {
@@ -137,8 +138,7 @@ public struct Fingerprint: Sendable, Equatable {
     }
 
     /// Coarse buckets: what cross-user rules and logs use (no continuous value survives).
-    static func bucketKey(type: String, missing: Double, distinctRatio: Double, numeric: Aurora_Profile_V1_NumericStats?) -> String {
-        let levels = Self.levels(missing: missing, distinctRatio: distinctRatio, numeric: numeric)
+    static func bucketKey(type: String, levels: [Int], numeric: Aurora_Profile_V1_NumericStats?) -> String {
         var key = "\(type)|m\(levels[0])|d\(levels[1])"
         if let n = numeric {
             key += "|s\(levels[2])|o\(levels[3])|\(n.min > 0 ? "pos" : n.min >= 0 ? "nonneg" : "neg")"

@@ -57,35 +57,32 @@ struct ByteSearch {
 }
 
 extension Dialect {
-    /// `specialBytes` as searches: outside and inside quotes.
-    var byteSearches: (outside: ByteSearch, inside: ByteSearch) {
-        var outside = [UInt8(ascii: "\n"), UInt8(ascii: "\r"), self.delimiter]
-        var inside = [UInt8(ascii: "\n"), UInt8(ascii: "\r")]
-        if let quote = self.quote {
-            outside.append(quote)
-            inside.append(quote)
-        }
-        if self.escape == .backslash { inside.append(UInt8(ascii: "\\")) }
-        return (ByteSearch(outside), ByteSearch(inside))
-    }
-
     /// Bytes that end a run of ordinary bytes: outside quotes (delimiter, quote, CR, LF) and inside
     /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer skips everything
     /// else in bulk.
-    var specialBytes: (outside: [Bool], inside: [Bool]) {
-        var outside = [Bool](repeating: false, count: 256)
-        var inside = [Bool](repeating: false, count: 256)
-        for byte in [UInt8(ascii: "\n"), UInt8(ascii: "\r")] {
-            outside[Int(byte)] = true
-            inside[Int(byte)] = true
-        }
-        outside[Int(self.delimiter)] = true
-        if let quote = self.quote {
-            outside[Int(quote)] = true
-            inside[Int(quote)] = true
-        }
-        if self.escape == .backslash { inside[Int(UInt8(ascii: "\\"))] = true }
+    var specialByteSets: (outside: [UInt8], inside: [UInt8]) {
+        var inside = [UInt8(ascii: "\n"), UInt8(ascii: "\r")]
+        if let quote = self.quote { inside.append(quote) }
+        let outside = inside + [self.delimiter]
+        if self.escape == .backslash { inside.append(UInt8(ascii: "\\")) }
         return (outside, inside)
+    }
+
+    /// `specialByteSets` as tables, for testing one byte.
+    var specialBytes: (outside: [Bool], inside: [Bool]) {
+        func table(_ bytes: [UInt8]) -> [Bool] {
+            var table = [Bool](repeating: false, count: 256)
+            for byte in bytes { table[Int(byte)] = true }
+            return table
+        }
+        let sets = self.specialByteSets
+        return (table(sets.outside), table(sets.inside))
+    }
+
+    /// `specialByteSets` as searches, for skipping runs of ordinary bytes.
+    var byteSearches: (outside: ByteSearch, inside: ByteSearch) {
+        let sets = self.specialByteSets
+        return (ByteSearch(sets.outside), ByteSearch(sets.inside))
     }
 }
 

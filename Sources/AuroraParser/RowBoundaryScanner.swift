@@ -11,36 +11,17 @@ struct RowBoundaryScanner {
     /// Line of the next byte (1-based).
     private(set) var line: Int
 
+    /// What ends a run of bytes that change nothing: CR, LF and the quote outside quotes (the
+    /// delimiter need not stop it: the state follows from the byte before), and inside quotes the
+    /// tokenizer's own set (adding backslash with backslash escapes).
+    private let searchOutside: ByteSearch
+    private let searchInside: ByteSearch
+
     init(dialect: Dialect, firstLine: Int) {
         self.dialect = dialect
         self.line = firstLine
-    }
-
-    /// High bits marking the bytes of `word` equal to `byte` (the zero-byte test on word ^
-    /// pattern). The lowest mark is exact; marks above a true one may be spurious.
-    @inline(__always)
-    static func matches(_ word: UInt64, _ byte: UInt8) -> UInt64 {
-        let x = word ^ (UInt64(byte) &* 0x0101_0101_0101_0101)
-        return (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080
-    }
-
-    /// Offset of the first byte at or after `from` equal to one of the four, or `count`.
-    @inline(__always)
-    static func nextSpecial(_ raw: UnsafeRawPointer, from: Int, count: Int, lf: UInt8, cr: UInt8, quote: UInt8, escape: UInt8) -> Int {
-        var index = from
-        while index + 8 <= count {
-            let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))  // byte 0 lowest
-            let marks = Self.matches(word, lf) | Self.matches(word, cr) | Self.matches(word, quote) | Self.matches(word, escape)
-            if marks != 0 { return index + marks.trailingZeroBitCount / 8 }
-            index += 8
-        }
-        let bytes = raw.assumingMemoryBound(to: UInt8.self)
-        while index < count {
-            let byte = bytes[index]
-            if byte == lf || byte == cr || byte == quote || byte == escape { return index }
-            index += 1
-        }
-        return count
+        self.searchOutside = ByteSearch([UInt8(ascii: "\n"), UInt8(ascii: "\r")] + (dialect.quote.map { [$0] } ?? []))
+        self.searchInside = dialect.byteSearches.inside
     }
 
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line
@@ -58,13 +39,9 @@ struct RowBoundaryScanner {
         // escapes) nothing changes inside quotes, and outside quotes the state is set by the last
         // byte alone (a delimiter starts a field; anything else is unquoted text). So the scan
         // jumps from one such byte to the next, searching eight bytes at a time.
-        let quoteByte = UInt8(truncatingIfNeeded: quote < 0 ? Int(lf) : quote)
-        let escapeByte = backslash ? UInt8(ascii: "\\") : lf
-        let raw = UnsafeRawPointer(bytes.baseAddress)
         while index < count {
-            if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let raw {
-                let next = Self.nextSpecial(
-                    raw, from: index, count: count, lf: lf, cr: cr, quote: quoteByte, escape: self.state == .quoted ? escapeByte : lf)
+            if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let base = bytes.baseAddress {
+                let next = (self.state == .quoted ? self.searchInside : self.searchOutside).first(in: base, from: index, count: count)
                 if next > index && self.state != .quoted { self.state = bytes[next - 1] == delimiter ? .fieldStart : .unquoted }
                 index = next
                 if index >= count { break }

@@ -157,11 +157,7 @@ struct RecommenderTests {
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 2, min: -5))[0].action == .yeoJohnson)
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 100))[0].action == .imputeMean)
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, outliers: 0.1))[0].action == .robustScale)
-        var empty = Aurora_Profile_V1_ColumnStatistics()
-        empty.type = .empty
-        empty.count = 10
-        empty.missing = 10
-        #expect(BuiltinRecommender.suggestions(for: empty)[0].action == .dropColumn)
+        #expect(BuiltinRecommender.suggestions(for: self.column(.empty, count: 10, missing: 10, distinct: 0))[0].action == .dropColumn)
     }
 
     @Test func treeLeavesAreReadableRules() {
@@ -183,28 +179,23 @@ struct RecommenderTests {
         #expect(DecisionTreeLearner(maxLeaves: 10).fit(noisy).count <= 10)
     }
 
+    func column(_ type: Aurora_Profile_V1_ColumnType, count: UInt64, missing: UInt64, distinct: UInt64) -> Aurora_Profile_V1_ColumnStatistics {
+        var stats = Aurora_Profile_V1_ColumnStatistics()
+        stats.type = type
+        stats.count = count
+        stats.missing = missing
+        stats.distinctEstimate = distinct
+        return stats
+    }
+
     @Test func bucketLevelsAreExactFeaturesAndReadAsThresholds() {
         let names = ["missing_level", "distinct_ratio_level", "skewness_level", "outliers_level"]
         let columns = [
             self.numeric(skew: 4.2, min: 0.5, missing: 100, outliers: 0.06),  // m2 s5 o3
             self.numeric(skew: -0.7, min: -5),  // m0 s1 o0
-            { () -> Aurora_Profile_V1_ColumnStatistics in
-                var text = Aurora_Profile_V1_ColumnStatistics()
-                text.type = .text
-                text.count = 20
-                text.missing = 19
-                text.distinctEstimate = 1
-                return text
-            }(),
+            self.column(.text, count: 20, missing: 19, distinct: 1),
             // The type's name starts with the distinct ratio's letter ("datetime|m1|d2").
-            { () -> Aurora_Profile_V1_ColumnStatistics in
-                var dates = Aurora_Profile_V1_ColumnStatistics()
-                dates.type = .date
-                dates.count = 100
-                dates.missing = 4
-                dates.distinctEstimate = 30
-                return dates
-            }(),
+            self.column(.date, count: 100, missing: 4, distinct: 30),
         ]
         let expected: [[Double]] = [[2, 3, 5, 3], [0, 3, 1, 0], [4, 4, -1, -1], [1, 2, -1, -1]]
         for (stats, levels) in zip(columns, expected) {

@@ -533,7 +533,7 @@ extension LearningServiceTests {
             // Thresholds between the bucket levels' edges (skewness 1 and 3; no distinct-count
             // level): learned from the noised values alone. The noise on the distinct count
             // (about ±30% at 1,000 rows) blurs categoricals near 30 values: 0.84-0.95 after the
-            // first 100 columns in nine runs (blocks down to 0.78); 0.82-0.91 in three runs without
+            // first 100 columns in ten runs (blocks down to 0.78); 0.82-0.91 in three runs without
             // the levels.
             SimulatedUser(name: "off-edge-thresholds", mean: 0.8, block: 0.7) { stats in
                 switch stats.type {
