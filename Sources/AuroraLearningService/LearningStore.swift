@@ -76,14 +76,25 @@ struct LearningStore: Sendable {
         return flags
     }
 
+    /// The reads of one user's rows that run on every refit or rules lookup. Each must be served by
+    /// an index however many users the tables hold (a test checks their plans).
+    enum Reads {
+        static let examples = "SELECT domain, features::text, accepted, bucket FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
+        static let rulesForRefit = "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 FOR UPDATE"
+        static let activeRules =
+            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')"
+        static let listRules =
+            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id"
+        static let all = [examples, rulesForRefit, activeRules, listRules]
+    }
+
     struct StoredExample: Sendable {
         var domain: String
         var example: Example
     }
 
     func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
-        let result = try await self.background.execute(
-            "SELECT domain, features::text, accepted, bucket FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", [user, "\(limit)"])
+        let result = try await self.background.execute(Reads.examples, [user, "\(limit)"])
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
             let complete = Fingerprint.completed(Self.parseArray(features), bucket: row[3] ?? "")
@@ -105,8 +116,7 @@ struct LearningStore: Sendable {
             // Rules are derived from feedback and recomputed by the next refit: no need to wait for
             // the WAL flush (a crash can lose only a refit, never feedback).
             try transaction.execute("SET LOCAL synchronous_commit TO OFF")
-            let existing = try transaction.execute(
-                "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 FOR UPDATE", [user])
+            let existing = try transaction.execute(Reads.rulesForRefit, [user])
             var byIdentity: [String: String] = [:]
             var current: [String: (alpha: Double, beta: Double, support: Int, active: Bool)] = [:]
             for row in existing.rows {
@@ -215,9 +225,7 @@ struct LearningStore: Sendable {
     }
 
     func activeRules(user: String) async throws(StoreError) -> [ActiveRule] {
-        let result = try await self.pool.execute(
-            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')",
-            [user])
+        let result = try await self.pool.execute(Reads.activeRules, [user])
         return result.rows.compactMap(Self.rule)
     }
 
@@ -237,9 +245,7 @@ struct LearningStore: Sendable {
     }
 
     func listRules(user: String, includeInactive: Bool) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
-        let result = try await self.pool.execute(
-            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id",
-            [user, includeInactive ? "true" : "false"])
+        let result = try await self.pool.execute(Reads.listRules, [user, includeInactive ? "true" : "false"])
         return result.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }
     }
 

@@ -87,6 +87,12 @@ public enum Migrations {
         (4, """
             DROP INDEX IF EXISTS feedback_bucket;
             """),
+        // A refit reads and locks all of a user's rules, inactive ones too: the partial index left
+        // that a sequential scan of every user's rules.
+        (5, """
+            CREATE INDEX rules_by_user ON rules (user_id);
+            DROP INDEX IF EXISTS rules_user;
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

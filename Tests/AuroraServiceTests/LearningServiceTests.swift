@@ -452,6 +452,28 @@ struct LearningServiceTests {
         }
     }
 
+    /// With sequential scans priced out, a read that no index serves still plans one: so every
+    /// per-user read of the store must show none (the partial index on active rules once left the
+    /// refit's read of all a user's rules scanning every user's).
+    @Test func perUserReadsAreServedByIndexes() async throws {
+        guard let url = databaseURL else {
+            Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
+            return
+        }
+        let pool = PostgresPool(configuration: .init(url: url, connections: 1), logger: Logger(label: "test.plans"))
+        try await Migrations.apply(pool)
+        for (index, statement) in LearningStore.Reads.all.enumerated() {
+            let parameters = statement.contains("$2") ? "('someone', '1')" : "('someone')"
+            let plan = try await pool.transaction { (transaction) throws(StoreError) in
+                try transaction.execute("SET LOCAL enable_seqscan TO off")
+                try transaction.execute("PREPARE per_user_read_\(index) AS \(statement)")
+                defer { _ = try? transaction.execute("DEALLOCATE per_user_read_\(index)") }
+                return try transaction.execute("EXPLAIN EXECUTE per_user_read_\(index) \(parameters)").rows.compactMap { $0[0] }.joined(separator: "\n")
+            }
+            #expect(!plan.contains("Seq Scan"), "\(statement)\n\(plan)")
+        }
+    }
+
     @Test func databaseRestartIsSurvived() async throws {
         guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
             Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
