@@ -50,6 +50,9 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Hours an analysis's fingerprints are kept for feedback [AURORA_ANALYSIS_LIFETIME_HOURS, default 168].")
     var analysisLifetimeHours: Int?
 
+    @Option(help: "Days the recommendation log keeps a row, at least the analysis lifetime [AURORA_LOG_RETENTION_DAYS, default 90].")
+    var logRetentionDays: Int?
+
     @Option(help: "Feedback batches committing at once [AURORA_FEEDBACK_WRITERS, default 1].")
     var feedbackWriters: Int?
 
@@ -79,7 +82,11 @@ struct LearningDaemon: AsyncParsableCommand {
         service.maximumRules = try Daemon.setting(self.maxRules, env: "AURORA_MAX_RULES", default: 40)
         service.kAnonymity = try Daemon.setting(self.kAnonymity, env: "AURORA_K_ANONYMITY", default: 5)
         service.analysisLifetimeHours = try Daemon.setting(self.analysisLifetimeHours, env: "AURORA_ANALYSIS_LIFETIME_HOURS", default: 168)
-        guard service.analysisLifetimeHours > 0 else { throw ValidationError("analysis-lifetime-hours must be positive") }
+        guard (1...876_000).contains(service.analysisLifetimeHours) else { throw ValidationError("analysis-lifetime-hours must be 1 to 876000") }
+        service.logRetentionDays = try Daemon.setting(self.logRetentionDays, env: "AURORA_LOG_RETENTION_DAYS", default: 90)
+        guard (1...36_500).contains(service.logRetentionDays), service.logRetentionDays * 24 >= service.analysisLifetimeHours else {
+            throw ValidationError("log-retention-days must be 1 to 36500 and cover the analysis lifetime (\(service.analysisLifetimeHours) hours)")
+        }
         let refitDelay = try Daemon.setting(self.refitDelayMs, env: "AURORA_REFIT_DELAY_MS", default: 1000)
         guard (0...60_000).contains(refitDelay) else { throw ValidationError("refit-delay-ms must be 0 to 60000") }
         service.refitDelay = .milliseconds(refitDelay)
@@ -165,7 +172,7 @@ struct Maintenance: Service {
                 }
                 if ContinuousClock.now - lastExpiry >= .seconds(3600) {
                     lastExpiry = ContinuousClock.now
-                    await self.learning.expireAnalyses()
+                    await self.learning.expireOldData()
                 }
                 try await Task.sleep(for: .seconds(5))
             }

@@ -48,6 +48,11 @@ public final class LearningService: Sendable {
         public var maximumQueuedLogRows: Int = 65_536
         /// Hours an analysis's fingerprints are kept for feedback that names the analysis.
         public var analysisLifetimeHours: Int = 168
+        /// Days the recommendation log keeps a row (Stats' acceptance over time covers these).
+        /// At least the analysis lifetime: feedback on an analysis reads its rows.
+        public var logRetentionDays: Int = 90
+        /// Log rows deleted per statement when the retention is applied.
+        public var retentionBatch: Int = 10_000
 
         public init() {}
     }
@@ -292,13 +297,16 @@ public final class LearningService: Sendable {
         return rules
     }
 
-    /// Clears the fingerprints of analyses past their lifetime; the daemon calls it periodically.
-    public func expireAnalyses() async {
+    /// The periodic maintenance, called by the daemon: clears the fingerprints of analyses past
+    /// their lifetime and deletes recommendation-log rows past the retention.
+    public func expireOldData() async {
         do throws(StoreError) {
             let cleared = try await self.store.expireAnalyses(olderThanHours: self.configuration.analysisLifetimeHours)
             if cleared > 0 { self.logger.info("expired analysis fingerprints", metadata: ["columns": "\(cleared)"]) }
+            let deleted = try await self.store.deleteLog(olderThanDays: self.configuration.logRetentionDays, batch: self.configuration.retentionBatch)
+            if deleted > 0 { self.logger.info("deleted recommendation-log rows past the retention", metadata: ["rows": "\(deleted)"]) }
         } catch {
-            self.logger.warning("expiring analyses failed", metadata: ["error": "\(error)"])
+            self.logger.warning("expiring old data failed; the next period retries", metadata: ["error": "\(error)"])
         }
     }
 

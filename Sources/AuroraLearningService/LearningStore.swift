@@ -360,12 +360,31 @@ struct LearningStore: Sendable {
 
     /// Forgets the fingerprints and name keys of analyses older than `hours`; returns the rows cleared.
     func expireAnalyses(olderThanHours hours: Int) async throws(StoreError) -> Int {
-        try await self.background.execute(
-            """
+        try await self.background.execute(Maintenance.expireAnalyses, ["\(hours)"]).affectedRows
+    }
+
+    /// Deletes recommendation-log rows older than `days`, `batch` rows per statement so that no
+    /// statement holds its locks long; returns how many went.
+    func deleteLog(olderThanDays days: Int, batch: Int) async throws(StoreError) -> Int {
+        var total = 0
+        while true {
+            let deleted = try await self.background.execute(Maintenance.deleteOldLog, ["\(days)", "\(batch)"]).affectedRows
+            total += deleted
+            if deleted < batch { return total }
+        }
+    }
+
+    /// The periodic maintenance's statements. Each must be served by an index however long the
+    /// log grows (a test checks their plans).
+    enum Maintenance {
+        static let expireAnalyses = """
             UPDATE recommendation_log SET features = NULL, column_key = NULL
             WHERE analysis_id IS NOT NULL AND features IS NOT NULL AND created_at < now() - make_interval(hours => $1::integer)
-            """, ["\(hours)"]
-        ).affectedRows
+            """
+        static let deleteOldLog = """
+            DELETE FROM recommendation_log WHERE id IN (
+                SELECT id FROM recommendation_log WHERE created_at < now() - make_interval(days => $1::integer) LIMIT $2)
+            """
     }
 
     struct UserStats: Sendable {

@@ -93,6 +93,12 @@ public enum Migrations {
             CREATE INDEX rules_by_user ON rules (user_id);
             DROP INDEX IF EXISTS rules_user;
             """),
+        // The hourly maintenance selects log rows by age: the analyses whose fingerprints expire
+        // (a small partial index: only rows still holding one) and the rows past the retention.
+        (6, """
+            CREATE INDEX recommendation_log_unexpired ON recommendation_log (created_at) WHERE analysis_id IS NOT NULL AND features IS NOT NULL;
+            CREATE INDEX recommendation_log_created ON recommendation_log (created_at);
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.
