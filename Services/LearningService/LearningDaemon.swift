@@ -100,23 +100,6 @@ struct LearningDaemon: AsyncParsableCommand {
         let pool = PostgresPool(
             configuration: .init(url: url, connections: try Daemon.setting(self.databaseConnections, env: "AURORA_DATABASE_CONNECTIONS", default: 4)),
             logger: logger)
-        // Migrations at start-up; while the database is not there yet, wait for it (with backoff).
-        var delay = Duration.milliseconds(200)
-        while true {
-            do throws(StoreError) {
-                let applied = try await Migrations.apply(pool)
-                logger.notice("database schema ready", metadata: ["applied": "\(applied)"])
-                break
-            } catch {
-                if case .unavailable = error {
-                    logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error)"])
-                    try await Task.sleep(for: delay)
-                    delay = min(delay * 2, .seconds(5))
-                    continue
-                }
-                throw error
-            }
-        }
         var connection = ServerConnectionConfiguration()
         connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
         var router = Router()
@@ -131,10 +114,34 @@ struct LearningDaemon: AsyncParsableCommand {
             authenticator: SharedSecretAuthenticator(secret: try Daemon.internalSecret(file: self.internalSecretFile)),
             logger: logger)
         let readiness = Readiness()
-        readiness.set(ready: true, reason: "database reachable")
+        readiness.set(ready: false, reason: "waiting for the database")
         let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger)
         try await Daemon.serve(
-            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [maintenance], logger: logger)
+            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [maintenance],
+            prepare: { try await Self.migrate(pool, readiness: readiness, logger: logger) }, logger: logger)
+    }
+
+    /// Applies the schema migrations; while the database is not there yet, waits for it (with backoff).
+    static func migrate(_ pool: PostgresPool, readiness: Readiness, logger: Logger) async throws {
+        var delay = Duration.milliseconds(200)
+        while true {
+            do throws(StoreError) {
+                readiness.set(ready: false, reason: "applying schema migrations")
+                let applied = try await Migrations.apply(pool)
+                logger.notice("database schema ready", metadata: ["applied": "\(applied)"])
+                readiness.set(ready: true, reason: "database reachable")
+                return
+            } catch {
+                if case .unavailable = error {
+                    readiness.set(ready: false, reason: "waiting for the database")
+                    logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error)"])
+                    try await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(5))
+                    continue
+                }
+                throw error
+            }
+        }
     }
 }
 

@@ -21,9 +21,13 @@ public struct AdminOptions: ParsableArguments {
 extension Daemon {
     /// Serves `server` and the admin port until SIGTERM/SIGINT, with `background` services alongside.
     /// Shutdown order: readiness turns false, then the RPC server drains, then the rest stop.
+    /// `prepare` (migrations, waiting for a database) runs after the admin port is up and before
+    /// the RPC server and `background` start: /healthz answers and /readyz says why it is not
+    /// ready yet, so an orchestrator neither restarts a daemon that is still preparing nor sends
+    /// it traffic.
     public static func serve(
         _ server: RPCServer, name: String, admin options: AdminOptions, defaultAdminPort: Int, readiness: Readiness,
-        background: [any Service] = [], logger: Logger
+        background: [any Service] = [], prepare: (@Sendable () async throws -> Void)? = nil, logger: Logger
     ) async throws {
         let registry = Self.bootstrapMetrics()
         let admin = AdminServer(
@@ -45,8 +49,9 @@ extension Daemon {
             }
         }
         // ServiceGroup stops services in reverse order: readiness first, then the server drains.
+        let served: [any Service] = prepare.map { [AfterPreparation(prepare: $0, services: background + [server])] } ?? background + [server]
         let services: [ServiceGroupConfiguration.ServiceConfiguration] =
-            ([admin] + background + [server]).map { .init(service: $0) }
+            ([admin] + served).map { .init(service: $0) }
             + [.init(service: ReadinessService(readiness: readiness), successTerminationBehavior: .ignore)]
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -61,5 +66,24 @@ struct ReadinessService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         self.readiness.set(ready: false, reason: "draining")
+    }
+}
+
+/// Runs `prepare`, then `services` together. A shutdown that comes while `prepare` still runs
+/// cancels it and nothing else starts.
+struct AfterPreparation: Service {
+    let prepare: @Sendable () async throws -> Void
+    let services: [any Service]
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await self.prepare() }
+        } catch is CancellationError {
+            return
+        }
+        guard !Task.isShuttingDownGracefully else { return }
+        try await withThrowingDiscardingTaskGroup { group in
+            for service in self.services { group.addTask { try await service.run() } }
+        }
     }
 }

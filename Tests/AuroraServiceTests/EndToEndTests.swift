@@ -329,6 +329,38 @@ extension LearningServiceTests {
             #expect(feedback == acknowledged)
         }
 
+        /// A learning-service whose database is not up yet is alive (its admin port answers) but
+        /// not ready, and says why; its RPC port waits for the schema. So an orchestrator neither
+        /// restarts it while it waits (or migrates a large table) nor sends it traffic.
+        @Test func learningServiceWaitingForItsDatabaseIsAliveButNotReady() async throws {
+            let system = try LocalSystem()
+            defer { system.stop() }
+            let admin = try LocalSystem.freePort()
+            let nothingListens = try LocalSystem.freePort()
+            let process = Process()
+            process.executableURL = system.binaries.appendingPathComponent("learning-service")
+            process.environment = system.environment("learning-service").merging(
+                ["AURORA_DATABASE_URL": "postgresql://aurora@127.0.0.1:\(nothingListens)/aurora", "AURORA_ADMIN_PORT": "\(admin)"]) { $1 }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            defer {
+                process.terminate()
+                process.waitUntilExit()
+            }
+            var health = ""
+            for _ in 0..<300 where !health.hasPrefix("HTTP/1.0 200") {
+                try await Task.sleep(for: .milliseconds(100))
+                health = (try? LocalSystem.adminGet("/healthz", port: admin)) ?? ""
+            }
+            #expect(health.hasPrefix("HTTP/1.0 200"), "/healthz: \(health)")
+            let ready = try LocalSystem.adminGet("/readyz", port: admin)
+            #expect(ready.hasPrefix("HTTP/1.0 503") && ready.contains("not ready: waiting for the database"), "/readyz: \(ready)")
+            await #expect(throws: (any Error).self, "the RPC port listens before the schema is ready") {
+                _ = try await RPCConnection.connect(host: "127.0.0.1", port: system.ports["learning-service"]!, configuration: ClientConfiguration())
+            }
+        }
+
         @Test func canaryValuesReachNoTableAndNoLog() async throws {
             let system = try await LocalSystem.start()
             defer { system.stop() }

@@ -113,17 +113,22 @@ final class LocalSystem: @unchecked Sendable {
         self.adminPorts[name] = bound?["admin_port"]
     }
 
-    /// A daemon's Prometheus metrics, read from its admin port over plain HTTP/1.0.
+    /// A daemon's Prometheus metrics, read from its admin port.
     func metrics(_ name: String) throws -> String {
+        try Self.adminGet("/metrics", port: self.adminPorts[name] ?? 0)
+    }
+
+    /// The whole response (status line, headers, body) to a GET over plain HTTP/1.0 on a local port.
+    static func adminGet(_ path: String, port: Int) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = UInt16(self.adminPorts[name] ?? 0).bigEndian
+        address.sin_port = UInt16(port).bigEndian
         let connected = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
         guard connected == 0 else { throw CancellationError() }
-        let request = Array("GET /metrics HTTP/1.0\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.0\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
