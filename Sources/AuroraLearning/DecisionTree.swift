@@ -124,6 +124,11 @@ public struct DecisionTreeLearner: Sendable {
         let totalSquares = total.reduce(0) { $0 + $1 * $1 }
         let parentImpurity = 1 - Double(totalSquares) / (n * n)
         var best: (feature: Int, threshold: Double, gain: Double)?
+        // Among splits with equal gain (common with few examples), the one whose two sides lie
+        // furthest apart, as a share of the feature's range here: a gap the noise on a fingerprint
+        // could have made (say, in the missing ratio of columns that miss nothing) loses to one it
+        // could not (skewness 4 against 0, or an exact level).
+        var bestSeparation = 0.0
         let featureCount = examples[indices[0]].features.count
         let labels = indices.map { Self.ordinal[examples[$0].action]! }
         // One feature's values with their labels, sorted: contiguous pairs sort and scan faster than
@@ -133,6 +138,7 @@ public struct DecisionTreeLearner: Sendable {
         for feature in 0..<featureCount {
             for (position, index) in indices.enumerated() { pairs[position] = (examples[index].features[feature], labels[position]) }
             pairs.sort { $0.value < $1.value }
+            let range = pairs[pairs.count - 1].value - pairs[0].value
             var left = [Int](repeating: 0, count: classes)
             var right = total
             var leftSquares = 0
@@ -153,7 +159,12 @@ public struct DecisionTreeLearner: Sendable {
                 let r = Double(rightSize)
                 let impurity = (l * (1 - Double(leftSquares) / (l * l)) + r * (1 - Double(rightSquares) / (r * r))) / n
                 let gain = parentImpurity - impurity
-                if gain > 1e-12 && (best == nil || gain > best!.gain) { best = (feature, (here + next) / 2, gain) }
+                guard gain > 1e-12 else { continue }
+                let separation = (next - here) / range
+                if best == nil || gain > best!.gain + 1e-9 || (gain > best!.gain - 1e-9 && separation > bestSeparation) {
+                    best = (feature, (here + next) / 2, gain)
+                    bestSeparation = separation
+                }
             }
         }
         return best

@@ -179,6 +179,26 @@ struct RecommenderTests {
         #expect(DecisionTreeLearner(maxLeaves: 10).fit(noisy).count <= 10)
     }
 
+    /// Three skewed columns kept, three symmetric ones scaled, none missing anything. The noise
+    /// on the missing ratio happens to put the kept ones a hair higher: that split separates the
+    /// examples as well as skewness does, but only by chance. The tree must split on skewness, so
+    /// a new skewed column with the noise the other way is still kept (a CI run once saw this).
+    @Test func equalSplitsGoToTheWidestGapNotToNoise() {
+        let missing = Fingerprint.index("missing")
+        var examples: [Example] = []
+        for (index, skew) in [3.5, 4.0, 4.5, 0.1, -0.2, 0.3].enumerated() {
+            var features = Fingerprint(self.numeric(skew: skew, min: 1)).features
+            features[missing] = skew > 1 ? 0.0003 + Double(index) * 0.0001 : Double(index) * 0.00001
+            examples.append(Example(features: features, action: skew > 1 ? .keep : .standardScale))
+        }
+        let rules = DecisionTreeLearner().fit(examples)
+        var fresh = Fingerprint(self.numeric(skew: 4.2, min: 1)).features
+        fresh[missing] = 0
+        let matching = rules.filter { $0.matches(fresh) }
+        #expect(matching.map(\.action) == [.keep], "\(rules.map(\.conditionText))")
+        #expect(!rules.contains { $0.conditionText.contains("missing ratio") }, "\(rules.map(\.conditionText))")
+    }
+
     func column(_ type: Aurora_Profile_V1_ColumnType, count: UInt64, missing: UInt64, distinct: UInt64) -> Aurora_Profile_V1_ColumnStatistics {
         var stats = Aurora_Profile_V1_ColumnStatistics()
         stats.type = type
