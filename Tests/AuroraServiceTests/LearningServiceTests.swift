@@ -473,11 +473,11 @@ struct LearningServiceTests {
         for (index, (statement, parameters, expected)) in statements.enumerated() {
             let plan = try await pool.transaction { (transaction) throws(StoreError) in
                 try transaction.execute("SET LOCAL enable_seqscan TO off")
-                try transaction.execute("PREPARE per_user_read_\(index) AS \(statement)")
-                defer { _ = try? transaction.execute("DEALLOCATE per_user_read_\(index)") }
-                return try transaction.execute("EXPLAIN EXECUTE per_user_read_\(index) \(parameters)").rows.compactMap { $0[0] }.joined(separator: "\n")
+                try transaction.execute("PREPARE indexed_statement_\(index) AS \(statement)")
+                defer { _ = try? transaction.execute("DEALLOCATE indexed_statement_\(index)") }
+                return try transaction.execute("EXPLAIN EXECUTE indexed_statement_\(index) \(parameters)").rows.compactMap { $0[0] }.joined(separator: "\n")
             }
-            // Not a scan of all rows, and not a walk of an index filtered row by row either.
+            // Not a scan of all rows; for a user's rows, not a walk of some other index either.
             #expect(!plan.contains("Seq Scan"), "\(statement)\n\(plan)")
             #expect(plan.contains(expected), "\(statement)\n\(plan)")
         }
