@@ -114,26 +114,28 @@ struct LearningDaemon: AsyncParsableCommand {
             authenticator: SharedSecretAuthenticator(secret: try Daemon.internalSecret(file: self.internalSecretFile)),
             logger: logger)
         let readiness = Readiness()
-        readiness.set(ready: false, reason: "waiting for the database")
+        readiness.set(ready: false, reason: Self.preparing)
         let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger)
         try await Daemon.serve(
             server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [maintenance],
             prepare: { try await Self.migrate(pool, readiness: readiness, logger: logger) }, logger: logger)
     }
 
+    /// Why /readyz says no until `migrate` returns. One reason for both steps: the first sign
+    /// that the database answers is the migrations' own connection.
+    static let preparing = "waiting for the database and applying schema migrations"
+
     /// Applies the schema migrations; while the database is not there yet, waits for it (with backoff).
     static func migrate(_ pool: PostgresPool, readiness: Readiness, logger: Logger) async throws {
         var delay = Duration.milliseconds(200)
         while true {
             do throws(StoreError) {
-                readiness.set(ready: false, reason: "applying schema migrations")
                 let applied = try await Migrations.apply(pool)
                 logger.notice("database schema ready", metadata: ["applied": "\(applied)"])
                 readiness.set(ready: true, reason: "database reachable")
                 return
             } catch {
                 if case .unavailable = error {
-                    readiness.set(ready: false, reason: "waiting for the database")
                     logger.warning("database not reachable yet; retrying", metadata: ["error": "\(error)"])
                     try await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(5))

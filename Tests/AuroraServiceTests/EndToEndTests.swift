@@ -355,10 +355,35 @@ extension LearningServiceTests {
             }
             #expect(health.hasPrefix("HTTP/1.0 200"), "/healthz: \(health)")
             let ready = try LocalSystem.adminGet("/readyz", port: admin)
-            #expect(ready.hasPrefix("HTTP/1.0 503") && ready.contains("not ready: waiting for the database"), "/readyz: \(ready)")
+            #expect(ready.hasPrefix("HTTP/1.0 503") && ready.contains("not ready: waiting for the database and applying schema migrations"), "/readyz: \(ready)")
             await #expect(throws: (any Error).self, "the RPC port listens before the schema is ready") {
                 _ = try await RPCConnection.connect(host: "127.0.0.1", port: system.ports["learning-service"]!, configuration: ClientConfiguration())
             }
+        }
+
+        /// The log's retention is checked at start-up: a value out of range, or one shorter than
+        /// the analysis lifetime (feedback on an analysis reads its log rows), stops the daemon
+        /// with a message naming the setting, before it touches the database.
+        @Test(arguments: [("1", "168"), ("40000", "168"), ("30", "721")])
+        func learningServiceRefusesABadLogRetention(days: String, lifetimeHours: String) async throws {
+            let system = try LocalSystem()
+            defer { system.stop() }
+            let process = Process()
+            process.executableURL = system.binaries.appendingPathComponent("learning-service")
+            process.environment = system.environment("learning-service").merging(["AURORA_LOG_RETENTION_DAYS": days, "AURORA_ANALYSIS_LIFETIME_HOURS": lifetimeHours]) { $1 }
+            let errors = system.directory.appendingPathComponent("refused.log")
+            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: errors)
+            try process.run()
+            // A daemon that accepted the setting would serve on: stop it rather than wait forever.
+            for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+            let refused = !process.isRunning
+            if !refused { process.terminate() }
+            process.waitUntilExit()
+            let text = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+            #expect(refused && process.terminationStatus != 0, "the daemon started: \(text)")
+            #expect(text.contains("log-retention-days must be 1 to 36500 and cover the analysis lifetime (\(lifetimeHours) hours)"), "\(text)")
         }
 
         @Test func canaryValuesReachNoTableAndNoLog() async throws {

@@ -49,17 +49,23 @@ func dumpStore() throws -> String? {
     return text
 }
 
-/// Runs a learning-service against the test PostgreSQL on an ephemeral port.
-func withLearningService<T: Sendable>(
-    configuration: LearningService.Configuration = .init(), _ body: @Sendable (Int) async throws -> T
-) async throws -> T {
+/// A pool on the test PostgreSQL, its schema migrated.
+func migratedPool(connections: Int, logger: Logger) async throws -> PostgresPool {
     guard let url = databaseURL else {
         Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
         throw CancellationError()
     }
-    let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
-    let pool = PostgresPool(configuration: .init(url: url, connections: 4), logger: logger)
+    let pool = PostgresPool(configuration: .init(url: url, connections: connections), logger: logger)
     try await Migrations.apply(pool)
+    return pool
+}
+
+/// Runs a learning-service against the test PostgreSQL on an ephemeral port.
+func withLearningService<T: Sendable>(
+    configuration: LearningService.Configuration = .init(), _ body: @Sendable (Int) async throws -> T
+) async throws -> T {
+    let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
+    let pool = try await migratedPool(connections: 4, logger: logger)
     var router = Router()
     LearningService(configuration: configuration, pool: pool, logger: logger).register(into: &router)
     return try await withInternalServer(router: router, logger: logger, body)
@@ -457,12 +463,7 @@ struct LearningServiceTests {
     /// periodic maintenance by one on the age (the partial index on active rules once left the
     /// refit's read of all a user's rules scanning every user's).
     @Test func perUserReadsAndMaintenanceAreServedByIndexes() async throws {
-        guard let url = databaseURL else {
-            Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
-            return
-        }
-        let pool = PostgresPool(configuration: .init(url: url, connections: 1), logger: Logger(label: "test.plans"))
-        try await Migrations.apply(pool)
+        let pool = try await migratedPool(connections: 1, logger: Logger(label: "test.plans"))
         // Each statement, sample parameters, and the index condition its plan must show. (Which of
         // the indexes that take an age condition the planner picks varies on the test's small
         // tables, so for the maintenance this checks only that one does.)
@@ -486,12 +487,7 @@ struct LearningServiceTests {
     /// The hourly maintenance: log rows past the retention go (in batches), newer ones stay, and
     /// an analysis's fingerprints are cleared after its lifetime.
     @Test func oldLogRowsAndAnalysisFingerprintsExpire() async throws {
-        guard let url = databaseURL else {
-            Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
-            return
-        }
-        let pool = PostgresPool(configuration: .init(url: url, connections: 1), logger: Logger(label: "test.retention"))
-        try await Migrations.apply(pool)
+        let pool = try await migratedPool(connections: 1, logger: Logger(label: "test.retention"))
         let store = LearningStore(pool: pool, background: pool)
         let user = "retention-\(UUID().uuidString)"
         // Five rows 100 days old, three from now, and an analysis 200 hours old still holding its fingerprint.
