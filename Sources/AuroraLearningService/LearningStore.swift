@@ -48,8 +48,9 @@ struct LearningStore: Sendable {
                 FROM input JOIN inserted USING (user_id, feedback_id)
                 ORDER BY input.user_id, input.feedback_id, input.ordinal
             ), ledger AS (
+                -- One entry per user and batch, as for analyses: the sum is what is spent.
                 INSERT INTO privacy_ledger (user_id, epsilon, reason)
-                SELECT user_id, epsilon, 'fingerprint stored' FROM new WHERE epsilon > 0
+                SELECT user_id, sum(epsilon), 'feedback fingerprints' FROM new WHERE epsilon > 0 GROUP BY user_id
             ), votes AS (
                 -- In key order, so concurrent batches lock shared rows in the same order.
                 INSERT INTO bucket_votes (bucket, accepted, user_id, n)
