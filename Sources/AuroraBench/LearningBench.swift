@@ -14,6 +14,9 @@ struct LearningBench: AsyncParsableCommand {
     @Option(help: "Corrections stored for the measured user first.") var corrections = 10_000
     @Option(help: "Columns per Recommend call.") var columns = 50
     @Option(help: "Concurrent feedback clients.") var clients = 8
+    @Option(
+        help: "Feedback calls each client keeps in flight on its connection, one measurement per value (comma-separated): 1 is a client that waits for each answer; more is a service that forwards its users' feedback.")
+    var inFlight = "1,8"
     @Option(help: "Seconds per measurement.") var seconds = 10.0
 
     func run() async throws {
@@ -72,35 +75,44 @@ struct LearningBench: AsyncParsableCommand {
         refits.sort()
         print(String(format: "refit after a correction (user with %d corrections): median %.1f ms, max %.1f ms", stored, refits[refits.count / 2], refits.last!))
 
-        // 4. Durable feedback, one record per call, concurrent clients (each its own user).
-        let counter = Counter()
+        // 4. Durable feedback, one record per call, concurrent clients (each its own user), each
+        //    keeping `depth` calls in flight on its connection.
+        let depths = self.inFlight.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !depths.isEmpty, depths.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--in-flight must list integers >= 1") }
         let connections = try await (0..<self.clients).asyncMap { _ in try await connect() }
-        let start = ContinuousClock.now
-        let deadline = start + .seconds(self.seconds)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for (index, client) in connections.enumerated() {
-                group.addTask {
-                    var random = SystemRandomNumberGenerator()
-                    let options = CallOptions(timeout: .seconds(30), metadata: [MetadataKeys.user: "\(user)-feedback-\(index)"])
-                    var sent = 0
-                    while ContinuousClock.now < deadline {
-                        var request = Aurora_Learning_V1_FeedbackRequest()
-                        var item = Aurora_Learning_V1_FeedbackItem()
-                        item.feedbackID = "t\(index)-\(sent)"
-                        item.stats = Self.column(using: &random)
-                        item.recommendedAction = "keep"
-                        item.acceptedAction = Self.preference(item.stats)
-                        request.items = [item]
-                        let response = try await client.unary(LearningAPI.feedback, request, options: options)
-                        counter.add(Int(response.stored))
-                        sent += 1
+        for depth in depths {
+            let counter = Counter()
+            let start = ContinuousClock.now
+            let deadline = start + .seconds(self.seconds)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (index, client) in connections.enumerated() {
+                    for lane in 0..<depth {
+                        group.addTask {
+                            var random = SystemRandomNumberGenerator()
+                            let options = CallOptions(timeout: .seconds(30), metadata: [MetadataKeys.user: "\(user)-feedback-\(index)"])
+                            var sent = 0
+                            while ContinuousClock.now < deadline {
+                                var request = Aurora_Learning_V1_FeedbackRequest()
+                                var item = Aurora_Learning_V1_FeedbackItem()
+                                item.feedbackID = "d\(depth)-t\(index)-\(lane)-\(sent)"
+                                item.stats = Self.column(using: &random)
+                                item.recommendedAction = "keep"
+                                item.acceptedAction = Self.preference(item.stats)
+                                request.items = [item]
+                                let response = try await client.unary(LearningAPI.feedback, request, options: options)
+                                counter.add(Int(response.stored))
+                                sent += 1
+                            }
+                        }
                     }
                 }
+                try await group.waitForAll()
             }
-            try await group.waitForAll()
+            let elapsed = Self.seconds(ContinuousClock.now - start)
+            print(String(
+                format: "Feedback, %d clients x %d call(s) in flight, one record per call: %.0f records/s acknowledged after COMMIT",
+                self.clients, depth, Double(counter.value) / elapsed))
         }
-        let elapsed = Self.seconds(ContinuousClock.now - start)
-        print(String(format: "Feedback, %d clients, one record per call: %.0f records/s acknowledged after COMMIT", self.clients, Double(counter.value) / elapsed))
         for client in connections { await client.close() }
         await connection.close()
     }
