@@ -73,7 +73,9 @@ let package = Package(
         // Worker threads shared by the profiler's blocks and the learning-service's refits.
         .target(name: "AuroraThreads"),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
-        .target(name: "AuroraParser", dependencies: ["AuroraThreads"]),
+        // SIMD byte compares for the parser's scans (plain C where the CPU lacks SSE2).
+        .target(name: "CByteMasks"),
+        .target(name: "AuroraParser", dependencies: ["AuroraThreads", "CByteMasks"]),
         // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
         // the admin HTTP port (/metrics, /healthz, /readyz).
         .target(

@@ -19,43 +19,6 @@ public struct Dialect: Sendable, Hashable {
     }
 }
 
-/// Finds the first of up to four bytes eight bytes at a time (SWAR): a byte equal to one of them
-/// is a zero byte of `word ^ (byte × 0x01…01)`, and the lowest zero byte of a word is found
-/// exactly by the classic (x − 0x01…01) & ~x & 0x80…80 (a borrow only flags bytes above it).
-/// Most fields are a few bytes long: one step finds their end instead of one step per byte.
-struct ByteSearch {
-    private let patterns: (UInt64, UInt64, UInt64, UInt64)
-
-    /// Any of `bytes` (one to four; repeated to fill four).
-    init(_ bytes: [UInt8]) {
-        let spread = bytes.map { UInt64($0) &* 0x0101_0101_0101_0101 }
-        self.patterns = (spread[0], spread[1 % spread.count], spread[2 % spread.count], spread[3 % spread.count])
-    }
-
-    @inline(__always)
-    private static func zeroBytes(_ x: UInt64) -> UInt64 { (x &- 0x0101_0101_0101_0101) & ~x & 0x8080_8080_8080_8080 }
-
-    /// The index of the first byte in `base[from..<count]` that is one of the bytes, or `count`.
-    @inline(__always)
-    func first(in base: UnsafePointer<UInt8>, from: Int, count: Int) -> Int {
-        var index = from
-        while index + 8 <= count {
-            let word = UInt64(littleEndian: UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self))
-            let found =
-                Self.zeroBytes(word ^ self.patterns.0) | Self.zeroBytes(word ^ self.patterns.1)
-                | Self.zeroBytes(word ^ self.patterns.2) | Self.zeroBytes(word ^ self.patterns.3)
-            if found != 0 { return index + found.trailingZeroBitCount >> 3 }
-            index += 8
-        }
-        while index < count {
-            let byte = UInt64(base[index]) &* 0x0101_0101_0101_0101
-            if byte == self.patterns.0 || byte == self.patterns.1 || byte == self.patterns.2 || byte == self.patterns.3 { return index }
-            index += 1
-        }
-        return count
-    }
-}
-
 extension Dialect {
     /// Bytes that end a run of ordinary bytes: outside quotes (delimiter, quote, CR, LF) and inside
     /// quotes (quote, CR, LF, and backslash with backslash escapes). The tokenizer skips everything
@@ -79,10 +42,13 @@ extension Dialect {
         return (table(sets.outside), table(sets.inside))
     }
 
-    /// `specialByteSets` as searches, for skipping runs of ordinary bytes.
-    var byteSearches: (outside: ByteSearch, inside: ByteSearch) {
-        let sets = self.specialByteSets
-        return (ByteSearch(sets.outside), ByteSearch(sets.inside))
+    /// `specialByteSets` as needles of `ByteMaskWindow`s, for skipping runs of ordinary bytes
+    /// (LF repeated where a set has fewer than four bytes).
+    var specialNeedles: (outside: (UInt8, UInt8, UInt8, UInt8), inside: (UInt8, UInt8, UInt8, UInt8)) {
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
+        let quote = self.quote ?? lf
+        return ((self.delimiter, quote, lf, cr), (quote, lf, cr, self.escape == .backslash ? UInt8(ascii: "\\") : lf))
     }
 }
 
@@ -181,8 +147,9 @@ public struct CSVTokenizer: @unchecked Sendable {
     /// CR, LF, backslash with backslash escapes).
     private let specialOutside: [Bool]
     private let specialInside: [Bool]
-    private let searchOutside: ByteSearch
-    private let searchInside: ByteSearch
+    /// The same sets as needles of mask windows.
+    private let needlesOutside: (UInt8, UInt8, UInt8, UInt8)
+    private let needlesInside: (UInt8, UInt8, UInt8, UInt8)
     private var state = State.fieldStart
     /// The current row's finished fields: the first `spanCount` elements (the array is reused
     /// across rows; emptying it per row through removeAll costs more than the row).
@@ -212,7 +179,7 @@ public struct CSVTokenizer: @unchecked Sendable {
         self.line = firstLine
         self.rowLine = firstLine
         (self.specialOutside, self.specialInside) = dialect.specialBytes
-        (self.searchOutside, self.searchInside) = dialect.byteSearches
+        (self.needlesOutside, self.needlesInside) = dialect.specialNeedles
         self.scratch.reserveCapacity(4096)
         self.spans.reserveCapacity(64)
         self.cells.reserveCapacity(64)
@@ -232,8 +199,9 @@ public struct CSVTokenizer: @unchecked Sendable {
         let backslash = self.dialect.escape == .backslash
         let lf = UInt8(ascii: "\n")
         let cr = UInt8(ascii: "\r")
-        let searchOutside = self.searchOutside
-        let searchInside = self.searchInside
+        // Windows of this input (their indexes are offsets into it).
+        var searchOutside = ByteMaskWindow(self.needlesOutside)
+        var searchInside = ByteMaskWindow(self.needlesInside)
         var index = 0
         try self.specialOutside.withUnsafeBufferPointer { outside in
             try self.specialInside.withUnsafeBufferPointer { inside in

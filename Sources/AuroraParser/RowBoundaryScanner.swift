@@ -13,15 +13,15 @@ struct RowBoundaryScanner {
 
     /// What ends a run of bytes that change nothing: CR, LF and the quote outside quotes (the
     /// delimiter need not stop it: the state follows from the byte before), and inside quotes the
-    /// tokenizer's own set (adding backslash with backslash escapes).
-    private let searchOutside: ByteSearch
-    private let searchInside: ByteSearch
+    /// tokenizer's own set (adding backslash with backslash escapes). Needles of a mask window:
+    /// LF, CR, quote (LF again without quoting) and, inside quotes only, backslash.
+    private let needles: (UInt8, UInt8, UInt8, UInt8)
 
     init(dialect: Dialect, firstLine: Int) {
         self.dialect = dialect
         self.line = firstLine
-        self.searchOutside = ByteSearch([UInt8(ascii: "\n"), UInt8(ascii: "\r")] + (dialect.quote.map { [$0] } ?? []))
-        self.searchInside = dialect.byteSearches.inside
+        let lf = UInt8(ascii: "\n")
+        self.needles = (lf, UInt8(ascii: "\r"), dialect.quote ?? lf, dialect.escape == .backslash ? UInt8(ascii: "\\") : lf)
     }
 
     /// Scans `bytes`; returns the offset just past the last row end found in them and the line
@@ -35,13 +35,26 @@ struct RowBoundaryScanner {
         var boundary: (offset: Int, line: Int)?
         var index = 0
         let count = bytes.count
+        var window = ByteMaskWindow(self.needles)
         // Between bytes that matter (quote, CR, LF, and backslash inside quotes with backslash
         // escapes) nothing changes inside quotes, and outside quotes the state is set by the last
         // byte alone (a delimiter starts a field; anything else is unquoted text). So the scan
-        // jumps from one such byte to the next, searching eight bytes at a time.
+        // jumps from one such byte to the next, 64 bytes of masks at a time.
         while index < count {
             if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let base = bytes.baseAddress {
-                let next = (self.state == .quoted ? self.searchInside : self.searchOutside).first(in: base, from: index, count: count)
+                var next = index
+                while next < count {
+                    window.load(base, index: next, count: count)
+                    var mask = window.masks.m0 | window.masks.m1 | window.masks.m2
+                    if self.state == .quoted { mask |= window.masks.m3 }
+                    let bits = window.bits(mask, from: next)
+                    if bits != 0 {
+                        next += bits.trailingZeroBitCount
+                        break
+                    }
+                    next = window.start + 64
+                }
+                next = min(next, count)
                 if next > index && self.state != .quoted { self.state = bytes[next - 1] == delimiter ? .fieldStart : .unquoted }
                 index = next
                 if index >= count { break }

@@ -73,22 +73,28 @@ struct TokenizerTests {
         }
     }
 
-    /// The word-at-a-time search finds the same first special byte as a byte-by-byte scan, from
-    /// every start, for sets of one to four bytes (high bytes included) and any tail length.
-    @Test func byteSearchFindsTheFirstSpecialByte() {
+    /// The mask-window search finds the same first special byte as a byte-by-byte scan, from
+    /// every start (walked forward through one window, as the tokenizer does, and from a fresh
+    /// one), for sets of one to four bytes (high bytes and zero included) and inputs of several
+    /// windows with any tail length.
+    @Test func byteMaskWindowFindsTheFirstSpecialByte() {
         var random = SeededRandom(seed: 17)
         for _ in 0..<300 {
             let specials = (0..<Int.random(in: 1...4, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let needles = (specials[0], specials[1 % specials.count], specials[2 % specials.count], specials[3 % specials.count])
             let alphabet = specials + (0..<6).map { _ in UInt8.random(in: 0...255, using: &random) }
-            let bytes = (0..<Int.random(in: 0...40, using: &random)).map { _ in
-                Int.random(in: 0..<10, using: &random) == 0 ? alphabet[Int.random(in: 0..<specials.count, using: &random)] : alphabet[Int.random(in: 0..<alphabet.count, using: &random)]
+            let rare = Int.random(in: 2...40, using: &random)
+            let bytes = (0..<Int.random(in: 0...200, using: &random)).map { _ in
+                Int.random(in: 0..<rare, using: &random) == 0 ? alphabet[Int.random(in: 0..<specials.count, using: &random)] : alphabet[Int.random(in: specials.count..<alphabet.count, using: &random)]
             }
-            let search = ByteSearch(specials)
             bytes.withUnsafeBufferPointer { buffer in
                 let base = buffer.baseAddress ?? UnsafePointer(bitPattern: 8)!
+                var walking = ByteMaskWindow(needles)
                 for start in 0...bytes.count {
                     let expected = bytes[start...].firstIndex { specials.contains($0) } ?? bytes.count
-                    #expect(search.first(in: base, from: start, count: bytes.count) == expected, "\(specials) in \(bytes) from \(start)")
+                    var fresh = ByteMaskWindow(needles)
+                    #expect(walking.first(in: base, from: start, count: bytes.count) == expected, "\(specials) in \(bytes) from \(start)")
+                    #expect(fresh.first(in: base, from: start, count: bytes.count) == expected, "\(specials) in \(bytes) from \(start), fresh window")
                 }
             }
         }
@@ -133,8 +139,8 @@ struct TokenizerTests {
         }
     }
 
-    /// Parallel profiling cuts the text where the row-boundary scanner says a row ends (it skips
-    /// eight bytes at a time): the parts, tokenized apart, must give the rows of the whole.
+    /// Parallel profiling cuts the text where the row-boundary scanner says a row ends (it jumps
+    /// between special bytes by 64-byte masks): the parts, tokenized apart, must give the rows of the whole.
     @Test func rowBoundariesSplitLikeTheTokenizer() throws {
         var generator = SystemRandomNumberGenerator()
         let pieces = ["a", "bcdefghijk", "lmnopqrstuvwxyz0", ",", ",", "\"", "\"", "\\", "\r", "\n", "\r\n", " "]
@@ -146,13 +152,14 @@ struct TokenizerTests {
             return rows
         }
         for _ in 0..<1000 {
-            let bytes = Array((0..<Int.random(in: 0...60, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined().utf8)
+            let bytes = Array((0..<Int.random(in: 0...150, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined().utf8)
             let escape: Dialect.Escape = Bool.random(using: &generator) ? .backslash : .doubledQuote
             let whole = try rows(bytes[...], escape: escape, firstLine: 1)
             var scanner = RowBoundaryScanner(dialect: Dialect(escape: escape), firstLine: 1)
             var offset = 0
             while offset < bytes.count {
-                let end = min(bytes.count, offset + Int.random(in: 1...40, using: &generator))
+                // Parts of one to several mask windows.
+                let end = min(bytes.count, offset + Int.random(in: 1...200, using: &generator))
                 let boundary = bytes.withUnsafeBufferPointer { scanner.scan(UnsafeBufferPointer(rebasing: $0[offset..<end])) }
                 if let boundary {
                     let cut = offset + boundary.offset
