@@ -100,6 +100,32 @@ struct TokenizerTests {
         }
     }
 
+    /// The validator's eight-byte ASCII fast path counts exactly what the byte-by-byte path counts
+    /// (chunks of one byte never take it), across sequences split between chunks.
+    @Test func utf8ValidatorFastPathsCountLikeTheSlowOne() {
+        var random = SeededRandom(seed: 5)
+        let pieces: [[UInt8]] = [Array("a".utf8), Array("abcdefghij".utf8), Array("é".utf8), Array("€".utf8), Array("😀".utf8), [0xFF], [0xC3], [0xE2, 0x82], [0x80]]
+        for _ in 0..<500 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...80, using: &random) {
+                bytes += Int.random(in: 0..<6, using: &random) == 0 ? pieces[Int.random(in: 2..<pieces.count, using: &random)] : pieces[Int.random(in: 0..<2, using: &random)]
+            }
+            func invalid(chunk: Int) -> Int {
+                var validator = UTF8Validator()
+                var offset = 0
+                repeat {
+                    let end = min(bytes.count, offset + chunk)
+                    bytes.withUnsafeBufferPointer { validator.validate(UnsafeBufferPointer(rebasing: $0[offset..<end]), isLast: end == bytes.count) }
+                    offset = end
+                } while offset < bytes.count
+                return validator.invalid
+            }
+            let slow = invalid(chunk: 1)
+            #expect(invalid(chunk: max(1, bytes.count)) == slow, "\(bytes)")
+            #expect(invalid(chunk: Int.random(in: 1...100, using: &random)) == slow, "\(bytes)")
+        }
+    }
+
     @Test func randomInputNeverCrashes() throws {
         var generator = SystemRandomNumberGenerator()
         let alphabet = Array("ab,;\"\\\r\n \t".utf8)
