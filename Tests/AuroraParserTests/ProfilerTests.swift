@@ -345,6 +345,34 @@ struct StatisticsTests {
     /// Beyond `samplingStart` values the sketch keeps one value per block of 2^s: the count stays
     /// exact, the ranks stay within 2%, and sketches at different sampling levels merge (a later
     /// part of a file samples from its start, counting the values before it).
+    /// The cell hash reads every byte whatever the length (its tail is read without a loop, by
+    /// overlapping loads): all strings of up to three bytes over 20 symbols, and strings of 1 to
+    /// 24 bytes that differ from each other in one byte, all hash apart.
+    @Test func cellHashSeesEveryByte() {
+        let symbols = Array("abcdefghij0123456789".utf8)
+        var cells: [[UInt8]] = [[]]
+        for first in symbols {
+            cells.append([first])
+            for second in symbols {
+                cells.append([first, second])
+                for third in symbols { cells.append([first, second, third]) }
+            }
+        }
+        for length in 4...24 {
+            let base = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            cells.append(base)
+            for position in 0..<length {
+                for value in symbols.dropFirst() {
+                    var cell = base
+                    cell[position] = value
+                    cells.append(cell)
+                }
+            }
+        }
+        let hashes = Set(cells.map { cell in cell.withUnsafeBufferPointer { Hash64.hash($0) } })
+        #expect(hashes.count == cells.count)
+    }
+
     @Test func samplingSketchStaysAccurateAndMerges() {
         var random = SeededRandom(seed: 21)
         // A trend, so that a value kept at the wrong weight moves the ranks.

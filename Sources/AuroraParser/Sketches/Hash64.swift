@@ -10,8 +10,11 @@ enum Hash64 {
     @inline(__always)
     static func hash(_ bytes: UnsafeBufferPointer<UInt8>) -> UInt64 {
         let count = bytes.count
-        var state: UInt64 = 0x243F_6A88_85A3_08D3 ^ UInt64(truncatingIfNeeded: count)
-        guard count > 0, let base = bytes.baseAddress else { return Self.finish(state) }
+        // The length is mixed in at the end, not into the first word: XORed there, it shared bits
+        // with short tails ("a" and "aac" hashed alike).
+        var state: UInt64 = 0x243F_6A88_85A3_08D3
+        let length = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
+        guard count > 0, let base = bytes.baseAddress else { return Self.finish(state ^ length) }
         let raw = UnsafeRawPointer(base)
         var index = 0
         while index + 8 <= count {
@@ -20,16 +23,21 @@ enum Hash64 {
             index += 8
         }
         if index < count {
-            var tail: UInt64 = 0
-            var shift: UInt64 = 0
-            while index < count {
-                tail |= UInt64(base[index]) << shift
-                shift += 8
-                index += 1
+            // The last one to seven bytes without a loop: the last eight bytes of a longer cell
+            // (overlapping ones already mixed in), two overlapping four-byte loads for four to
+            // seven, and first, middle and last byte for one to three (as wyhash does). Each still
+            // covers every byte: for a given length the input to the mix stays one-to-one.
+            let tail: UInt64
+            if count >= 8 {
+                tail = raw.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+            } else if count >= 4 {
+                tail = UInt64(raw.loadUnaligned(fromByteOffset: 0, as: UInt32.self)) << 32 | UInt64(raw.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+            } else {
+                tail = UInt64(base[0]) << 16 | UInt64(base[count >> 1]) << 8 | UInt64(base[count - 1])
             }
             state = Self.fold(state ^ tail, 0xBF58_476D_1CE4_E5B9)
         }
-        return Self.finish(state)
+        return Self.finish(state ^ length)
     }
 
     /// Murmur3's finaliser: every input bit affects every output bit.
