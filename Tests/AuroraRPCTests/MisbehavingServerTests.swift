@@ -74,7 +74,9 @@ struct MisbehavingServerTests {
         }
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("keepalive") == true, "\(String(describing: error))")
-        #expect(clock.now - start < .seconds(2))
+        // A few 100 ms intervals normally; the bound only has to tell the keepalive apart from
+        // the 10 s timeout around the call (a loaded CI machine took 2.4 s once).
+        #expect(clock.now - start < .seconds(5))
         #expect(!connection.isUsable)
         try await server.close()
     }
