@@ -177,9 +177,37 @@ struct TokenizerTests {
             try tokenizer.finish { rows.append(["\($0.line)"] + $0.strings) }
             return rows
         }
-        for _ in 0..<1000 {
-            let bytes = Array((0..<Int.random(in: 0...150, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined().utf8)
-            let escape: Dialect.Escape = Bool.random(using: &generator) ? .backslash : .doubledQuote
+        // Well-formed rows too (most files): quoted fields with delimiters, doubled quotes and
+        // line ends.
+        let plainFields = ["", "a", "bcdefghijk", "lmnopqrstuvwxyz0123456789", " "]
+        let quotedFields = ["\"\"", "\"x,y\"", "\"he said \"\"hi\"\"\"", "\"two\nlines\"", "\"crlf\r\ninside\"", "\"long quoted text, with commas, and more\""]
+        func wellFormed() -> String {
+            (0..<Int.random(in: 0...12, using: &generator)).map { _ in
+                let fields = (0..<Int.random(in: 1...5, using: &generator)).map { _ in
+                    Bool.random(using: &generator) ? plainFields.randomElement(using: &generator)! : quotedFields.randomElement(using: &generator)!
+                }
+                return fields.joined(separator: ",") + (Int.random(in: 0..<4, using: &generator) == 0 ? "\r\n" : "\n")
+            }.joined()
+        }
+        // Every quote, doubled quote and line end of a row at every offset of a window's edge.
+        for shift in 0..<140 {
+            let text = String(repeating: "p", count: shift) + ",\"q\"\"\nr\"\"\"\r\n\"\",s\r\nt,\"u\"v\n" + String(repeating: "w,\"x\"\n", count: 30)
+            let bytes = Array(text.utf8)
+            let whole = try rows(bytes[...], escape: .doubledQuote, firstLine: 1)
+            for start in [0, 1, 63] where start < bytes.count {
+                var scanner = RowBoundaryScanner(dialect: Dialect(escape: .doubledQuote), firstLine: 1)
+                let first = bytes.withUnsafeBufferPointer { scanner.scan(UnsafeBufferPointer(rebasing: $0[..<start])) }
+                let boundary = bytes.withUnsafeBufferPointer { scanner.scan(UnsafeBufferPointer(rebasing: $0[start...])) }
+                for (cut, line) in [first.map { ($0.offset, $0.line) }, boundary.map { (start + $0.offset, $0.line) }].compactMap({ $0 }) {
+                    let parts = try rows(bytes[..<cut], escape: .doubledQuote, firstLine: 1) + rows(bytes[cut...], escape: .doubledQuote, firstLine: line)
+                    #expect(parts == whole, "shift \(shift), parts from \(start), cut at \(cut)")
+                }
+            }
+        }
+        for round in 0..<2000 {
+            let text = round % 2 == 0 ? (0..<Int.random(in: 0...150, using: &generator)).map { _ in pieces.randomElement(using: &generator)! }.joined() : wellFormed()
+            let bytes = Array(text.utf8)
+            let escape: Dialect.Escape = round % 2 == 1 || Bool.random(using: &generator) ? .doubledQuote : .backslash
             let whole = try rows(bytes[...], escape: escape, firstLine: 1)
             var scanner = RowBoundaryScanner(dialect: Dialect(escape: escape), firstLine: 1)
             var offset = 0
