@@ -20,6 +20,8 @@ struct LearningBench: AsyncParsableCommand {
     @Option(help: "Seconds per measurement.") var seconds = 10.0
 
     func run() async throws {
+        let depths = self.inFlight.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !depths.isEmpty, depths.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--in-flight must list integers >= 1, got '\(self.inFlight)'") }
         let parts = self.address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--address must be host:port") }
         var configuration = ClientConfiguration()
@@ -36,13 +38,7 @@ struct LearningBench: AsyncParsableCommand {
         while stored < self.corrections {
             var request = Aurora_Learning_V1_FeedbackRequest()
             for index in 0..<min(100, self.corrections - stored) {
-                let column = Self.column(using: &random)
-                var item = Aurora_Learning_V1_FeedbackItem()
-                item.feedbackID = "seed-\(stored + index)"
-                item.stats = column
-                item.recommendedAction = "standard_scale"
-                item.acceptedAction = Self.preference(column)
-                request.items.append(item)
+                request.items.append(Self.item(id: "seed-\(stored + index)", recommended: "standard_scale", using: &random))
             }
             stored += request.items.count
             _ = try await connection.unary(LearningAPI.feedback, request, options: options)
@@ -61,12 +57,7 @@ struct LearningBench: AsyncParsableCommand {
         var refits: [Double] = []
         for index in 0..<20 {
             var request = Aurora_Learning_V1_FeedbackRequest()
-            var item = Aurora_Learning_V1_FeedbackItem()
-            item.feedbackID = "refit-\(index)"
-            item.stats = Self.column(using: &random)
-            item.recommendedAction = "keep"
-            item.acceptedAction = Self.preference(item.stats)
-            request.items = [item]
+            request.items = [Self.item(id: "refit-\(index)", recommended: "keep", using: &random)]
             _ = try await connection.unary(LearningAPI.feedback, request, options: options)
             let start = ContinuousClock.now
             _ = try await connection.unary(LearningAPI.listRules, Aurora_Learning_V1_ListRulesRequest(), options: options)
@@ -77,44 +68,53 @@ struct LearningBench: AsyncParsableCommand {
 
         // 4. Durable feedback, one record per call, concurrent clients (each its own user), each
         //    keeping `depth` calls in flight on its connection.
-        let depths = self.inFlight.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !depths.isEmpty, depths.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--in-flight must list integers >= 1") }
         let connections = try await (0..<self.clients).asyncMap { _ in try await connect() }
-        for depth in depths {
-            let counter = Counter()
-            let start = ContinuousClock.now
-            let deadline = start + .seconds(self.seconds)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for (index, client) in connections.enumerated() {
-                    for lane in 0..<depth {
-                        group.addTask {
-                            var random = SystemRandomNumberGenerator()
-                            let options = CallOptions(timeout: .seconds(30), metadata: [MetadataKeys.user: "\(user)-feedback-\(index)"])
-                            var sent = 0
-                            while ContinuousClock.now < deadline {
-                                var request = Aurora_Learning_V1_FeedbackRequest()
-                                var item = Aurora_Learning_V1_FeedbackItem()
-                                item.feedbackID = "d\(depth)-t\(index)-\(lane)-\(sent)"
-                                item.stats = Self.column(using: &random)
-                                item.recommendedAction = "keep"
-                                item.acceptedAction = Self.preference(item.stats)
-                                request.items = [item]
-                                let response = try await client.unary(LearningAPI.feedback, request, options: options)
-                                counter.add(Int(response.stored))
-                                sent += 1
-                            }
-                        }
-                    }
-                }
-                try await group.waitForAll()
-            }
-            let elapsed = Self.seconds(ContinuousClock.now - start)
+        for case let depth? in depths {
+            let rate = try await Self.feedbackRate(connections: connections, user: user, inFlight: depth, seconds: self.seconds)
             print(String(
                 format: "Feedback, %d clients x %d call(s) in flight, one record per call: %.0f records/s acknowledged after COMMIT",
-                self.clients, depth, Double(counter.value) / elapsed))
+                self.clients, depth, rate))
         }
         for client in connections { await client.close() }
         await connection.close()
+    }
+
+    /// Records/s acknowledged when each connection (its own user) keeps `inFlight` single-record
+    /// Feedback calls going for `seconds`.
+    static func feedbackRate(connections: [RPCConnection], user: String, inFlight: Int, seconds: Double) async throws -> Double {
+        let counter = Counter()
+        let start = ContinuousClock.now
+        let deadline = start + .seconds(seconds)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, client) in connections.enumerated() {
+                let options = CallOptions(timeout: .seconds(30), metadata: [MetadataKeys.user: "\(user)-feedback-\(index)"])
+                for lane in 0..<inFlight {
+                    group.addTask {
+                        var random = SystemRandomNumberGenerator()
+                        var sent = 0
+                        while ContinuousClock.now < deadline {
+                            var request = Aurora_Learning_V1_FeedbackRequest()
+                            request.items = [Self.item(id: "d\(inFlight)-t\(index)-\(lane)-\(sent)", recommended: "keep", using: &random)]
+                            let response = try await client.unary(LearningAPI.feedback, request, options: options)
+                            counter.add(Int(response.stored))
+                            sent += 1
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        return Double(counter.value) / Self.seconds(ContinuousClock.now - start)
+    }
+
+    /// A correction of a random column towards the simulated preference.
+    static func item<G: RandomNumberGenerator>(id: String, recommended: String, using random: inout G) -> Aurora_Learning_V1_FeedbackItem {
+        var item = Aurora_Learning_V1_FeedbackItem()
+        item.feedbackID = id
+        item.stats = Self.column(using: &random)
+        item.recommendedAction = recommended
+        item.acceptedAction = Self.preference(item.stats)
+        return item
     }
 
     static func seconds(_ duration: Duration) -> Double {
