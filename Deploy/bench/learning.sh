@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The learning-service benchmark (issue 4): Recommend latency for a 50-column batch for a user with
-# 10,000 corrections, refit time, durable feedback records/s with 8 clients (one record per call;
-# first each client waits for every answer, then each keeps 8 calls in flight) — next to pgbench
-# single-row inserts with 8 clients against the same private PostgreSQL, in the same run.
+# 10,000 corrections, refit time, durable feedback records/s with 8 clients (one record per call,
+# then ten, as `aurora feedback` sends one analysis's; each client first waits for every answer,
+# then keeps 8 calls in flight) — next to pgbench single-row inserts with 8 clients against the
+# same private PostgreSQL, in the same run.
 #   Deploy/bench/learning.sh [SECONDS]
 #   AURORA_BENCH_IN_FLIGHT=1,2,4,8,16 (calls in flight per client, one measurement each)
+#   AURORA_BENCH_RECORDS=1,10 (records per call, one measurement each with every depth)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-10}
@@ -20,7 +22,8 @@ AURORA_INTERNAL_SECRET=$secret AURORA_DATABASE_URL=$url "${AURORA_BENCH_SERVICE:
 service=$!
 trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; Deploy/scripts/postgres.sh stop' EXIT
 for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
-AURORA_INTERNAL_SECRET=$secret .build/release/aurora-bench learning --address 127.0.0.1:$port --seconds "$seconds" --in-flight "${AURORA_BENCH_IN_FLIGHT:-1,8}"
+AURORA_INTERNAL_SECRET=$secret .build/release/aurora-bench learning --address 127.0.0.1:$port --seconds "$seconds" --in-flight "${AURORA_BENCH_IN_FLIGHT:-1,8}" \
+  --records-per-call "${AURORA_BENCH_RECORDS:-1,10}"
 # The reference: single-row inserts by 8 pgbench clients into a table shaped like feedback, on an
 # otherwise idle machine: the learning-service (and its pending refits) stopped, the feedback
 # phase's writes checkpointed.

@@ -17,11 +17,14 @@ struct LearningBench: AsyncParsableCommand {
     @Option(
         help: "Feedback calls each client keeps in flight on its connection, one measurement per value (comma-separated): 1 is a client that waits for each answer; more is a service that forwards its users' feedback.")
     var inFlight = "1,8"
+    @Option(
+        help: "Records per Feedback call, one measurement per value and depth (comma-separated): 1 is one column's feedback; 10 is one analysis's, as `aurora feedback` sends it.")
+    var recordsPerCall = "1"
     @Option(help: "Seconds per measurement.") var seconds = 10.0
 
     func run() async throws {
-        let depths = self.inFlight.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
-        guard !depths.isEmpty, depths.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("--in-flight must list integers >= 1, got '\(self.inFlight)'") }
+        let depths = try Self.positiveIntegers(self.inFlight, option: "--in-flight")
+        let recordCounts = try Self.positiveIntegers(self.recordsPerCall, option: "--records-per-call")
         let parts = self.address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]) else { throw ValidationError("--address must be host:port") }
         var configuration = ClientConfiguration()
@@ -66,22 +69,31 @@ struct LearningBench: AsyncParsableCommand {
         refits.sort()
         print(String(format: "refit after a correction (user with %d corrections): median %.1f ms, max %.1f ms", stored, refits[refits.count / 2], refits.last!))
 
-        // 4. Durable feedback, one record per call, concurrent clients (each its own user), each
-        //    keeping `depth` calls in flight on its connection.
+        // 4. Durable feedback, concurrent clients (each its own user), each keeping `depth` calls
+        //    of `records` records in flight on its connection.
         let connections = try await (0..<self.clients).asyncMap { _ in try await connect() }
-        for case let depth? in depths {
-            let rate = try await Self.feedbackRate(connections: connections, user: user, inFlight: depth, seconds: self.seconds)
-            print(String(
-                format: "Feedback, %d clients x %d call(s) in flight, one record per call: %.0f records/s acknowledged after COMMIT",
-                self.clients, depth, rate))
+        for records in recordCounts {
+            for depth in depths {
+                let rate = try await Self.feedbackRate(connections: connections, user: user, inFlight: depth, records: records, seconds: self.seconds)
+                print(String(
+                    format: "Feedback, %d clients x %d call(s) in flight, %d record(s) per call: %.0f records/s acknowledged after COMMIT",
+                    self.clients, depth, records, rate))
+            }
         }
         for client in connections { await client.close() }
         await connection.close()
     }
 
-    /// Records/s acknowledged when each connection (its own user) keeps `inFlight` single-record
-    /// Feedback calls going for `seconds`.
-    static func feedbackRate(connections: [RPCConnection], user: String, inFlight: Int, seconds: Double) async throws -> Double {
+    /// "1,8" as [1, 8]; anything but a list of integers >= 1 is an error naming the option.
+    static func positiveIntegers(_ list: String, option: String) throws -> [Int] {
+        let values = list.split(separator: ",", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !values.isEmpty, values.allSatisfy({ ($0 ?? 0) >= 1 }) else { throw ValidationError("\(option) must list integers >= 1, got '\(list)'") }
+        return values.compactMap { $0 }
+    }
+
+    /// Records/s acknowledged when each connection (its own user) keeps `inFlight` Feedback calls
+    /// of `records` records going for `seconds`.
+    static func feedbackRate(connections: [RPCConnection], user: String, inFlight: Int, records: Int, seconds: Double) async throws -> Double {
         let counter = Counter()
         let start = ContinuousClock.now
         let deadline = start + .seconds(seconds)
@@ -94,7 +106,9 @@ struct LearningBench: AsyncParsableCommand {
                         var sent = 0
                         while ContinuousClock.now < deadline {
                             var request = Aurora_Learning_V1_FeedbackRequest()
-                            request.items = [Self.item(id: "d\(inFlight)-t\(index)-\(lane)-\(sent)", recommended: "keep", using: &random)]
+                            request.items = (0..<records).map { record in
+                                Self.item(id: "d\(inFlight)-r\(records)-t\(index)-\(lane)-\(sent)-\(record)", recommended: "keep", using: &random)
+                            }
                             let response = try await client.unary(LearningAPI.feedback, request, options: options)
                             counter.add(Int(response.stored))
                             sent += 1
