@@ -62,7 +62,9 @@ public struct Fingerprint: Sendable, Equatable {
             Feature(name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false) { threshold, above in
                 let index = Int(threshold.rounded(.down))
                 guard index >= 0 else { return above ? "\(label) measured" : "no \(label)" }
-                let edge = Self.format(edges[min(index, edges.count - 1)])
+                let value = edges[min(index, edges.count - 1)]
+                // Counts read as counts ("distinct values ≤ 10"), ratios and moments as before.
+                let edge = name == "distinct_count_level" ? Self.fixed(value, decimals: 0) : Self.format(value)
                 return above ? "\(label) > \(edge)" : "\(label) ≤ \(edge)\(numericOnly ? " or none" : "")"
             }
         }
@@ -72,8 +74,33 @@ public struct Fingerprint: Sendable, Equatable {
             level("skewness_level", Self.skewnessEdges, "skewness", numericOnly: true),
             level("outliers_level", Self.outlierEdges, "outlier ratio", numericOnly: true),
         ]
+        // Finer exact levels at the cut points people write in their own rules (5% missing, 10 or
+        // 50 categories, skewness 0.75, kurtosis 7, 2% outliers): a threshold there is learned
+        // exactly, where the noised value alone blurs it on small tables. Not in the bucket key,
+        // which stays coarse for cross-user rules.
+        features += Self.fineLevels.map { fine in level(fine.name, fine.edges, fine.label, numericOnly: fine.numericOnly) }
         return features
     }()
+
+    /// The fine levels: name, edges (each coarse level's edges among them), label, numeric only.
+    static let fineLevels: [(name: String, edges: [Double], label: String, numericOnly: Bool)] = [
+        ("missing_fine", [0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9], "missing ratio", false),
+        ("distinct_count_level", [1, 2, 3, 5, 10, 15, 20, 30, 50, 100, 1000], "distinct values", false),
+        ("skewness_fine", [-3, -2, -1, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5], "skewness", true),
+        ("kurtosis_level", [0, 1, 3, 7, 10, 20, 50], "kurtosis", true),
+        ("outliers_fine", [0, 0.01, 0.02, 0.05, 0.1, 0.2], "outlier ratio", true),
+        ("zeros_level", [0, 0.1, 0.5, 0.9], "zero ratio", true),
+        ("range_level", [1, 10, 100, 1000, 10_000, 1_000_000], "range", true),
+    ]
+
+    /// The fine levels of a column (-1 for a numeric-only level of a column without numbers).
+    static func fineLevelValues(missing: Double, distinct: Double, numeric: (skewness: Double, kurtosis: Double, outliers: Double, zeros: Double, range: Double)?) -> [Double] {
+        let values: [Double?] = [missing, distinct, numeric?.skewness, numeric?.kurtosis, numeric?.outliers, numeric?.zeros, numeric?.range]
+        return zip(values, Self.fineLevels).map { value, fine in
+            guard let value else { return -1 }
+            return Double(Self.level(value.isFinite ? value : 0, fine.edges))
+        }
+    }
 
     static let missingEdges: [Double] = [0, 0.05, 0.3, 0.9]
     static let distinctRatioEdges: [Double] = [0.01, 0.1, 0.5, 0.95]
@@ -117,6 +144,9 @@ public struct Fingerprint: Sendable, Equatable {
         v.append(stats.hasText ? log1p(stats.text.meanLength) / 1.5 : 0)
         let levels = Self.levels(missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric)
         v += levels.map(Double.init)
+        v += Self.fineLevelValues(
+            missing: missingRatio, distinct: distinct,
+            numeric: numeric.map { ($0.skewness, $0.kurtosis, $0.outlierRatio, $0.zeroRatio, max(0, $0.max - $0.min)) })
         for index in v.indices {
             let range = Self.schema[index].range
             v[index] = min(max(v[index].isFinite ? v[index] : 0, range.lowerBound), range.upperBound)
@@ -165,7 +195,22 @@ public struct Fingerprint: Sendable, Equatable {
         func level(_ prefix: Character, absent: Int) -> Double {
             Double(parts.dropFirst().lazy.compactMap { $0.first == prefix ? Int($0.dropFirst()) : nil }.first ?? absent)
         }
-        result += [level("m", absent: 0), level("d", absent: 0), level("s", absent: -1), level("o", absent: -1)]
+        if result.count < Self.index("missing_fine") {
+            result += [level("m", absent: 0), level("d", absent: 0), level("s", absent: -1), level("o", absent: -1)]
+        }
+        if result.count < Self.schema.count {
+            // Stored before the fine levels: estimated from the stored (noised) values, which
+            // is all that is left of the column.
+            func value(_ name: String) -> Double { result[Self.index(name)] }
+            let numeric = result[Self.index("skewness_level")] >= 0
+            let skew = value("skewness")
+            result = Array(result.prefix(Self.index("missing_fine")))
+            result += Self.fineLevelValues(
+                missing: value("missing") / 4, distinct: (exp2(value("distinct_log") * 2) - 1).rounded(),
+                numeric: numeric
+                    ? ((skew < 0 ? -1 : 1) * expm1(abs(skew) / 1.5), expm1(value("kurtosis") / 0.5), value("outliers") / 10, value("zeros") / 2, pow(10, value("range_log") / 0.3) - 1)
+                    : nil)
+        }
         return Array(result.prefix(Self.schema.count))
     }
 

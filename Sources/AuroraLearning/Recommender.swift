@@ -42,16 +42,71 @@ public struct ActiveRule: Sendable, Equatable {
     }
 }
 
+/// What the built-in rules would recommend for a column, whatever was recommended: feedback
+/// keeps it, so that each user's record with each built-in rule can be counted.
+public struct BuiltinChoice: Sendable, Equatable {
+    /// "builtin:outliers"
+    public var source: String
+    public var action: Action
+
+    public init(source: String, action: Action) {
+        self.source = source
+        self.action = action
+    }
+
+    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
+        let top = BuiltinRecommender.suggestions(for: stats)[0]
+        self.init(source: top.source, action: top.action)
+    }
+}
+
+/// How often a built-in rule's action was what this user chose, over the columns of their
+/// feedback where that rule would have made the recommendation.
+public struct BuiltinRecord: Sendable, Equatable {
+    public var agreeing: Int
+    public var total: Int
+
+    public init(agreeing: Int, total: Int) {
+        self.agreeing = agreeing
+        self.total = total
+    }
+
+    /// The default confidence counts as this many columns of evidence.
+    public static let priorWeight = 4.0
+
+    /// The rule's confidence for this user: the default, moved towards the user's record by a
+    /// Beta update, and never above the default. A user who keeps correcting a built-in rule
+    /// lowers it, so a learned rule with modest evidence outranks it; agreement does not raise it,
+    /// because it says nothing about the corner where a learned rule disagrees.
+    public func confidence(default value: Double) -> Double {
+        min(value, (value * Self.priorWeight + Double(self.agreeing)) / (Self.priorWeight + Double(self.total)))
+    }
+
+    /// Per built-in source ("builtin:outliers"), the record over `examples`: the built-in source
+    /// and action each had, and the action the user chose.
+    public static func records(_ examples: [(builtin: BuiltinChoice, accepted: Action)]) -> [String: BuiltinRecord] {
+        var records: [String: BuiltinRecord] = [:]
+        for example in examples {
+            records[example.builtin.source, default: BuiltinRecord(agreeing: 0, total: 0)].total += 1
+            if example.builtin.action == example.accepted { records[example.builtin.source]!.agreeing += 1 }
+        }
+        return records
+    }
+}
+
 /// A user's active rules indexed the way the recommender looks them up: per domain, the user's
 /// own, and the cross-user ones by fingerprint bucket. Built once per rule-cache load instead of
-/// scanning every rule with string comparisons for every column.
+/// scanning every rule with string comparisons for every column. With them, the user's record
+/// with each built-in rule.
 public struct RuleBook: Sendable {
     var domainRules: [String: [ActiveRule]] = [:]
     var userRules: [ActiveRule] = []
     var globalRules: [String: ActiveRule] = [:]
+    var builtinRecords: [String: BuiltinRecord] = [:]
 
     /// Keeps the order of `rules` within each scope: the first matching rule of a scope wins.
-    public init(_ rules: [ActiveRule]) {
+    public init(_ rules: [ActiveRule], builtinRecords: [String: BuiltinRecord] = [:]) {
+        self.builtinRecords = builtinRecords
         for rule in rules {
             switch rule.scope {
             case "user_domain": self.domainRules[rule.domain, default: []].append(rule)
@@ -76,13 +131,25 @@ public struct RuleBook: Sendable {
 /// Combines the built-in suggestion with the user's learned rules: the most specific matching
 /// learned rule (user+domain, then user, then global) wins only when its confidence is higher.
 public enum Recommender {
-    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: [ActiveRule]) -> (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String) {
+    public typealias Decision = (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String, builtin: BuiltinChoice)
+
+    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: [ActiveRule]) -> Decision {
         Self.recommend(stats, domain: domain, rules: RuleBook(rules))
     }
 
-    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: RuleBook) -> (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String) {
+    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: RuleBook) -> Decision {
         let fingerprint = Fingerprint(stats)
-        let builtin = BuiltinRecommender.suggestions(for: stats)
+        var builtin = BuiltinRecommender.suggestions(for: stats)
+        let builtinChoice = BuiltinChoice(source: builtin[0].source, action: builtin[0].action)
+        if let record = rules.builtinRecords[builtin[0].source], record.total > 0 {
+            let calibrated = record.confidence(default: builtin[0].confidence)
+            if calibrated < builtin[0].confidence {
+                builtin[0].confidence = calibrated
+                builtin[0].explanation += "; your choice in \(record.agreeing) of \(record.total) such columns"
+                // A runner-up may now be the likelier one (a stable sort keeps ties in order).
+                builtin = builtin.enumerated().sorted { $0.element.confidence != $1.element.confidence ? $0.element.confidence > $1.element.confidence : $0.offset < $1.offset }.map(\.element)
+            }
+        }
         let matches = rules.matching(fingerprint, domain: domain)
         let learned = matches.map { rule, scopeText in
             Suggestion(
@@ -107,6 +174,6 @@ public enum Recommender {
             seen.insert(suggestion.action)
             alternatives.append(suggestion)
         }
-        return (candidates[0], alternatives, ruleID, fingerprint.bucket)
+        return (candidates[0], alternatives, ruleID, fingerprint.bucket, builtinChoice)
     }
 }

@@ -165,7 +165,7 @@ public final class LearningService: Sendable {
         let logged = decisions.enumerated().map { index, decision in
             var item = LearningStore.LoggedRecommendation(
                 id: ids[index], user: user, bucket: decision.bucket, ruleID: decision.ruleID, source: decision.chosen.source,
-                action: decision.chosen.action.rawValue)
+                action: decision.chosen.action.rawValue, builtin: decision.builtin)
             if !analysisID.isEmpty {
                 let stats = columns[index]
                 let noised = noise.noised(Fingerprint(stats), rows: Int(stats.count), using: &generator)
@@ -241,7 +241,7 @@ public final class LearningService: Sendable {
                 pending.append(PendingFeedback(
                     user: user, feedbackID: item.feedbackID.isEmpty ? "analysis:\(item.analysisID):\(column.columnIndex)" : item.feedbackID,
                     domain: column.domain, features: column.features, bucket: column.bucket, recommended: column.action,
-                    accepted: accepted.rawValue, recommendationID: column.recommendationID, epsilon: 0))
+                    accepted: accepted.rawValue, recommendationID: column.recommendationID, epsilon: 0, builtin: column.builtin))
                 continue
             }
             try Self.check(item.stats, "item \(index)")
@@ -258,7 +258,7 @@ public final class LearningService: Sendable {
             pending.append(PendingFeedback(
                 user: user, feedbackID: item.feedbackID, domain: item.domain, features: noised.features, bucket: exact.bucket,
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
-                epsilon: self.configuration.epsilon))
+                epsilon: self.configuration.epsilon, builtin: BuiltinChoice(item.stats)))
         }
         // Outcomes are set on logged recommendations: the rows must be written first.
         if pending.contains(where: { $0.recommendationID != 0 }) { await self.recommendationLog.flush() }
@@ -289,7 +289,9 @@ public final class LearningService: Sendable {
         if let cached = self.ruleCache.withLock({ $0[user] }), now - cached.loaded < self.ruleCacheLifetime {
             return cached.rules
         }
-        let rules = RuleBook(try await Self.mapStore { try await self.store.activeRules(user: user) })
+        let rules = try await Self.mapStore {
+            RuleBook(try await self.store.activeRules(user: user), builtinRecords: try await self.store.builtinRecords(user: user))
+        }
         self.ruleCache.withLock { cache in
             if cache.count >= self.ruleCacheCapacity { cache.removeAll(keepingCapacity: true) }
             cache[user] = (rules, now)
@@ -323,6 +325,7 @@ public final class LearningService: Sendable {
             let stored = try await self.store.examples(user: user, limit: self.configuration.maximumExamples)
             let learner = DecisionTreeLearner(minSamplesLeaf: 2, maxDepth: 8, maxLeaves: self.configuration.maximumRules)
             let minimumSupport = self.configuration.minimumSupport
+            let builtinRecords = BuiltinRecord.records(stored.compactMap { example in example.builtin.map { ($0, example.example.action) } })
             let sets = await self.refitThreads.run {
                 var sets = [LearningStore.RuleSet(scope: "user", domain: "", drafts: learner.fit(stored.map(\.example)))]
                 let domains = Dictionary(grouping: stored.filter { !$0.domain.isEmpty }, by: \.domain)
@@ -331,7 +334,7 @@ public final class LearningService: Sendable {
                 }
                 return sets
             }
-            try await self.store.replaceRules(user: user, sets: sets, minimumSupport: self.configuration.minimumSupport, failingConfidence: self.configuration.failingConfidence)
+            try await self.store.replaceRules(user: user, sets: sets, builtinRecords: builtinRecords, minimumSupport: self.configuration.minimumSupport, failingConfidence: self.configuration.failingConfidence)
             self.invalidateRules(user)
             if await self.refits.globalRefreshDue(interval: self.configuration.globalRefreshInterval) {
                 let buckets = self.changedBuckets.withLock { changed in

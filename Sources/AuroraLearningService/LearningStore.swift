@@ -13,6 +13,9 @@ struct PendingFeedback: Sendable {
     var accepted: String
     var recommendationID: UInt64
     var epsilon: Double
+    /// The built-in rule's source and action for this column (nil: not known, for a column of an
+    /// analysis logged before they were kept).
+    var builtin: BuiltinChoice?
 }
 
 /// The learning-service's queries. Every statement is parameterised; nothing here sees a cell
@@ -36,11 +39,11 @@ struct LearningStore: Sendable {
         let result = try await self.pool.execute(
             """
             WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[])
-                    WITH ORDINALITY AS input (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, epsilon, ordinal)
+                SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[], $9::float8[], $10::text[], $11::text[])
+                    WITH ORDINALITY AS input (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, epsilon, builtin, builtin_action, ordinal)
             ), inserted AS (
-                INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id)
-                SELECT user_id, feedback_id, domain, features::float8[], bucket, recommended, accepted, recommendation_id FROM input ORDER BY ordinal
+                INSERT INTO feedback (user_id, feedback_id, domain, features, bucket, recommended, accepted, recommendation_id, builtin, builtin_action)
+                SELECT user_id, feedback_id, domain, features::float8[], bucket, recommended, accepted, recommendation_id, builtin, builtin_action FROM input ORDER BY ordinal
                 ON CONFLICT DO NOTHING
                 RETURNING user_id, feedback_id
             ), new AS (
@@ -68,7 +71,8 @@ struct LearningStore: Sendable {
                 Self.textArray(items.map { Self.arrayLiteral($0.features) }), Self.textArray(items.map(\.bucket)),
                 Self.textArray(items.map(\.recommended)), Self.textArray(items.map(\.accepted)),
                 Self.textArray(items.map { $0.recommendationID == 0 ? nil : "\($0.recommendationID)" }),
-                Self.textArray(items.map { "\($0.epsilon)" }),
+                Self.textArray(items.map { "\($0.epsilon)" }), Self.textArray(items.map { $0.builtin?.source }),
+                Self.textArray(items.map { $0.builtin?.action.rawValue }),
             ])
         var flags = [Bool](repeating: false, count: items.count)
         for row in result.rows {
@@ -80,18 +84,22 @@ struct LearningStore: Sendable {
     /// The reads of one user's rows that run on every refit or rules lookup. Each must be served by
     /// an index however many users the tables hold (a test checks their plans).
     enum Reads {
-        static let examples = "SELECT domain, features::text, accepted, bucket FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
+        static let examples =
+            "SELECT domain, features::text, accepted, bucket, builtin, builtin_action FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
         static let rulesForRefit = "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 FOR UPDATE"
         static let activeRules =
             "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')"
         static let listRules =
             "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id"
-        static let all = [examples, rulesForRefit, activeRules, listRules]
+        static let builtinRecords = "SELECT source, agreeing, total FROM builtin_records WHERE user_id = $1"
+        static let all = [examples, rulesForRefit, activeRules, listRules, builtinRecords]
     }
 
     struct StoredExample: Sendable {
         var domain: String
         var example: Example
+        /// The built-in rule's source and action for the column, when known.
+        var builtin: BuiltinChoice?
     }
 
     func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
@@ -99,7 +107,8 @@ struct LearningStore: Sendable {
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
             let complete = Fingerprint.completed(Self.parseArray(features), bucket: row[3] ?? "")
-            return StoredExample(domain: domain, example: Example(features: complete, action: action))
+            let builtin = row[4].flatMap { source in row[5].flatMap(Action.init(rawValue:)).map { BuiltinChoice(source: source, action: $0) } }
+            return StoredExample(domain: domain, example: Example(features: complete, action: action), builtin: builtin)
         }
     }
 
@@ -112,11 +121,23 @@ struct LearningStore: Sendable {
     /// Replaces a user's learned rules with a refit's: a rule that exists already (same scope,
     /// domain, condition and action) keeps its id and a user's "disabled"; others are added;
     /// rules the refit no longer produces are removed.
-    func replaceRules(user: String, sets: [RuleSet], minimumSupport: Int, failingConfidence: Double) async throws(StoreError) {
+    func replaceRules(
+        user: String, sets: [RuleSet], builtinRecords: [String: BuiltinRecord], minimumSupport: Int, failingConfidence: Double
+    ) async throws(StoreError) {
         try await self.background.transaction { (transaction) throws(StoreError) in
             // Rules are derived from feedback and recomputed by the next refit: no need to wait for
             // the WAL flush (a crash can lose only a refit, never feedback).
             try transaction.execute("SET LOCAL synchronous_commit TO OFF")
+            let sources = builtinRecords.keys.sorted()
+            try transaction.execute(
+                """
+                WITH gone AS (DELETE FROM builtin_records WHERE user_id = $1 AND NOT source = ANY($2::text[]))
+                INSERT INTO builtin_records (user_id, source, agreeing, total)
+                SELECT $1, source, agreeing, total FROM unnest($2::text[], $3::integer[], $4::integer[]) AS r (source, agreeing, total)
+                ON CONFLICT (user_id, source) DO UPDATE SET agreeing = EXCLUDED.agreeing, total = EXCLUDED.total
+                """,
+                [user, Self.textArray(sources), Self.textArray(sources.map { "\(builtinRecords[$0]!.agreeing)" }),
+                 Self.textArray(sources.map { "\(builtinRecords[$0]!.total)" })])
             let existing = try transaction.execute(Reads.rulesForRefit, [user])
             var byIdentity: [String: String] = [:]
             var current: [String: (alpha: Double, beta: Double, support: Int, active: Bool)] = [:]
@@ -230,6 +251,17 @@ struct LearningStore: Sendable {
         return result.rows.compactMap(Self.rule)
     }
 
+    /// The user's record with each built-in rule, as the last refit counted it.
+    func builtinRecords(user: String) async throws(StoreError) -> [String: BuiltinRecord] {
+        let result = try await self.pool.execute(Reads.builtinRecords, [user])
+        var records: [String: BuiltinRecord] = [:]
+        for row in result.rows {
+            guard let source = row[0], let agreeing = row[1].flatMap({ Int($0) }), let total = row[2].flatMap({ Int($0) }) else { continue }
+            records[source] = BuiltinRecord(agreeing: agreeing, total: total)
+        }
+        return records
+    }
+
     static func rule(_ row: [String?]) -> ActiveRule? {
         guard let id = row[0].flatMap(Int64.init), let scope = row[1], let domain = row[2], let condition = row[3], let text = row[4],
             let action = row[5].flatMap(Action.init(rawValue:)), let alpha = row[6].flatMap(Double.init),
@@ -265,6 +297,7 @@ struct LearningStore: Sendable {
             let rules = try transaction.execute("DELETE FROM rules WHERE user_id = $1", [user]).affectedRows
             let log = try transaction.execute("DELETE FROM recommendation_log WHERE user_id = $1", [user]).affectedRows
             try transaction.execute("DELETE FROM privacy_ledger WHERE user_id = $1", [user])
+            try transaction.execute("DELETE FROM builtin_records WHERE user_id = $1", [user])
             return (feedback, rules, log, Array(buckets))
         }
     }
@@ -278,6 +311,8 @@ struct LearningStore: Sendable {
         var ruleID: Int64?
         var source: String
         var action: String
+        /// The built-in rule's suggestion for the column (kept for feedback on an analysis).
+        var builtin: BuiltinChoice
         var analysis: AnalysisColumn?
     }
 
@@ -313,14 +348,14 @@ struct LearningStore: Sendable {
             WITH config AS MATERIALIZED (
                 SELECT set_config('synchronous_commit', $1, true)
             ), input AS (
-                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[])
-                    AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon)
+                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::text[])
+                    AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, builtin, builtin_action)
             ), ledger AS (
                 INSERT INTO privacy_ledger (user_id, epsilon, reason)
                 SELECT user_id, sum(epsilon), 'analysis fingerprints' FROM input WHERE epsilon > 0 GROUP BY user_id
             )
-            INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features)
-            SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[]
+            INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, builtin, builtin_action)
+            SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[], builtin, builtin_action
             FROM input CROSS JOIN config
             """,
             [
@@ -329,7 +364,8 @@ struct LearningStore: Sendable {
                 Self.textArray(items.map(\.source)), Self.textArray(items.map(\.action)), Self.textArray(items.map { $0.analysis?.analysisID }),
                 Self.textArray(items.map { $0.analysis.map { "\($0.columnIndex)" } }), Self.textArray(items.map { $0.analysis?.columnKey }),
                 Self.textArray(items.map { $0.analysis?.domain ?? "" }), Self.textArray(items.map { $0.analysis.map { Self.arrayLiteral($0.features) } }),
-                Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }),
+                Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }), Self.textArray(items.map(\.builtin.source)),
+                Self.textArray(items.map(\.builtin.action.rawValue)),
             ])
     }
 
@@ -342,20 +378,22 @@ struct LearningStore: Sendable {
         var action: String
         var domain: String
         var features: [Double]
+        var builtin: BuiltinChoice?
     }
 
     /// The columns of a user's analysis whose fingerprints are still kept (empty: unknown or expired).
     func analysedColumns(user: String, analysisID: String) async throws(StoreError) -> [AnalysedColumn] {
         let result = try await self.pool.execute(
             """
-            SELECT id, column_index, column_key, bucket, action, domain, features::text FROM recommendation_log
+            SELECT id, column_index, column_key, bucket, action, domain, features::text, builtin, builtin_action FROM recommendation_log
             WHERE user_id = $1 AND analysis_id = $2 AND features IS NOT NULL ORDER BY column_index
             """, [user, analysisID])
         return result.rows.compactMap { row in
             guard let id = row[0].flatMap({ UInt64($0) }), let index = row[1].flatMap({ Int($0) }), let features = row[6] else { return nil }
             return AnalysedColumn(
                 recommendationID: id, columnIndex: index, columnKey: row[2], bucket: row[3] ?? "", action: row[4] ?? "",
-                domain: row[5] ?? "", features: Self.parseArray(features))
+                domain: row[5] ?? "", features: Self.parseArray(features),
+                builtin: row[7].flatMap { source in row[8].flatMap(Action.init(rawValue:)).map { BuiltinChoice(source: source, action: $0) } })
         }
     }
 

@@ -99,6 +99,19 @@ public enum Migrations {
             CREATE INDEX recommendation_log_unexpired ON recommendation_log (created_at) WHERE analysis_id IS NOT NULL AND features IS NOT NULL;
             CREATE INDEX recommendation_log_created ON recommendation_log (created_at);
             """),
+        // The built-in rule that would have recommended each column, and its action: per user,
+        // how often each built-in rule matches their choices (`builtin_records`, kept by refits).
+        (7, """
+            ALTER TABLE feedback ADD COLUMN builtin text, ADD COLUMN builtin_action text;
+            ALTER TABLE recommendation_log ADD COLUMN builtin text, ADD COLUMN builtin_action text;
+            CREATE TABLE builtin_records (
+                user_id text NOT NULL,
+                source text NOT NULL,
+                agreeing integer NOT NULL,
+                total integer NOT NULL,
+                PRIMARY KEY (user_id, source)
+            );
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

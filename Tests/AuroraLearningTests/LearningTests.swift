@@ -226,10 +226,33 @@ struct RecommenderTests {
             var generator = SystemRandomNumberGenerator()
             let noised = FingerprintNoise(epsilon: 0.1).noised(fingerprint, rows: 10, using: &generator)
             #expect(names.map { noised.features[Fingerprint.index($0)] } == levels)
-            // A fingerprint stored before the levels existed gets them back from its bucket.
+            // A fingerprint stored before the levels existed gets them back from its bucket, and
+            // the fine levels estimated from its (here exact) values: the same, or one off where
+            // a value sits on an edge and its round trip through the feature's scale does not.
             let old = Array(fingerprint.features.prefix(Fingerprint.index("missing_level")))
-            #expect(Fingerprint.completed(old, bucket: fingerprint.bucket) == fingerprint.features)
+            let completed = Fingerprint.completed(old, bucket: fingerprint.bucket)
+            let fine = Fingerprint.index("missing_fine")
+            #expect(completed.count == fingerprint.features.count)
+            #expect(completed.prefix(fine) == fingerprint.features.prefix(fine))
+            #expect(zip(completed, fingerprint.features).dropFirst(fine).allSatisfy { abs($0 - $1) <= 1 }, "\(completed.dropFirst(fine))")
+            let beforeFine = Array(fingerprint.features.prefix(fine))
+            let estimated = Fingerprint.completed(beforeFine, bucket: fingerprint.bucket)
+            #expect(estimated.count == fingerprint.features.count)
+            #expect(zip(estimated, fingerprint.features).dropFirst(fine).allSatisfy { abs($0 - $1) <= 1 })
         }
+        // The fine levels: missing, distinct count, skewness, kurtosis, outliers, zeros, range.
+        let fineNames = Fingerprint.fineLevels.map(\.name)
+        let expectedFine: [[Double]] = [[3, 10, 13, 0, 4, 0, 3], [0, 10, 4, 0, 0, 0, 3], [9, 0, -1, -1, -1, -1, -1], [2, 7, -1, -1, -1, -1, -1]]
+        for (stats, levels) in zip(columns, expectedFine) {
+            let fingerprint = Fingerprint(stats)
+            #expect(fineNames.map { fingerprint.features[Fingerprint.index($0)] } == levels, "\(fingerprint.bucket)")
+            var generator = SystemRandomNumberGenerator()
+            let noised = FingerprintNoise(epsilon: 0.1).noised(fingerprint, rows: 10, using: &generator)
+            #expect(fineNames.map { noised.features[Fingerprint.index($0)] } == levels)
+        }
+        #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("skewness_fine"), threshold: 8.5, above: true)]) == "skewness > 0.75")
+        #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("distinct_count_level"), threshold: 4.5, above: false)]) == "distinct values ≤ 10")
+        #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("kurtosis_level"), threshold: 3.5, above: true)]) == "kurtosis > 7.00")
         let skew = Fingerprint.index("skewness_level")
         let missing = Fingerprint.index("missing_level")
         #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: 3.5, above: true)]) == "skewness > 1.00")
@@ -253,5 +276,33 @@ struct RecommenderTests {
         #expect(strong.chosen.source == "learned:7")
         #expect(strong.chosen.explanation.contains("9 of 9 accepted"))
         #expect(strong.alternatives.first?.action == .standardScale)
+    }
+
+    @Test func aUsersRecordLowersABuiltinRuleButNeverRaisesIt() {
+        let stats = self.numeric(skew: 0.1, min: -5)  // builtin:standard, 0.7
+        let weak = ActiveRule(id: 7, scope: "user", domain: "", conditions: [], bucket: nil, action: .keep, alpha: 4, beta: 4, support: 6, conditionText: "any column")
+        // Without a record, or with one that agrees: the default confidence, which a 0.5 rule does not beat.
+        for records in [[:], ["builtin:standard": BuiltinRecord(agreeing: 8, total: 8)]] {
+            let decision = Recommender.recommend(stats, domain: "", rules: RuleBook([weak], builtinRecords: records))
+            #expect(decision.chosen.source == "builtin:standard" && decision.chosen.confidence == 0.7)
+            #expect(decision.builtin == BuiltinChoice(source: "builtin:standard", action: .standardScale))
+        }
+        // Corrected in 7 of 8 columns: (0.7 × 4 + 1) / 12 ≈ 0.32, below the learned rule's 0.5.
+        let corrected = Recommender.recommend(stats, domain: "", rules: RuleBook([weak], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 1, total: 8)]))
+        #expect(corrected.chosen.source == "learned:7")
+        let lowered = corrected.alternatives.first { $0.source == "builtin:standard" }
+        #expect(lowered.map { abs($0.confidence - 3.8 / 12) < 1e-12 } == true)
+        #expect(lowered?.explanation.hasSuffix("your choice in 1 of 8 such columns") == true)
+        // With no learned rule, a runner-up the record now ranks higher is recommended.
+        let alone = Recommender.recommend(stats, domain: "", rules: RuleBook([], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 0, total: 20)]))
+        #expect(alone.chosen.action == .minmaxScale)
+        #expect(alone.builtin.action == .standardScale)
+        // Records count, per built-in source, the columns whose choice was the built-in action.
+        let records = BuiltinRecord.records([
+            (BuiltinChoice(source: "builtin:standard", action: .standardScale), .standardScale),
+            (BuiltinChoice(source: "builtin:standard", action: .standardScale), .robustScale),
+            (BuiltinChoice(source: "builtin:outliers", action: .robustScale), .clipOutliers),
+        ])
+        #expect(records == ["builtin:standard": BuiltinRecord(agreeing: 1, total: 2), "builtin:outliers": BuiltinRecord(agreeing: 0, total: 1)])
     }
 }
