@@ -252,8 +252,9 @@ struct LearningServiceTests {
         }
     }
 
-    /// A built-in rule the user keeps correcting loses confidence for them: a learned rule with
-    /// modest evidence then outranks it, and the record counts feedback given on an analysis too.
+    /// A built-in rule the user keeps correcting loses confidence for them (that a learned rule
+    /// with modest evidence then outranks it is the unit test's), and the record counts feedback
+    /// given on an analysis too.
     @Test func aBuiltinRuleTheUserKeepsCorrectingGivesWay() async throws {
         try await withLearningService { port in
             let user = "record-\(UUID().uuidString)"
