@@ -92,6 +92,9 @@ struct MisbehavingServerTests {
         // A few 100 ms intervals. Timed where the server's event loop sees the close, not where
         // this task resumes: other suites' CPU-bound work can hold the cooperative threads for
         // seconds (11 s once, in a full run).
+        // The server's event loop may see the close after this task resumes (it did once in CI):
+        // wait for it; the instant it records does not depend on when this reads it.
+        try? await withTimeout(.seconds(10)) { while closedAt.instant.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) } }
         let closed = closedAt.instant.withLock { $0 }
         #expect(closed.map { $0 - start < .seconds(2) } == true, "closed after \(closed.map { $0 - start }.debugDescription)")
         #expect(!connection.isUsable)
