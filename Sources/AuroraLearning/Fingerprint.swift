@@ -58,13 +58,13 @@ public struct Fingerprint: Sendable, Equatable {
         // The bucket's levels (stored with every fingerprint anyway, for cross-user rules) as
         // features: exact but coarse, where the noised values above are fine but blurred. Last,
         // so the indices in rules stored before them still hold.
-        func level(_ name: String, _ edges: [Double], _ label: String, numericOnly: Bool) -> Feature {
+        func level(_ name: String, _ edges: [Double], _ label: String, numericOnly: Bool, wholeNumbers: Bool = false) -> Feature {
             Feature(name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false) { threshold, above in
                 let index = Int(threshold.rounded(.down))
                 guard index >= 0 else { return above ? "\(label) measured" : "no \(label)" }
                 let value = edges[min(index, edges.count - 1)]
                 // Counts read as counts ("distinct values ≤ 10"), ratios and moments as before.
-                let edge = name == "distinct_count_level" ? Self.fixed(value, decimals: 0) : Self.format(value)
+                let edge = wholeNumbers ? Self.fixed(value, decimals: 0) : Self.format(value)
                 return above ? "\(label) > \(edge)" : "\(label) ≤ \(edge)\(numericOnly ? " or none" : "")"
             }
         }
@@ -78,19 +78,20 @@ public struct Fingerprint: Sendable, Equatable {
         // 50 categories, skewness 0.75, kurtosis 7, 2% outliers): a threshold there is learned
         // exactly, where the noised value alone blurs it on small tables. Not in the bucket key,
         // which stays coarse for cross-user rules.
-        features += Self.fineLevels.map { fine in level(fine.name, fine.edges, fine.label, numericOnly: fine.numericOnly) }
+        features += Self.fineLevels.map { fine in level(fine.name, fine.edges, fine.label, numericOnly: fine.numericOnly, wholeNumbers: fine.wholeNumbers) }
         return features
     }()
 
-    /// The fine levels: name, edges (each coarse level's edges among them), label, numeric only.
-    static let fineLevels: [(name: String, edges: [Double], label: String, numericOnly: Bool)] = [
-        ("missing_fine", [0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9], "missing ratio", false),
-        ("distinct_count_level", [1, 2, 3, 5, 10, 15, 20, 30, 50, 100, 1000], "distinct values", false),
-        ("skewness_fine", [-3, -2, -1, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5], "skewness", true),
-        ("kurtosis_level", [0, 1, 3, 7, 10, 20, 50], "kurtosis", true),
-        ("outliers_fine", [0, 0.01, 0.02, 0.05, 0.1, 0.2], "outlier ratio", true),
-        ("zeros_level", [0, 0.1, 0.5, 0.9], "zero ratio", true),
-        ("range_level", [1, 10, 100, 1000, 10_000, 1_000_000], "range", true),
+    /// The fine levels: name, edges (each coarse level's edges among them), label, numeric only,
+    /// edges that read as whole numbers.
+    static let fineLevels: [(name: String, edges: [Double], label: String, numericOnly: Bool, wholeNumbers: Bool)] = [
+        ("missing_fine", [0, 0.01, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9], "missing ratio", false, false),
+        ("distinct_count_level", [1, 2, 3, 5, 10, 15, 20, 30, 50, 100, 1000], "distinct values", false, true),
+        ("skewness_fine", [-3, -2, -1, -0.75, -0.5, -0.25, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5], "skewness", true, false),
+        ("kurtosis_level", [0, 1, 3, 7, 10, 20, 50], "kurtosis", true, false),
+        ("outliers_fine", [0, 0.01, 0.02, 0.05, 0.1, 0.2], "outlier ratio", true, false),
+        ("zeros_level", [0, 0.1, 0.5, 0.9], "zero ratio", true, false),
+        ("range_level", [1, 10, 100, 1000, 10_000, 1_000_000], "range", true, true),
     ]
 
     /// The fine levels of a column (-1 for a numeric-only level of a column without numbers).

@@ -289,8 +289,11 @@ public final class LearningService: Sendable {
         if let cached = self.ruleCache.withLock({ $0[user] }), now - cached.loaded < self.ruleCacheLifetime {
             return cached.rules
         }
+        // Two reads on two pool connections at once: a cache miss (after every refit) waits for one round trip.
         let rules = try await Self.mapStore {
-            RuleBook(try await self.store.activeRules(user: user), builtinRecords: try await self.store.builtinRecords(user: user))
+            async let active = self.store.activeRules(user: user)
+            async let records = self.store.builtinRecords(user: user)
+            return RuleBook(try await active, builtinRecords: try await records)
         }
         self.ruleCache.withLock { cache in
             if cache.count >= self.ruleCacheCapacity { cache.removeAll(keepingCapacity: true) }

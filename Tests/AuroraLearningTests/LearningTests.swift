@@ -253,6 +253,7 @@ struct RecommenderTests {
         #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("skewness_fine"), threshold: 8.5, above: true)]) == "skewness > 0.75")
         #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("distinct_count_level"), threshold: 4.5, above: false)]) == "distinct values ≤ 10")
         #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("kurtosis_level"), threshold: 3.5, above: true)]) == "kurtosis > 7.00")
+        #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("range_level"), threshold: 1.5, above: true)]) == "range > 10")
         let skew = Fingerprint.index("skewness_level")
         let missing = Fingerprint.index("missing_level")
         #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: 3.5, above: true)]) == "skewness > 1.00")
