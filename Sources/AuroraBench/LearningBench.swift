@@ -5,7 +5,8 @@ import Foundation
 
 /// `aurora-bench learning`: against a running learning-service, the Recommend latency for a
 /// 50-column batch for a user with many stored corrections, the time a refit takes after one more
-/// correction, and durable feedback records/s with concurrent clients.
+/// correction, and durable feedback records/s with concurrent clients; `--phases` picks which, so a
+/// script can run a reference between feedback measurements.
 struct LearningBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "learning", abstract: "Recommend latency, refit time and feedback throughput of a learning-service.")
 
@@ -21,6 +22,9 @@ struct LearningBench: AsyncParsableCommand {
         help: "Records per Feedback call, one measurement per value and depth (comma-separated): 1 is one column's feedback; 10 is one analysis's, as `aurora feedback` sends it.")
     var recordsPerCall = "1"
     @Option(help: "Seconds per measurement.") var seconds = 10.0
+    @Option(
+        help: "What to measure (comma-separated): recommend (stored corrections, Recommend latency, refit time), feedback (durable feedback rates).")
+    var phases = "recommend,feedback"
 
     func run() async throws {
         let depths = try Self.positiveIntegers(self.inFlight, option: "--in-flight")
@@ -30,8 +34,34 @@ struct LearningBench: AsyncParsableCommand {
         var configuration = ClientConfiguration()
         configuration.credential = self.secret ?? ProcessInfo.processInfo.environment["AURORA_INTERNAL_SECRET"] ?? ""
         func connect() async throws -> RPCConnection { try await RPCConnection.connect(host: String(parts[0]), port: port, configuration: configuration) }
-        let connection = try await connect()
+        let phases = Set(self.phases.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        guard !phases.isEmpty, phases.isSubset(of: ["recommend", "feedback"]) else {
+            throw ValidationError("--phases must list recommend and/or feedback, got '\(self.phases)'")
+        }
         let user = "bench-\(UInt64(Date().timeIntervalSince1970 * 1000))"
+        if phases.contains("recommend") {
+            let connection = try await connect()
+            try await self.measureRecommend(connection: connection, user: user)
+            await connection.close()
+        }
+        guard phases.contains("feedback") else { return }
+
+        // 4. Durable feedback, concurrent clients (each its own user), each keeping `depth` calls
+        //    of `records` records in flight on its connection.
+        let connections = try await (0..<self.clients).asyncMap { _ in try await connect() }
+        for records in recordCounts {
+            for depth in depths {
+                let rate = try await Self.feedbackRate(connections: connections, user: user, inFlight: depth, records: records, seconds: self.seconds)
+                print(String(
+                    format: "Feedback, %d clients x %d call(s) in flight, %d record(s) per call: %.0f records/s acknowledged after COMMIT",
+                    self.clients, depth, records, rate))
+            }
+        }
+        for client in connections { await client.close() }
+    }
+
+    /// Phases 1-3: a user with many stored corrections, Recommend latency, refit time.
+    func measureRecommend(connection: RPCConnection, user: String) async throws {
         let options = CallOptions(timeout: .seconds(120), metadata: [MetadataKeys.user: user])
         var random = SystemRandomNumberGenerator()
 
@@ -68,20 +98,6 @@ struct LearningBench: AsyncParsableCommand {
         }
         refits.sort()
         print(String(format: "refit after a correction (user with %d corrections): median %.1f ms, max %.1f ms", stored, refits[refits.count / 2], refits.last!))
-
-        // 4. Durable feedback, concurrent clients (each its own user), each keeping `depth` calls
-        //    of `records` records in flight on its connection.
-        let connections = try await (0..<self.clients).asyncMap { _ in try await connect() }
-        for records in recordCounts {
-            for depth in depths {
-                let rate = try await Self.feedbackRate(connections: connections, user: user, inFlight: depth, records: records, seconds: self.seconds)
-                print(String(
-                    format: "Feedback, %d clients x %d call(s) in flight, %d record(s) per call: %.0f records/s acknowledged after COMMIT",
-                    self.clients, depth, records, rate))
-            }
-        }
-        for client in connections { await client.close() }
-        await connection.close()
     }
 
     /// "1,8" as [1, 8]; anything but a list of integers >= 1 is an error naming the option.
