@@ -54,9 +54,20 @@ public struct BuiltinChoice: Sendable, Equatable {
         self.action = action
     }
 
-    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
-        let top = BuiltinRecommender.suggestions(for: stats)[0]
+    /// Stored rows hold the two as text; nil when either is missing (a row stored before they
+    /// were kept) or names no action.
+    public init?(source: String?, action: String?) {
+        guard let source, let action = action.flatMap(Action.init(rawValue:)) else { return nil }
+        self.init(source: source, action: action)
+    }
+
+    /// The built-in rules' first suggestion.
+    public init(_ top: Suggestion) {
         self.init(source: top.source, action: top.action)
+    }
+
+    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
+        self.init(BuiltinRecommender.suggestions(for: stats)[0])
     }
 }
 
@@ -140,7 +151,7 @@ public enum Recommender {
     public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: RuleBook) -> Decision {
         let fingerprint = Fingerprint(stats)
         var builtin = BuiltinRecommender.suggestions(for: stats)
-        let builtinChoice = BuiltinChoice(source: builtin[0].source, action: builtin[0].action)
+        let builtinChoice = BuiltinChoice(builtin[0])
         if let record = rules.builtinRecords[builtin[0].source], record.total > 0 {
             let calibrated = record.confidence(default: builtin[0].confidence)
             if calibrated < builtin[0].confidence {

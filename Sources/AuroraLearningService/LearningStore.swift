@@ -107,8 +107,8 @@ struct LearningStore: Sendable {
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
             let complete = Fingerprint.completed(Self.parseArray(features), bucket: row[3] ?? "")
-            let builtin = row[4].flatMap { source in row[5].flatMap(Action.init(rawValue:)).map { BuiltinChoice(source: source, action: $0) } }
-            return StoredExample(domain: domain, example: Example(features: complete, action: action), builtin: builtin)
+            return StoredExample(
+                domain: domain, example: Example(features: complete, action: action), builtin: BuiltinChoice(source: row[4], action: row[5]))
         }
     }
 
@@ -393,7 +393,7 @@ struct LearningStore: Sendable {
             return AnalysedColumn(
                 recommendationID: id, columnIndex: index, columnKey: row[2], bucket: row[3] ?? "", action: row[4] ?? "",
                 domain: row[5] ?? "", features: Self.parseArray(features),
-                builtin: row[7].flatMap { source in row[8].flatMap(Action.init(rawValue:)).map { BuiltinChoice(source: source, action: $0) } })
+                builtin: BuiltinChoice(source: row[7], action: row[8]))
         }
     }
 

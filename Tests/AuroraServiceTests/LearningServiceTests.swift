@@ -263,8 +263,15 @@ struct LearningServiceTests {
             func column() -> Aurora_Profile_V1_ColumnStatistics { Columns.numeric(skew: Double.random(in: -0.3...0.3, using: &random), min: -10, using: &random) }
             let before = try await client.recommend([column()])[0]
             #expect(before.source == "builtin:standard" && abs(before.confidence - 0.7) < 1e-9)
-            // Three corrections through statistics, two through an analysis's columns.
+            // Three corrections through statistics, two through an analysis's columns, and one
+            // stored before the built-in choice was kept (none in its row): it teaches the tree
+            // but is no part of the record.
             for _ in 0..<3 { try await client.feedback(column(), recommended: "standard_scale", accepted: "robust_scale") }
+            let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
+            let old = Fingerprint(column())
+            try await pool.execute(
+                "INSERT INTO feedback (user_id, feedback_id, features, bucket, recommended, accepted) VALUES ($1, 'old', $2::float8[], $3, 'standard_scale', 'robust_scale')",
+                [user, LearningStore.arrayLiteral(old.features), old.bucket])
             var analysis = Aurora_Learning_V1_RecommendRequest()
             analysis.batch.columns = [column(), column()]
             analysis.analysisID = "analysis-\(UUID().uuidString)"
@@ -278,11 +285,11 @@ struct LearningServiceTests {
                 return item
             }
             _ = try await client.connection.unary(LearningAPI.feedback, request, options: client.options)
-            _ = try await client.rules()  // waits for the refit
-            let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
+            let rules = try await client.rules()  // waits for the refit
+            #expect(rules.contains { $0.action == "robust_scale" && $0.support == 6 }, "\(rules)")
             let record = try await pool.execute("SELECT source, agreeing, total FROM builtin_records WHERE user_id = $1", [user]).rows
             #expect(record.map { $0.compactMap { $0 } } == [["builtin:standard", "0", "5"]])
-            // The learned rule (5 of 5) was already more confident than the default 0.7; check the
+            // The learned rule (6 of 6) was already more confident than the default 0.7; check the
             // lowered built-in confidence among the alternatives: (0.7 × 4 + 0) / (4 + 5).
             let after = try await client.recommend([column()])[0]
             #expect(after.source.hasPrefix("learned:"))
