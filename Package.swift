@@ -177,7 +177,8 @@ let package = Package(
         .executableTarget(
             name: "AuroraBench",
             dependencies: [
-                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraParser",
+                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraParser", "AuroraGateway",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "DequeModule", package: "swift-collections"),
@@ -216,6 +217,7 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
         .testTarget(
@@ -242,6 +244,30 @@ if ProcessInfo.processInfo.environment["AURORA_FUZZ"] == "1" {
             dependencies: ["AuroraWire", "CLibFuzzer", .product(name: "NIOCore", package: "swift-nio")],
             path: "Tests/Fuzz/WireFuzz"
         ),
+        .target(
+            name: "FuzzSupport", dependencies: [.product(name: "Logging", package: "swift-log")], path: "Tests/Fuzz/FuzzSupport"),
+        .executableTarget(
+            name: "ParserFuzz",
+            dependencies: [
+                "AuroraParserService", "AuroraProtocol", "AuroraRPC", "CLibFuzzer", "FuzzSupport",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Tests/Fuzz/ParserFuzz"
+        ),
+        .executableTarget(
+            name: "GatewayFuzz",
+            dependencies: [
+                "AuroraGateway", "AuroraParserService", "AuroraProtocol", "AuroraRPC", "CLibFuzzer", "FuzzSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Tests/Fuzz/GatewayFuzz"
+        ),
     ]
-    package.products += [.executable(name: "wire-fuzz", targets: ["WireFuzz"])]
+    package.products += [
+        .executable(name: "wire-fuzz", targets: ["WireFuzz"]),
+        .executable(name: "parser-fuzz", targets: ["ParserFuzz"]),
+        .executable(name: "gateway-fuzz", targets: ["GatewayFuzz"]),
+    ]
 }

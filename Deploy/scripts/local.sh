@@ -42,7 +42,7 @@ wait_ready() { # wait_ready NAME: until the daemon wrote its ready file (or died
 launch() { # launch NAME BINARY [ARGS...]: in the background, logs to $dir/NAME.log
   local name=$1; shift
   rm -f "$dir/$name.ready"
-  AURORA_READY_FILE="$dir/$name.ready" nohup "$@" >>"$dir/$name.log" 2>&1 </dev/null &
+  AURORA_READY_FILE="$dir/$name.ready" MALLOC_ARENA_MAX=2 nohup "$@" >>"$dir/$name.log" 2>&1 </dev/null &
   echo $! >"$dir/$name.pid"
   wait_ready "$name"
 }

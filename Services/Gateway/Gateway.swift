@@ -102,6 +102,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Largest upload in bytes [AURORA_GATEWAY_MAX_UPLOAD_BYTES, default 10 GiB].")
     var maxUploadBytes: Int?
 
+    @Option(help: "Analyze uploads in progress at once; more are refused [AURORA_GATEWAY_MAX_UPLOADS, default 32].")
+    var maxUploads: Int?
+
+    @Option(help: "Analyze uploads in progress at once per user; more are refused [AURORA_GATEWAY_MAX_UPLOADS_PER_USER, default 4].")
+    var maxUploadsPerUser: Int?
+
+    @Option(help: "Seconds an upload may send nothing before it is ended [AURORA_UPLOAD_IDLE_SECONDS, default 30].")
+    var uploadIdleSeconds: Int?
+
     @Option(help: "Connections one peer address may hold [AURORA_GATEWAY_MAX_CONNECTIONS_PER_PEER, default 256].")
     var maxConnectionsPerPeer: Int?
 
@@ -138,8 +147,15 @@ struct Serve: AsyncParsableCommand {
         service.maximumUploadBytes = try Daemon.setting(self.maxUploadBytes, env: "AURORA_GATEWAY_MAX_UPLOAD_BYTES", default: 10 << 30)
         let reloadSeconds = try Daemon.setting(self.keysReloadSeconds, env: "AURORA_JWT_RELOAD_SECONDS", default: 5)
         let upstreamConnections = try Daemon.setting(self.upstreamConnections, env: "AURORA_GATEWAY_UPSTREAM_CONNECTIONS", default: 4)
-        guard service.maximumUploadBytes > 0, reloadSeconds > 0, upstreamConnections > 0 else {
-            throw ValidationError("max-upload-bytes, keys-reload-seconds and upstream-connections must be positive")
+        service.uploads = .init(
+            total: try Daemon.setting(self.maxUploads, env: "AURORA_GATEWAY_MAX_UPLOADS", default: 32),
+            perUser: try Daemon.setting(self.maxUploadsPerUser, env: "AURORA_GATEWAY_MAX_UPLOADS_PER_USER", default: 4))
+        let uploadIdleSeconds = try Daemon.setting(self.uploadIdleSeconds, env: "AURORA_UPLOAD_IDLE_SECONDS", default: 30)
+        guard service.maximumUploadBytes > 0, reloadSeconds > 0, upstreamConnections > 0, service.uploads.total > 0,
+            service.uploads.perUser > 0, uploadIdleSeconds > 0
+        else {
+            throw ValidationError(
+                "max-upload-bytes, keys-reload-seconds, upstream-connections, max-uploads, max-uploads-per-user and upload-idle-seconds must be positive")
         }
 
         var client = RPCClient.Configuration()
@@ -160,6 +176,7 @@ struct Serve: AsyncParsableCommand {
         var connection = ServerConnectionConfiguration()
         connection.maxConcurrentStreams = try Daemon.setting(self.maxStreams, env: "AURORA_GATEWAY_MAX_STREAMS", default: 100)
         connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
+        connection.uploadIdleTimeout = .seconds(uploadIdleSeconds)
         var configuration = RPCServer.Configuration(
             host: try Daemon.setting(self.host, env: "AURORA_GATEWAY_HOST", default: "127.0.0.1"),
             port: try Daemon.setting(self.port, env: "AURORA_GATEWAY_PORT", default: 7101),

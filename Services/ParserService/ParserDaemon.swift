@@ -38,8 +38,17 @@ struct ParserDaemon: AsyncParsableCommand {
     @Option(help: "Most columns per file [AURORA_PARSER_MAX_COLUMNS, default 4096].")
     var maxColumns: Int?
 
-    @Option(help: "Uploads profiled at once; more wait [AURORA_PARSER_MAX_CONCURRENT, default 4].")
+    @Option(help: "Upload chunks profiled at once (CPU slots); more wait [AURORA_PARSER_MAX_CONCURRENT, default 4].")
     var maxConcurrent: Int?
+
+    @Option(help: "Uploads in progress at once; more are refused [AURORA_PARSER_MAX_UPLOADS, default 32].")
+    var maxUploads: Int?
+
+    @Option(help: "Uploads in progress at once per user; more are refused [AURORA_PARSER_MAX_UPLOADS_PER_USER, default 4].")
+    var maxUploadsPerUser: Int?
+
+    @Option(help: "Seconds an upload may send nothing before it is ended [AURORA_UPLOAD_IDLE_SECONDS, default 30].")
+    var uploadIdleSeconds: Int?
 
     @Option(help: "Concurrent calls per connection [AURORA_PARSER_MAX_STREAMS, default 100].")
     var maxStreams: Int?
@@ -58,19 +67,24 @@ struct ParserDaemon: AsyncParsableCommand {
         var service = ParserService.Configuration()
         service.maxUploadBytes = try Daemon.setting(self.maxUploadBytes, env: "AURORA_PARSER_MAX_UPLOAD_BYTES", default: 10 << 30)
         service.maxConcurrentProfiles = try Daemon.setting(self.maxConcurrent, env: "AURORA_PARSER_MAX_CONCURRENT", default: 4)
+        service.uploads = .init(
+            total: try Daemon.setting(self.maxUploads, env: "AURORA_PARSER_MAX_UPLOADS", default: 32),
+            perUser: try Daemon.setting(self.maxUploadsPerUser, env: "AURORA_PARSER_MAX_UPLOADS_PER_USER", default: 4))
+        let uploadIdleSeconds = try Daemon.setting(self.uploadIdleSeconds, env: "AURORA_UPLOAD_IDLE_SECONDS", default: 30)
         service.profile.limits = TokenizerLimits(
             maxFieldBytes: try Daemon.setting(self.maxFieldBytes, env: "AURORA_PARSER_MAX_FIELD_BYTES", default: 1 << 20),
             maxColumns: try Daemon.setting(self.maxColumns, env: "AURORA_PARSER_MAX_COLUMNS", default: 4096),
             maxRowBytes: try Daemon.setting(self.maxRowBytes, env: "AURORA_PARSER_MAX_ROW_BYTES", default: 8 << 20))
         for (name, value) in [("max-upload-bytes", service.maxUploadBytes), ("max-concurrent", service.maxConcurrentProfiles),
                               ("max-field-bytes", service.profile.limits.maxFieldBytes), ("max-columns", service.profile.limits.maxColumns),
-                              ("max-row-bytes", service.profile.limits.maxRowBytes)] where value <= 0 {
+                              ("max-row-bytes", service.profile.limits.maxRowBytes), ("max-uploads", service.uploads.total),
+                              ("max-uploads-per-user", service.uploads.perUser), ("upload-idle-seconds", uploadIdleSeconds)] where value <= 0 {
             throw ValidationError("--\(name) must be positive")
         }
         var connection = ServerConnectionConfiguration()
         connection.maxConcurrentStreams = try Daemon.setting(self.maxStreams, env: "AURORA_PARSER_MAX_STREAMS", default: 100)
         connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
-        // Uploads arrive as many chunks: allow the whole upload's time, not one message's.
+        connection.uploadIdleTimeout = .seconds(uploadIdleSeconds)
         var router = Router()
         ParserService(configuration: service).register(into: &router)
         let server = RPCServer(

@@ -13,7 +13,7 @@ struct AuroraBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "aurora-bench",
         abstract: "AURORA benchmarks, run by hand. Build with -c release.",
-        subcommands: [RPCBench.self, Serve.self, Compression.self, Smoke.self, LearningBench.self, GatewayBench.self, ParseBench.self])
+        subcommands: [RPCBench.self, Serve.self, Compression.self, Smoke.self, LearningBench.self, GatewayBench.self, ParseBench.self, SoakBench.self])
 }
 
 /// `aurora-bench rpc`: 200-byte unary echo through the RPC runtime next to the two plain NIO

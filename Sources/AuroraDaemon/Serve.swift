@@ -49,7 +49,9 @@ extension Daemon {
             }
         }
         // ServiceGroup stops services in reverse order: readiness first, then the server drains.
-        let served: [any Service] = prepare.map { [AfterPreparation(prepare: $0, services: background + [server])] } ?? background + [server]
+        let trimmer = MemoryTrimmer(interval: .seconds(5))
+        let served: [any Service] =
+            prepare.map { [trimmer, AfterPreparation(prepare: $0, services: background + [server], logger: logger)] } ?? [trimmer] + background + [server]
         let services: [ServiceGroupConfiguration.ServiceConfiguration] =
             ([admin] + served).map { .init(service: $0) }
             + [.init(service: ReadinessService(readiness: readiness), successTerminationBehavior: .ignore)]
@@ -69,11 +71,13 @@ struct ReadinessService: Service {
     }
 }
 
-/// Runs `prepare`, then `services` together. A shutdown that comes while `prepare` still runs
-/// cancels it and nothing else starts.
+/// Runs `prepare`, then `services` as a group of their own, which stops them in reverse order as
+/// the daemon's group would: the server (last) drains before the background services stop. A
+/// shutdown that comes while `prepare` still runs cancels it and nothing else starts.
 struct AfterPreparation: Service {
     let prepare: @Sendable () async throws -> Void
     let services: [any Service]
+    let logger: Logger
 
     func run() async throws {
         do {
@@ -82,8 +86,7 @@ struct AfterPreparation: Service {
             return
         }
         guard !Task.isShuttingDownGracefully else { return }
-        try await withThrowingDiscardingTaskGroup { group in
-            for service in self.services { group.addTask { try await service.run() } }
-        }
+        // The daemon's graceful shutdown reaches this group, which passes it on in order.
+        try await ServiceGroup(services: self.services, logger: self.logger).run()
     }
 }

@@ -24,7 +24,13 @@ public final class GatewayAuthenticator: Authenticator, Sendable {
 
     private let verifier: Mutex<TokenVerifier>
     private let configuration: Configuration
-    private let failures = Mutex<[String: (count: Int, since: ContinuousClock.Instant)]>([:])
+    private struct Failures {
+        var byHost: [String: (count: Int, since: ContinuousClock.Instant)] = [:]
+        /// Records past their window are swept once the table has doubled since the last sweep.
+        var sweepAt = 1024
+    }
+
+    private let failures = Mutex(Failures())
     private let logger: Logger
     private let refused = Counter(label: "aurora_gateway_authentication_failures_total")
 
@@ -60,14 +66,15 @@ public final class GatewayAuthenticator: Authenticator, Sendable {
         let now = ContinuousClock.now
         let configuration = self.configuration
         return self.failures.withLock { failures in
-            if failures.count >= configuration.maximumPeers {
-                failures = failures.filter { now - $0.value.since < configuration.failureWindow }
-                if failures.count >= configuration.maximumPeers { failures.removeAll() }
+            if failures.byHost.count >= min(failures.sweepAt, configuration.maximumPeers) {
+                failures.byHost = failures.byHost.filter { now - $0.value.since < configuration.failureWindow }
+                if failures.byHost.count >= configuration.maximumPeers { failures.byHost.removeAll() }
+                failures.sweepAt = max(1024, failures.byHost.count * 2)
             }
-            var record = failures[host] ?? (0, now)
+            var record = failures.byHost[host] ?? (0, now)
             if now - record.since > configuration.failureWindow { record = (0, now) }
             record.count += 1
-            failures[host] = record
+            failures.byHost[host] = record
             let excess = record.count - configuration.freeFailures
             guard excess > 0 else { return .zero }
             return min(configuration.maximumDelay, configuration.firstDelay * (1 << min(excess - 1, 20)))

@@ -20,6 +20,9 @@ public final class GatewayService: Sendable {
         public var maximumThrottle: Duration = .seconds(5)
         /// Largest upload accepted.
         public var maximumUploadBytes: Int = 10 << 30
+        /// Analyze uploads in progress at once, in total and per user; one over either is refused
+        /// with RESOURCE_EXHAUSTED (never queued behind uploads that may stall).
+        public var uploads = ConcurrencyLimit.Limits(total: 32, perUser: 4)
         /// Deadline for downstream calls when the client set none.
         public var defaultDeadline: Duration = .seconds(3600)
 
@@ -31,6 +34,7 @@ public final class GatewayService: Sendable {
     let learning: any RPCCaller
     let callLimiter: RateLimiter
     let byteLimiter: RateLimiter
+    let uploads: ConcurrencyLimit
     /// Key for column-name hashes, derived from the internal secret so every replica agrees.
     let columnKey: SymmetricKey
     let logger: Logger
@@ -51,6 +55,7 @@ public final class GatewayService: Sendable {
         self.learning = learning
         self.callLimiter = RateLimiter(limit: configuration.calls)
         self.byteLimiter = RateLimiter(limit: configuration.uploadBytes)
+        self.uploads = ConcurrencyLimit(limits: configuration.uploads, what: "Analyze uploads")
         self.columnKey = SymmetricKey(
             data: HMAC<SHA256>.authenticationCode(for: Array("aurora column-name key v1".utf8), using: SymmetricKey(data: Array(internalSecret.utf8))))
         self.logger = logger
@@ -120,6 +125,12 @@ public final class GatewayService: Sendable {
 
     func analyze(_ uploads: RequestStream<Aurora_Gateway_V1_AnalyzeUpload>, _ context: ServerContext) async throws -> Aurora_Gateway_V1_AnalyzeResponse {
         let user = try self.admit(context)
+        return try await self.uploads.withPermit(user: user) { try await self.analyzeAdmitted(uploads, context, user: user) }
+    }
+
+    private func analyzeAdmitted(
+        _ uploads: RequestStream<Aurora_Gateway_V1_AnalyzeUpload>, _ context: ServerContext, user: String
+    ) async throws -> Aurora_Gateway_V1_AnalyzeResponse {
         var iterator = uploads.makeAsyncIterator()
         var start = Aurora_Gateway_V1_AnalyzeStart()
         var firstData: Data?

@@ -3,7 +3,9 @@ import Synchronization
 /// Per-key rate limiting with the generic cell rate algorithm (GCRA): each key has a "theoretical
 /// arrival time"; a request of cost n moves it n emission intervals later, and is allowed while
 /// that stays within `burst` intervals of now. One number per key, no timers; keys whose time has
-/// passed hold no information and are swept when the table is full.
+/// passed hold no information and are swept whenever the table has doubled since the last sweep
+/// (amortised O(1)), so it holds about twice the users active within a burst, never more than
+/// `maximumKeys`.
 public final class RateLimiter: Sendable {
     public struct Limit: Sendable, CustomStringConvertible {
         /// Sustained units per second (calls, or bytes).
@@ -30,8 +32,18 @@ public final class RateLimiter: Sendable {
     private let maximumKeys: Int
     private let clock = ContinuousClock()
     private let origin: ContinuousClock.Instant
-    /// Per key: theoretical arrival time, in seconds since `origin`.
-    private let table = Mutex<[String: Double]>([:])
+    private struct Table {
+        /// Per key: theoretical arrival time, in seconds since `origin`.
+        var arrivals: [String: Double] = [:]
+        /// The size at which the next sweep runs.
+        var sweepAt = Table.smallest
+        static let smallest = 1024
+    }
+
+    private let table = Mutex(Table())
+
+    /// Keys held now (for tests and soak figures).
+    public var keys: Int { self.table.withLock { $0.arrivals.count } }
 
     public init(limit: Limit, maximumKeys: Int = 100_000) {
         self.limit = limit
@@ -63,21 +75,23 @@ public final class RateLimiter: Sendable {
         let interval = 1 / self.limit.rate
         let tolerance = self.limit.burst * interval
         let now = self.now
-        return self.table.withLock { table in
-            if table.count >= self.maximumKeys {
-                table = table.filter { $0.value > now }
-                if table.count >= self.maximumKeys { table.removeAll() }
+        return self.table.withLock { state in
+            if state.arrivals.count >= min(state.sweepAt, self.maximumKeys) {
+                state.arrivals = state.arrivals.filter { $0.value > now }
+                if state.arrivals.count >= self.maximumKeys { state.arrivals.removeAll() }
+                state.sweepAt = max(Table.smallest, state.arrivals.count * 2)
             }
-            let arrival = max(table[key] ?? now, now)
+            let arrival = max(state.arrivals[key] ?? now, now)
             let next = arrival + cost * interval
             let allowedAt = next - tolerance
             // A nanosecond of slack absorbs rounding when a request takes exactly the burst.
             if allowedAt <= now + 1e-9 {
-                table[key] = next
+                state.arrivals[key] = next
                 return .allowed
             }
-            let wait = Duration.milliseconds(Int64(((allowedAt - now) * 1000).rounded(.up)))
-            if wait <= maximumWait { table[key] = next }
+            // Clamped: a cost far over the rate (a huge chunk) must not trap the conversion.
+            let wait = Duration.milliseconds(Int64(clamping: UInt64(min(((allowedAt - now) * 1000).rounded(.up), 1e15))))
+            if wait <= maximumWait { state.arrivals[key] = next }
             return .limited(retryAfter: wait)
         }
     }

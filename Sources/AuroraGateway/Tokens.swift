@@ -76,6 +76,12 @@ public struct TokenVerifier: Sendable {
         guard parts.count == 3, let headerData = Base64URL.decode(String(parts[0])),
             let header = try? JSONDecoder().decode(Header.self, from: headerData)
         else { throw TokenError(.malformed, "the token is not a JWT (header.payload.signature)") }
+        // RFC 7515 §4.1.11: a recipient must refuse a token whose `crit` names an extension it does
+        // not understand, and this gateway understands none (an empty list is invalid too).
+        if let critical = header.crit {
+            throw TokenError(
+                .malformed, "the token's header marks extensions as critical (crit: \(critical.prefix(8).joined(separator: ", "))), which this gateway does not support")
+        }
         guard let alg = header.alg, alg.lowercased() != "none" else {
             throw TokenError(.algorithm, "unsigned tokens (alg none) are refused")
         }
@@ -115,6 +121,8 @@ public struct TokenVerifier: Sendable {
         var alg: String?
         var kid: String?
         var typ: String?
+        /// A `crit` that is not a list of strings does not decode: the token is malformed.
+        var crit: [String]?
     }
 
     static func format(_ date: Date) -> String {

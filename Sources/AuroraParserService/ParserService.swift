@@ -13,8 +13,13 @@ public struct ParserService: Sendable {
         public var maxUploadBytes: Int = 10 << 30
         /// Parsing limits and profile settings applied to every upload (clients choose the dialect).
         public var profile = ProfileOptions()
-        /// Profiles computed at once; further uploads wait for a slot (CPU-bound work).
+        /// Chunks profiled at once (CPU-bound work); a chunk waits for a slot. A slot is held only
+        /// while a chunk is profiled, never while an upload waits for its next bytes, so a stalled
+        /// upload cannot keep anyone else's from running.
         public var maxConcurrentProfiles: Int = 4
+        /// Uploads in progress at once, in total and per user (`aurora-user`); one over either is
+        /// refused with RESOURCE_EXHAUSTED. Each holds a profiler's memory (tens of MiB at most).
+        public var uploads = ConcurrencyLimit.Limits(total: 32, perUser: 4)
         /// Calls must name the user they are made for (`aurora-user` metadata).
         public var requireUser = true
 
@@ -23,6 +28,7 @@ public struct ParserService: Sendable {
 
     let configuration: Configuration
     let slots: AsyncSemaphore
+    let uploads: ConcurrencyLimit
     let metrics = Metrics()
 
     struct Metrics: Sendable {
@@ -36,6 +42,7 @@ public struct ParserService: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         self.slots = AsyncSemaphore(permits: max(1, configuration.maxConcurrentProfiles))
+        self.uploads = ConcurrencyLimit(limits: configuration.uploads, what: "uploads")
     }
 
     public func register(into router: inout Router) {
@@ -45,11 +52,25 @@ public struct ParserService: Sendable {
     }
 
     func profile(_ chunks: RequestStream<Aurora_Profile_V1_UploadChunk>, context: ServerContext) async throws -> Aurora_Profile_V1_DatasetProfile {
-        if self.configuration.requireUser && (context.metadata[MetadataKeys.user] ?? "").isEmpty {
+        let user = context.metadata[MetadataKeys.user] ?? ""
+        if self.configuration.requireUser && user.isEmpty {
             throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata")
         }
+        return try await self.uploads.withPermit(user: user) {
+            try await self.profileAdmitted(chunks, context: context)
+        }
+    }
+
+    /// Runs `work` in one of the CPU slots.
+    private func inSlot<T>(_ work: () throws -> T) async throws -> T {
         try await self.slots.acquire()
         defer { self.slots.release() }
+        return try work()
+    }
+
+    private func profileAdmitted(
+        _ chunks: RequestStream<Aurora_Profile_V1_UploadChunk>, context: ServerContext
+    ) async throws -> Aurora_Profile_V1_DatasetProfile {
         let started = ContinuousClock.now
         var options = self.configuration.profile
         var profiler: Profiler?
@@ -65,13 +86,17 @@ public struct ParserService: Sendable {
                     guard received <= self.configuration.maxUploadBytes else {
                         throw RPCError(.resourceExhausted, "upload larger than the limit of \(self.configuration.maxUploadBytes) bytes")
                     }
-                    if profiler == nil { profiler = Profiler(options: options) }
-                    try data.withUnsafeBytes { raw in try profiler!.consume(raw.bindMemory(to: UInt8.self)) }
+                    let current = profiler ?? Profiler(options: options)
+                    profiler = current
+                    try await self.inSlot {
+                        try data.withUnsafeBytes { raw in try current.consume(raw.bindMemory(to: UInt8.self)) }
+                    }
                 case nil:
                     break
                 }
             }
-            let profile = try (profiler ?? Profiler(options: options)).finish()
+            let last = profiler ?? Profiler(options: options)
+            let profile = try await self.inSlot { try last.finish() }
             self.metrics.profiles.increment()
             self.metrics.bytes.increment(by: Int64(received))
             self.metrics.rows.increment(by: Int64(profile.rows))

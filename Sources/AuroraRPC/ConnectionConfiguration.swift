@@ -21,6 +21,11 @@ public struct ServerConnectionConfiguration: Sendable {
     public var drainTimeout: Duration = .seconds(25)
     /// Longest deadline honoured; longer (or none) is capped to it, so no call runs forever.
     public var maxCallDuration: Duration = .seconds(3600)
+    /// A call still expecting client messages (an upload, or a request not yet ended) that
+    /// receives none for this long while the client has credit to send is ended with
+    /// DEADLINE_EXCEEDED and its handler cancelled: an abandoned upload frees its slot. Checked
+    /// once a second; bidirectional calls are exempt.
+    public var uploadIdleTimeout: Duration = .seconds(30)
 
     public init() {}
 }

@@ -121,12 +121,15 @@ public final class RPCServer: Service, Sendable {
                                 error: RPCError(.resourceExhausted, "too many connections from \(host) (at most \(configuration.maxConnectionsPerPeer))"))
                         }
                     }
-                    try channel.pipeline.syncOperations.addFrameDecoder(limits: configuration.connection.wire)
+                    let handshakeLimit = HandshakeFrameLimit(
+                        maxFrameBytes: HandshakeFrameLimit.helloBytes(maxCredentialBytes: configuration.connection.maxMetadataBytes))
+                    try channel.pipeline.syncOperations.addFrameDecoder(
+                        limits: configuration.connection.wire, handshakeLimit: handshakeLimit)
                     try channel.pipeline.syncOperations.addHandler(
                         ServerConnectionHandler(
                             configuration: configuration.connection, router: router, authenticator: connectionAuthenticator,
                             dictionaries: configuration.dictionaries, serverName: configuration.serverName,
-                            metrics: metrics, logger: connectionLogger))
+                            metrics: metrics, logger: connectionLogger, handshakeLimit: handshakeLimit))
                 }
             }
             .bind(host: configuration.host, port: configuration.port)

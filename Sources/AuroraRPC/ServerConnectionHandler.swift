@@ -31,6 +31,9 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         let sendGate: SendGate?
         let started: NIODeadline
         var inboundCredit: Int
+        /// When the client last sent a message on the stream or was granted credit to send one:
+        /// the upload idle timeout counts from here.
+        var lastInboundProgress: NIODeadline
         var receivedEnd = false
         /// STATUS sent, or the client cancelled: nothing more goes out on this stream.
         var outboundClosed = false
@@ -47,6 +50,13 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.sendGate = sendGate
             self.inboundCredit = credit
             self.started = .now()
+            self.lastInboundProgress = self.started
+        }
+
+        /// The client may send but has sent nothing for `limit` (bidirectional calls may idle).
+        func uploadStalled(now: NIODeadline, limit: TimeAmount) -> Bool {
+            !self.receivedEnd && !self.outboundClosed && self.method.shape != .bidirectional && self.inboundCredit > 0
+                && now - self.lastInboundProgress >= limit
         }
     }
 
@@ -62,6 +72,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     private var logger: Logger
     private let codec: BodyCodec
     private let writability = WritabilityGate()
+    /// Shared with this connection's frame decoder: lifted when WELCOME goes out.
+    private let handshakeLimit: HandshakeFrameLimit?
 
     private var context: ChannelHandlerContext!
     private var out: ConnectionOutbound!
@@ -83,8 +95,10 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     init(
         configuration: ServerConnectionConfiguration, router: Router, authenticator: any Authenticator,
-        dictionaries: [DigestedDictionary], serverName: String, metrics: RPCServerMetrics, logger: Logger
+        dictionaries: [DigestedDictionary], serverName: String, metrics: RPCServerMetrics, logger: Logger,
+        handshakeLimit: HandshakeFrameLimit? = nil
     ) {
+        self.handshakeLimit = handshakeLimit
         self.configuration = configuration
         self.router = router
         self.authenticator = authenticator
@@ -151,7 +165,15 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         if event is ChannelShouldQuiesceEvent {
             self.drain()
         } else if let event = event as? ChannelEvent, event == .inputClosed {
-            // The client closed its side: finish what is in flight, then close.
+            // The client closed its side: calls it had fully sent may finish (it can still read
+            // their answers); calls still waiting for its messages never will, so they end now
+            // and their handlers are cancelled (else an abandoned upload holds its slot for good).
+            for stream in self.streams.values where !stream.receivedEnd && !stream.outboundClosed {
+                let error = RPCError(.cancelled, "the client closed the connection before ending the call")
+                self.writeStatus(stream.id, error)
+                self.closeOutbound(stream, error: error)
+            }
+            self.out.scheduleFlush()
             if self.streams.isEmpty { self.close() } else { self.state = .draining }
         } else {
             context.fireUserInboundEventTriggered(event)
@@ -192,7 +214,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         guard frame.kind == .hello else {
             throw WireError(.protocolError, "expected HELLO as the first frame, got \(frame.kind)")
         }
-        let hello = try self.codec.decodeControl(frame, as: Aurora_Wire_V1_Hello.self, allocator: self.context.channel.allocator)
+        // Inflated within the HELLO's own bound, not the message limit: the peer is not yet authenticated.
+        let hello = try self.codec.decodeControl(
+            frame, as: Aurora_Wire_V1_Hello.self,
+            maxBytes: HandshakeFrameLimit.helloBytes(maxCredentialBytes: self.configuration.maxMetadataBytes),
+            allocator: self.context.channel.allocator)
         guard hello.minVersion <= 1 && 1 <= hello.maxVersion else {
             throw WireError(
                 .unsupportedVersion, "client speaks versions \(hello.minVersion)...\(hello.maxVersion); server speaks 1")
@@ -248,6 +274,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             welcome.limits.idleTimeoutMs = UInt32(clamping: self.configuration.idleTimeout.milliseconds)
             welcome.limits.maxMetadataBytes = UInt32(self.configuration.maxMetadataBytes)
             self.out.control(.welcome, message: welcome)
+            self.handshakeLimit?.lift()
             self.codec.dictionary = dictionary
             self.state = .active
             self.out.scheduleFlush()
@@ -272,6 +299,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
                 throw WireError(.flowControlError, "MESSAGE on stream \(frame.streamID) beyond its credit")
             }
             stream.inboundCredit -= 1
+            stream.lastInboundProgress = .now()
             let payload = try self.codec.decode(frame, allocator: self.context.channel.allocator)
             stream.inbox?.push(payload)
             if frame.flags.contains(.endStream) {
@@ -494,6 +522,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
 
     fileprivate func grantCredit(_ id: StreamID, _ count: Int) {
         guard let stream = self.streams[id.rawValue], !stream.receivedEnd, self.state != .closed else { return }
+        if stream.inboundCredit == 0 { stream.lastInboundProgress = .now() }
         stream.inboundCredit += count
         var credit = Aurora_Wire_V1_Credit()
         credit.messages = UInt32(count)
@@ -559,6 +588,14 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         for stream in self.streams.values where stream.deadline <= now && !stream.outboundClosed {
             self.deadlineExceeded(stream.id)
         }
+        let uploadIdle = TimeAmount(self.configuration.uploadIdleTimeout)
+        for stream in self.streams.values where stream.uploadStalled(now: now, limit: uploadIdle) {
+            let error = RPCError(
+                .deadlineExceeded, "the call received no message for \(self.configuration.uploadIdleTimeout) while it could send one")
+            self.writeStatus(stream.id, error)
+            self.out.scheduleFlush()
+            self.closeOutbound(stream, error: error)
+        }
         guard self.state != .closed else { return }
         self.sweepTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { [self] in
             self.sweepDeadlines()
@@ -589,7 +626,11 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     /// calls finish for up to `drainTimeout`, then close.
     private func drain() {
         switch self.state {
-        case .closed, .draining:
+        case .closed:
+            return
+        case .draining:
+            // Already finishing (the client half-closed or sent GOAWAY): shutdown still bounds it.
+            self.armDrainTimer()
             return
         case .awaitingHello, .authenticating:
             self.close()
@@ -609,6 +650,12 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.close()
             return
         }
+        self.armDrainTimer()
+    }
+
+    /// In-flight calls get `drainTimeout` to finish; then they are cancelled and the connection closes.
+    private func armDrainTimer() {
+        guard self.drainTimer == nil else { return }
         self.drainTimer = self.context.eventLoop.assumeIsolated().scheduleTask(in: .init(self.configuration.drainTimeout)) { [self] in
             for stream in self.streams.values where !stream.outboundClosed {
                 self.writeStatus(stream.id, RPCError(.unavailable, "the server shut down before the call finished"))

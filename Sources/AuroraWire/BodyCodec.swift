@@ -108,19 +108,19 @@ public final class BodyCodec {
         try bytes.withUnsafeBytes { try self.appendFrame(kind, streamID: streamID, flags: flags, payload: $0, to: &buffer) }
     }
 
-    /// Inflates a frame's body within the message limit.
-    public func decode(_ frame: Frame, allocator: ByteBufferAllocator) throws -> ByteBuffer {
+    /// Inflates a frame's body within the message limit (or the lower `maxBytes`).
+    public func decode(_ frame: Frame, maxBytes: Int? = nil, allocator: ByteBufferAllocator) throws -> ByteBuffer {
         if frame.body.readableBytes == 0 { return ByteBuffer() }
         return try self.decompressor.decompress(
-            frame.body, useDictionary: frame.flags.contains(.dictionary), maxBytes: self.limits.maxMessageBytes,
-            allocator: allocator)
+            frame.body, useDictionary: frame.flags.contains(.dictionary),
+            maxBytes: min(maxBytes ?? self.limits.maxMessageBytes, self.limits.maxMessageBytes), allocator: allocator)
     }
 
     /// Inflates and parses a control frame's body; a body that does not parse is MALFORMED_BODY.
     public func decodeControl<M: SwiftProtobuf.Message>(
-        _ frame: Frame, as type: M.Type, allocator: ByteBufferAllocator
+        _ frame: Frame, as type: M.Type, maxBytes: Int? = nil, allocator: ByteBufferAllocator
     ) throws -> M {
-        let payload = try self.decode(frame, allocator: allocator)
+        let payload = try self.decode(frame, maxBytes: maxBytes, allocator: allocator)
         do {
             return try payload.parseProtobuf(as: M.self)
         } catch {

@@ -11,14 +11,20 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = Frame
 
     public let limits: WireLimits
+    /// A server's lower limit until its handshake completes (nil: `limits.maxFrameBytes` throughout).
+    let handshakeLimit: HandshakeFrameLimit?
 
-    public init(limits: WireLimits = .default) {
+    public init(limits: WireLimits = .default, handshakeLimit: HandshakeFrameLimit? = nil) {
         self.limits = limits
+        self.handshakeLimit = handshakeLimit
     }
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> Frame? {
         let start = buffer.readerIndex
         guard let length = buffer.getInteger(at: start, endianness: .big, as: UInt32.self) else { return nil }
+        if let early = self.handshakeLimit?.maxFrameBytes, length > early {
+            throw WireError(.frameTooLarge, "frame length \(length) exceeds the limit of \(early) bytes before the handshake completes")
+        }
         if length > self.limits.maxFrameBytes {
             throw WireError(.frameTooLarge, "frame length \(length) exceeds the limit of \(self.limits.maxFrameBytes) bytes")
         }
@@ -81,6 +87,28 @@ public struct FrameDecoder: NIOSingleStepByteToMessageDecoder {
         }
     }
 }
+
+/// The frame size a server accepts from a peer that has not completed the handshake, so an
+/// unauthenticated peer can make it buffer a few KiB, not `maxFrameBytes` (SPEC.md §11). Shared by
+/// a connection's decoder and its handler, on the connection's event loop; the handler lifts it
+/// once it sends WELCOME.
+public final class HandshakeFrameLimit {
+    /// Nil once lifted.
+    public var maxFrameBytes: Int?
+
+    public init(maxFrameBytes: Int) { self.maxFrameBytes = maxFrameBytes }
+
+    /// The HELLO frame's largest length and body for a server whose credential limit is
+    /// `maxCredentialBytes`: the credential, the 256-byte client name and the other fields, with
+    /// room for a body that compresses badly.
+    public static func helloBytes(maxCredentialBytes: Int) -> Int { maxCredentialBytes + 2048 }
+
+    /// Called once the handshake has completed.
+    public func lift() { self.maxFrameBytes = nil }
+}
+
+@available(*, unavailable)
+extension HandshakeFrameLimit: Sendable {}
 
 /// Writes frames: the length prefix and header, then the body. Small frames are copied into one
 /// buffer; large bodies are written as a second buffer so they are not copied (writev sends both).

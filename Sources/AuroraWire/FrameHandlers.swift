@@ -3,8 +3,11 @@ import NIOCore
 extension ChannelPipeline.SynchronousOperations {
     /// Adds the inbound frame decoder: it refuses oversized frames on their prefix, with a
     /// buffer cap as a second guard. Outbound, connections append frames to a `FrameWriter`.
-    public func addFrameDecoder(limits: WireLimits) throws {
-        try self.addHandler(ByteToMessageHandler(FrameDecoder(limits: limits), maximumBufferSize: limits.maxFrameBytes + 64 * 1024))
+    /// A server passes `handshakeLimit` to refuse large frames from a peer not yet authenticated.
+    public func addFrameDecoder(limits: WireLimits, handshakeLimit: HandshakeFrameLimit? = nil) throws {
+        try self.addHandler(
+            ByteToMessageHandler(
+                FrameDecoder(limits: limits, handshakeLimit: handshakeLimit), maximumBufferSize: limits.maxFrameBytes + 64 * 1024))
     }
 }
 

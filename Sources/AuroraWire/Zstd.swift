@@ -120,12 +120,16 @@ public final class ZstdDecompressor {
     static let step = 64 * 1024
 
     private let dctx: OpaquePointer
+    /// Largest window a frame may declare, in bytes (2^maxWindowLog).
+    private let maxWindowBytes: UInt64
     /// The dictionary bodies flagged as dictionary-compressed are inflated with.
     public var dictionary: DigestedDictionary?
 
     public init(dictionary: DigestedDictionary? = nil, maxWindowLog: Int = 23) {
         self.dctx = ZSTD_createDCtx()!
-        ZSTD_DCtx_setParameter(self.dctx, ZSTD_d_windowLogMax, Int32(maxWindowLog))
+        let windowLog = min(max(maxWindowLog, 10), 31)
+        ZSTD_DCtx_setParameter(self.dctx, ZSTD_d_windowLogMax, Int32(windowLog))
+        self.maxWindowBytes = 1 << UInt64(windowLog)
         self.dictionary = dictionary
     }
 
@@ -142,14 +146,15 @@ public final class ZstdDecompressor {
             throw WireError(.protocolError, "body marked as dictionary-compressed, but no dictionary was negotiated")
         }
         let dctx = self.dctx
+        let maxWindow = self.maxWindowBytes
         let result: Result<ByteBuffer, WireError> = body.withUnsafeReadableBytes { src in
-            Self.inflate(src, dctx: dctx, ddict: ddict, maxBytes: maxBytes, allocator: allocator)
+            Self.inflate(src, dctx: dctx, ddict: ddict, maxBytes: maxBytes, maxWindow: maxWindow, allocator: allocator)
         }
         return try result.get()
     }
 
     private static func inflate(
-        _ src: UnsafeRawBufferPointer, dctx: OpaquePointer, ddict: OpaquePointer?, maxBytes: Int,
+        _ src: UnsafeRawBufferPointer, dctx: OpaquePointer, ddict: OpaquePointer?, maxBytes: Int, maxWindow: UInt64,
         allocator: ByteBufferAllocator
     ) -> Result<ByteBuffer, WireError> {
         guard src.count >= 4, src.loadUnaligned(as: UInt32.self).littleEndian == ZSTD_MAGICNUMBER else {
@@ -171,6 +176,17 @@ public final class ZstdDecompressor {
         }
         if declared > UInt64(maxBytes) {
             return .failure(WireError(.messageTooLarge, "body declares \(declared) bytes, over the limit of \(maxBytes)"))
+        }
+        // The one-shot path below never consults ZSTD_d_windowLogMax, so the declared window is
+        // checked here for both paths (SPEC.md: a window over max_window_log is COMPRESSION_ERROR).
+        var header = ZSTD_frameHeader()
+        let headerStatus = ZSTD_getFrameHeader(&header, src.baseAddress, src.count)
+        if headerStatus != 0 {
+            return .failure(WireError(.compressionError, "zstd frame header is invalid"))
+        }
+        if header.windowSize > maxWindow {
+            return .failure(
+                WireError(.compressionError, "zstd frame declares a window of \(header.windowSize) bytes, over the limit of \(maxWindow)"))
         }
         let expected = Int(declared)
         if expected <= oneShotLimit {

@@ -70,6 +70,14 @@ final class RawConnection: Sendable {
         try await self.channel.close(mode: .output).get()
     }
 
+    /// Closes the socket without a word, as a client that vanishes does.
+    func close() async {
+        try? await self.channel.close().get()
+    }
+
+    /// The local port, to find this connection's socket on the server's side.
+    var localPort: Int? { self.channel.localAddress?.port }
+
     /// Everything the server sent, as frames, once it has closed the connection.
     func framesUntilClosed(timeout: Duration = .seconds(10)) async throws -> [Frame] {
         // Closing the channel at the deadline completes `received`, so a silent server cannot hang the test.

@@ -1,6 +1,7 @@
 import AuroraGateway
 import AuroraRPC
 import Foundation
+import JWTKit
 import Testing
 
 /// The gateway's building blocks, without daemons.
@@ -77,9 +78,60 @@ struct KeySetTests {
             #expect(error.reason == .unknownKey)
         }
     }
+
+    /// RFC 7515 §4.1.11: a `crit` header naming any extension (this gateway understands none) is
+    /// refused, however good the signature (issue 19, finding 7).
+    @Test func criticalHeaderExtensionsAreRefused() async throws {
+        let entry = KeyGenerator.entry(algorithm: .hs256, kid: "hs")
+        let keys = try await self.keySet([entry])
+        let verifier = TokenVerifier(keys: keys, policy: TokenPolicy())
+        var k = entry["k"]!.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while k.count % 4 != 0 { k += "=" }
+        let signer = JWTKeyCollection()
+        await signer.add(hmac: HMACKey(from: Data(base64Encoded: k)!), digestAlgorithm: .sha256, kid: "hs")
+        let now = Date()
+        let claims = TestClaims(
+            sub: .init(value: "ann"), iss: .init(value: "aurora"), aud: .init(value: ["aurora-gateway"]),
+            exp: .init(value: now.addingTimeInterval(60)), scope: "analyze")
+        var plain = JWTHeader()
+        plain.alg = "HS256"
+        _ = try await verifier.verify(try await signer.sign(claims, kid: "hs", header: plain), now: now)
+        for critical in [["exp"], ["b64"], ["x-unknown"], []] {
+            var header = plain
+            header.crit = critical
+            let token = try await signer.sign(claims, kid: "hs", header: header)
+            do {
+                _ = try await verifier.verify(token, now: now)
+                Issue.record("a token with crit \(critical) was accepted")
+            } catch {
+                #expect(error.reason == .malformed && error.description.contains("crit"), "\(error)")
+            }
+        }
+    }
+}
+
+/// The claims a user token carries, for tokens the tests sign themselves.
+struct TestClaims: JWTPayload {
+    var sub: SubjectClaim
+    var iss: IssuerClaim
+    var aud: AudienceClaim
+    var exp: ExpirationClaim
+    var scope: String
+    func verify(using algorithm: some JWTAlgorithm) async throws {}
 }
 
 struct RateLimiterTests {
+    /// Keys whose time has passed are swept as the table grows, so many users passing by leave
+    /// it near the number active now, not the number ever seen (issue 19, finding 4).
+    @Test func theTableHoldsRecentKeysOnly() async throws {
+        let limiter = RateLimiter(limit: .init(rate: 1000, burst: 1))
+        for round in 0..<20 {
+            for user in 0..<1000 { _ = limiter.acquire("user-\(round)-\(user)") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        #expect(limiter.keys <= 2048, "\(limiter.keys) keys held after 20,000 users came and went")
+    }
+
     @Test func burstThenSustainedRate() {
         let limiter = RateLimiter(limit: .init(rate: 10, burst: 5))
         var allowed = 0

@@ -118,4 +118,35 @@ struct ZstdTests {
             _ = try? decoder.decode(buffer: &buffer)
         }
     }
+
+    /// A hand-made frame: the window descriptor says 2^`windowLog`, the content size is declared,
+    /// and the content is one raw block, so it decodes fine in one shot whatever the window says.
+    static func rawFrame(windowLog: Int, content: [UInt8]) -> [UInt8] {
+        precondition(content.count >= 256 && content.count < 65_792 && content.count < 1 << 21)
+        var frame: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
+        frame.append(0x40)  // 2-byte content size, not single-segment, no checksum, no dictionary
+        frame.append(UInt8((windowLog - 10) << 3))  // window descriptor: exponent, mantissa 0
+        let size = content.count - 256
+        frame += [UInt8(size & 0xFF), UInt8(size >> 8)]
+        let block = content.count << 3 | 1  // last block, raw
+        frame += [UInt8(block & 0xFF), UInt8(block >> 8 & 0xFF), UInt8(block >> 16)]
+        return frame + content
+    }
+
+    /// SPEC.md: a body whose window needs more than 2^max_window_log bytes is COMPRESSION_ERROR,
+    /// on the one-shot path for small bodies too (issue 19, finding 6; the stepwise path is
+    /// tested above with a 12 MiB body).
+    @Test(arguments: [24, 31])
+    func aWindowOverTheLimitIsRefused(windowLog: Int) throws {
+        let codec = BodyCodec(limits: .default)
+        let content = Self.text(300)
+        let accepted = Frame(kind: .message, streamID: StreamID(1), body: ByteBuffer(bytes: Self.rawFrame(windowLog: 23, content: content)))
+        #expect(Array(try codec.decode(accepted, allocator: ByteBufferAllocator()).readableBytesView) == content)
+        let frame = Frame(kind: .message, streamID: StreamID(1), body: ByteBuffer(bytes: Self.rawFrame(windowLog: windowLog, content: content)))
+        #expect {
+            try codec.decode(frame, allocator: ByteBufferAllocator())
+        } throws: { error in
+            (error as? WireError)?.code == .compressionError
+        }
+    }
 }
