@@ -170,16 +170,18 @@ public final class RPCConnection: RPCCaller {
         if let first { try self.checkSize(first.count) }
         let handler = self.handler
         let batch = max(1, self.clientCredit / 2)
-        let holder = NIOLockedValueBox<ClientStream?>(nil)
+        // Weak: the stream owns its inbox, whose callback would otherwise keep the stream (and so
+        // itself) alive forever, one leaked stream per call (found by the gateway fuzzer).
+        let holder = NIOLockedValueBox(WeakClientStream())
         let inbox = MessageInbox(creditBatch: batch) { granted in
             handler.eventLoop.execute {
-                if let stream = holder.withLockedValue({ $0 }) { handler.value.grantCredit(stream, granted) }
+                if let stream = holder.withLockedValue({ $0.stream }) { handler.value.grantCredit(stream, granted) }
             }
         }
         let stream = ClientStream(
             method: method, options: options, firstMessage: first, endAfterFirst: endAfterFirst, inbox: inbox,
             sendCredit: self.serverCredit - (first == nil ? 0 : 1))
-        holder.withLockedValue { $0 = stream }
+        holder.withLockedValue { $0.stream = stream }
         handler.eventLoop.execute { handler.value.start(stream) }
         return ClientStreamHandle(stream: stream, handler: handler, writability: self.writability, maxMessageBytes: self.maxMessageBytes)
     }
@@ -189,6 +191,11 @@ public final class RPCConnection: RPCCaller {
             throw RPCError(.resourceExhausted, "request message of \(count) bytes is over the limit of \(self.maxMessageBytes)")
         }
     }
+}
+
+/// A reference to a stream that does not keep it alive.
+struct WeakClientStream {
+    weak var stream: ClientStream?
 }
 
 /// A call's stream as the caller sees it: send requests, end them, read responses, or cancel.
