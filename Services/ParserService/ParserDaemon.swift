@@ -41,7 +41,7 @@ struct ParserDaemon: AsyncParsableCommand {
     @Option(help: "Upload chunks profiled at once (CPU slots); more wait [AURORA_PARSER_MAX_CONCURRENT, default 4].")
     var maxConcurrent: Int?
 
-    @Option(help: "Uploads in progress at once; more are refused [AURORA_PARSER_MAX_UPLOADS, default 32].")
+    @Option(help: "Uploads in progress at once; more are refused [AURORA_PARSER_MAX_UPLOADS, default 12].")
     var maxUploads: Int?
 
     @Option(help: "Uploads in progress at once per user; more are refused [AURORA_PARSER_MAX_UPLOADS_PER_USER, default 4].")
@@ -68,7 +68,7 @@ struct ParserDaemon: AsyncParsableCommand {
         service.maxUploadBytes = try Daemon.setting(self.maxUploadBytes, env: "AURORA_PARSER_MAX_UPLOAD_BYTES", default: 10 << 30)
         service.maxConcurrentProfiles = try Daemon.setting(self.maxConcurrent, env: "AURORA_PARSER_MAX_CONCURRENT", default: 4)
         service.uploads = .init(
-            total: try Daemon.setting(self.maxUploads, env: "AURORA_PARSER_MAX_UPLOADS", default: 32),
+            total: try Daemon.setting(self.maxUploads, env: "AURORA_PARSER_MAX_UPLOADS", default: 12),
             perUser: try Daemon.setting(self.maxUploadsPerUser, env: "AURORA_PARSER_MAX_UPLOADS_PER_USER", default: 4))
         let uploadIdleSeconds = try Daemon.setting(self.uploadIdleSeconds, env: "AURORA_UPLOAD_IDLE_SECONDS", default: 30)
         service.profile.limits = TokenizerLimits(

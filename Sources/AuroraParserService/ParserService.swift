@@ -18,8 +18,9 @@ public struct ParserService: Sendable {
         /// upload cannot keep anyone else's from running.
         public var maxConcurrentProfiles: Int = 4
         /// Uploads in progress at once, in total and per user (`aurora-user`); one over either is
-        /// refused with RESOURCE_EXHAUSTED. Each holds a profiler's memory (tens of MiB at most).
-        public var uploads = ConcurrencyLimit.Limits(total: 32, perUser: 4)
+        /// refused with RESOURCE_EXHAUSTED. Each holds a profiler's memory: about 70 MiB for a file
+        /// of 4,096 columns (the column limit), so 12 fit the 1 GiB the manifests give the daemon.
+        public var uploads = ConcurrencyLimit.Limits(total: 12, perUser: 4)
         /// Calls must name the user they are made for (`aurora-user` metadata).
         public var requireUser = true
 
