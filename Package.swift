@@ -264,10 +264,20 @@ if ProcessInfo.processInfo.environment["AURORA_FUZZ"] == "1" {
             ],
             path: "Tests/Fuzz/GatewayFuzz"
         ),
+        .executableTarget(
+            name: "LearningFuzz",
+            dependencies: [
+                "AuroraLearningService", "AuroraProtocol", "AuroraRPC", "AuroraStore", "CLibFuzzer", "FuzzSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Tests/Fuzz/LearningFuzz"
+        ),
     ]
     package.products += [
         .executable(name: "wire-fuzz", targets: ["WireFuzz"]),
         .executable(name: "parser-fuzz", targets: ["ParserFuzz"]),
         .executable(name: "gateway-fuzz", targets: ["GatewayFuzz"]),
+        .executable(name: "learning-fuzz", targets: ["LearningFuzz"]),
     ]
 }
