@@ -25,6 +25,9 @@ public final class GatewayService: Sendable {
         public var uploads = ConcurrencyLimit.Limits(total: 32, perUser: 4)
         /// Deadline for downstream calls when the client set none.
         public var defaultDeadline: Duration = .seconds(3600)
+        /// Columns per Recommend, verdicts and items per Feedback (the learning-service's default
+        /// limit; it applies its own too).
+        public var maximumColumns: Int = 4096
 
         public init() {}
     }
@@ -178,7 +181,8 @@ public final class GatewayService: Sendable {
         // Only statistics go on: top values (cell values) and names stay here.
         var request = Aurora_Learning_V1_RecommendRequest()
         request.batch.domain = start.domain
-        request.batch.columns = profile.columns.map { Self.withoutValues($0.stats) }
+        // Moments the parser could not hold in a Double (values beyond about 1e77) would be refused.
+        request.batch.columns = profile.columns.map { RequestValidation.clampingNumbers(Self.withoutValues($0.stats)) }
         request.analysisID = "an_" + Self.randomHex(bytes: 12)
         request.columnKeys = profile.columns.map { self.columnKey(user: user, name: $0.name) }
         let recommendations: Aurora_Learning_V1_RecommendResponse
@@ -223,6 +227,8 @@ public final class GatewayService: Sendable {
         var forwarded = Aurora_Learning_V1_RecommendRequest()
         forwarded.batch.domain = request.batch.domain
         forwarded.batch.columns = request.batch.columns.map(Self.withoutValues)
+        // Refused here, naming the field, before it costs the learning-service anything (which checks again).
+        try RequestValidation.check(forwarded, maximumColumns: self.configuration.maximumColumns)
         do {
             return try await self.learning.unary(LearningAPI.recommend, forwarded, options: self.downstream(context, user: user))
         } catch {
@@ -238,11 +244,12 @@ public final class GatewayService: Sendable {
         guard request.verdicts.isEmpty || !request.analysisID.isEmpty else {
             throw RPCError(.invalidArgument, "verdicts need the analysis_id they refer to")
         }
+        // Top values are dropped below, not refused: a client may send a profile's statistics as they are.
+        var checked = request
+        for index in checked.items.indices where checked.items[index].hasStats { checked.items[index].stats.topValues = [] }
+        try RequestValidation.check(checked, maximumItems: self.configuration.maximumColumns)
         var forwarded = Aurora_Learning_V1_FeedbackRequest()
         for verdict in request.verdicts {
-            guard !verdict.column.isEmpty, verdict.column.utf8.count <= 1024 else {
-                throw RPCError(.invalidArgument, "a verdict's column must be a name or an index (1 to 1024 bytes)")
-            }
             var item = Aurora_Learning_V1_FeedbackItem()
             item.analysisID = request.analysisID
             item.columnKey = self.columnKey(user: user, name: verdict.column)

@@ -33,7 +33,7 @@ public enum BuiltinRecommender {
             return [make(.dropColumn, 0.95, "empty", "\(missingText): nothing to learn from"), make(.keep, 0.2, "keep", "keep it as it is")]
         }
         if distinct <= 1 {
-            return [make(.dropColumn, 0.9, "constant", "a single distinct value over \(Int(nonMissing)) cells"), make(.keep, 0.2, "keep", "keep it as it is")]
+            return [make(.dropColumn, 0.9, "constant", "a single distinct value over \(Self.count(nonMissing)) cells"), make(.keep, 0.2, "keep", "keep it as it is")]
         }
         if nonMissing > 0 && distinct / nonMissing < 0.05 && stats.topValueRatio > 0.95 {
             return [make(.dropColumn, 0.75, "near_constant", "the most frequent value covers \(Self.percent(stats.topValueRatio)) of cells"),
@@ -41,7 +41,7 @@ public enum BuiltinRecommender {
         }
         switch stats.type {
         case .identifier:
-            return [make(.dropColumn, 0.85, "identifier", "\(Int(distinct)) distinct values over \(Int(nonMissing)) cells: an identifier carries no signal"),
+            return [make(.dropColumn, 0.85, "identifier", "\(Self.count(distinct)) distinct values over \(Self.count(nonMissing)) cells: an identifier carries no signal"),
                     make(.hashEncode, 0.2, "hash", "hash it if it must stay"), make(.keep, 0.15, "keep", "keep it as it is")]
         case .date, .datetime:
             return [make(.datetimeFeatures, 0.8, "datetime", "dates: year, month, weekday and elapsed time are usable features"),
@@ -59,13 +59,13 @@ public enum BuiltinRecommender {
         case .categorical:
             if missing > 0.01 {
                 return [make(.imputeMode, 0.65, "categorical_missing", "\(missingText) in a categorical column: fill with the most frequent value"),
-                        make(.oneHotEncode, 0.45, "categorical", "\(Int(distinct)) categories: one column each")]
+                        make(.oneHotEncode, 0.45, "categorical", "\(Self.count(distinct)) categories: one column each")]
             }
             if distinct < 40 {
-                return [make(.oneHotEncode, 0.75, "categorical", "\(Int(distinct)) categories (< 40): one column each"),
+                return [make(.oneHotEncode, 0.75, "categorical", "\(Self.count(distinct)) categories (< 40): one column each"),
                         make(.ordinalEncode, 0.35, "ordinal", "number the categories"), make(.frequencyEncode, 0.25, "frequency", "replace each by its frequency")]
             }
-            return [make(.hashEncode, 0.65, "high_cardinality", "\(Int(distinct)) categories (≥ 40): hashing keeps the width bounded"),
+            return [make(.hashEncode, 0.65, "high_cardinality", "\(Self.count(distinct)) categories (≥ 40): hashing keeps the width bounded"),
                     make(.targetEncode, 0.45, "target", "encode by the target's mean per category"), make(.frequencyEncode, 0.35, "frequency", "replace each by its frequency")]
         default:
             break
@@ -80,7 +80,7 @@ public enum BuiltinRecommender {
                     make(.imputeConstant, 0.2, "constant_fill", "fill with a constant and keep a missing flag")]
         }
         if stats.type == .integer && distinct <= 5 {
-            return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with \(Int(distinct)) distinct values: categories in disguise"),
+            return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with \(Self.count(distinct)) distinct values: categories in disguise"),
                     make(.ordinalEncode, 0.4, "ordinal", "keep the order as codes"), make(.standardScale, 0.3, "standard", "scale to mean 0, variance 1")]
         }
         if n.outlierRatio > 0.05 {
@@ -102,6 +102,8 @@ public enum BuiltinRecommender {
                 make(.minmaxScale, 0.4, "minmax", "scale to [0, 1]"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
     }
 
+    /// A count for a person; never traps (a Double beyond Int's range would in `Int(_:)`).
+    static func count(_ value: Double) -> String { Fingerprint.fixed(value, decimals: 0) }
     static func percent(_ ratio: Double) -> String { Fingerprint.fixed(ratio * 100, decimals: ratio < 0.1 ? 1 : 0) + "%" }
     static func number(_ value: Double) -> String { Fingerprint.format(value) }
 }

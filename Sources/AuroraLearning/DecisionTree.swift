@@ -18,7 +18,7 @@ public struct RuleCondition: Sendable, Codable, Hashable {
     public var above: Bool
 
     public func holds(_ features: [Double]) -> Bool {
-        guard self.feature < features.count else { return false }
+        guard features.indices.contains(self.feature) else { return false }
         return self.above ? features[self.feature] > self.threshold : features[self.feature] <= self.threshold
     }
 }
@@ -56,8 +56,9 @@ public struct RuleDraft: Sendable, Equatable {
             }
         }
         let parts = order.compactMap { tightest[$0] }.map { condition in
-            let feature = Fingerprint.schema[condition.feature]
-            return feature.describe(condition.threshold, condition.above)
+            // A condition read back from the store may name a feature this version does not have.
+            guard Fingerprint.schema.indices.contains(condition.feature) else { return "feature \(condition.feature) \(condition.above ? ">" : "≤") \(condition.threshold)" }
+            return Fingerprint.schema[condition.feature].describe(condition.threshold, condition.above)
         }
         return parts.isEmpty ? "any column" : parts.joined(separator: ", ")
     }

@@ -60,7 +60,8 @@ public struct Fingerprint: Sendable, Equatable {
         // so the indices in rules stored before them still hold.
         func level(_ name: String, _ edges: [Double], _ label: String, numericOnly: Bool, wholeNumbers: Bool = false) -> Feature {
             Feature(name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false) { threshold, above in
-                let index = Int(threshold.rounded(.down))
+                // Thresholds come from the store: clamped before the conversion, which traps on NaN or ±inf.
+                let index = threshold.isFinite ? Int(min(max(threshold, -1), Double(edges.count)).rounded(.down)) : -1
                 guard index >= 0 else { return above ? "\(label) measured" : "no \(label)" }
                 let value = edges[min(index, edges.count - 1)]
                 // Counts read as counts ("distinct values ≤ 10"), ratios and moments as before.

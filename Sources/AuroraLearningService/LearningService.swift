@@ -128,34 +128,20 @@ public final class LearningService: Sendable {
 
     /// The user the call is made for (the gateway sets it; only internal callers can connect).
     func user(_ context: ServerContext) throws -> String {
-        guard let user = context.metadata[MetadataKeys.user], !user.isEmpty, user.utf8.count <= 256 else {
-            throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata")
+        guard let user = RequestValidation.user(context.metadata[MetadataKeys.user]) else {
+            throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata (1 to 256 bytes, no NUL)")
         }
         return user
     }
 
-    static func check(_ stats: Aurora_Profile_V1_ColumnStatistics, _ where_: String) throws {
-        guard stats.topValues.isEmpty else {
-            throw RPCError(.invalidArgument, "\(where_): top_values must be empty; the learning-service accepts statistics, never values")
-        }
-    }
+    static let actionNames = Action.allCases.map(\.rawValue).joined(separator: ", ")
 
     func recommend(_ request: Aurora_Learning_V1_RecommendRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_RecommendResponse {
         let user = try self.user(context)
+        // Every value is checked before the domain code computes with it.
+        try RequestValidation.check(request, maximumColumns: self.configuration.maximumColumns)
         let columns = request.batch.columns
-        guard columns.count <= self.configuration.maximumColumns else {
-            throw RPCError(.invalidArgument, "\(columns.count) columns; at most \(self.configuration.maximumColumns) per call")
-        }
-        for (index, column) in columns.enumerated() { try Self.check(column, "column \(index)") }
         let analysisID = request.analysisID
-        if !analysisID.isEmpty {
-            guard analysisID.utf8.count <= 64 else { throw RPCError(.invalidArgument, "analysis_id longer than 64 bytes") }
-            guard request.columnKeys.isEmpty || request.columnKeys.count == columns.count else {
-                throw RPCError(.invalidArgument, "\(request.columnKeys.count) column keys for \(columns.count) columns")
-            }
-            guard request.columnKeys.allSatisfy({ $0.utf8.count <= 128 }) else { throw RPCError(.invalidArgument, "a column key is longer than 128 bytes") }
-        }
-        guard request.batch.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "domain longer than 64 bytes") }
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
         let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
@@ -168,7 +154,7 @@ public final class LearningService: Sendable {
                 action: decision.chosen.action.rawValue, builtin: decision.builtin)
             if !analysisID.isEmpty {
                 let stats = columns[index]
-                let noised = noise.noised(Fingerprint(stats), rows: Int(stats.count), using: &generator)
+                let noised = noise.noised(Fingerprint(stats), rows: Int(clamping: stats.count), using: &generator)
                 item.analysis = LearningStore.AnalysisColumn(
                     analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
                     domain: request.batch.domain, features: noised.features, epsilon: self.configuration.epsilon)
@@ -208,15 +194,13 @@ public final class LearningService: Sendable {
 
     func feedback(_ request: Aurora_Learning_V1_FeedbackRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_FeedbackResponse {
         let user = try self.user(context)
-        guard request.items.count <= self.configuration.maximumColumns else {
-            throw RPCError(.invalidArgument, "\(request.items.count) items; at most \(self.configuration.maximumColumns) per call")
-        }
+        // All items are checked before any is looked up or stored.
+        try RequestValidation.check(request, maximumItems: self.configuration.maximumColumns)
         var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         var pending: [PendingFeedback] = []
         var analyses: [String: [LearningStore.AnalysedColumn]] = [:]
         for (index, item) in request.items.enumerated() {
-            guard item.feedbackID.utf8.count <= 128 else { throw RPCError(.invalidArgument, "item \(index): feedback_id longer than 128 bytes") }
             if !item.analysisID.isEmpty {
                 // A column of an earlier analysis: its fingerprint was noised (and paid for) then.
                 if analyses[item.analysisID] == nil {
@@ -231,12 +215,12 @@ public final class LearningService: Sendable {
                 let byIndex = item.hasColumnIndex ? columns.first { $0.columnIndex == Int(item.columnIndex) } : nil
                 guard let column = byKey ?? byIndex else {
                     throw RPCError(
-                        .notFound, "item \(index): analysis \(item.analysisID) has no such column (it has \(columns.count) columns, indexes 0 to \(columns.count - 1))")
+                        .notFound, "items[\(index)]: analysis \(item.analysisID) has no such column (it has \(columns.count) columns, indexes 0 to \(columns.count - 1))")
                 }
                 // An empty accepted_action accepts what was recommended.
                 let verdict = item.acceptedAction.isEmpty ? column.action : item.acceptedAction
                 guard let accepted = Action(rawValue: verdict) else {
-                    throw RPCError(.invalidArgument, "item \(index): unknown action '\(verdict)'; actions are \(Action.allCases.map(\.rawValue).joined(separator: ", "))")
+                    throw RPCError(.invalidArgument, "items[\(index)].accepted_action: unknown action '\(verdict)'; actions are \(Self.actionNames)")
                 }
                 pending.append(PendingFeedback(
                     user: user, feedbackID: item.feedbackID.isEmpty ? "analysis:\(item.analysisID):\(column.columnIndex)" : item.feedbackID,
@@ -244,17 +228,14 @@ public final class LearningService: Sendable {
                     accepted: accepted.rawValue, recommendationID: column.recommendationID, epsilon: 0, builtin: column.builtin))
                 continue
             }
-            try Self.check(item.stats, "item \(index)")
             guard let accepted = Action(rawValue: item.acceptedAction) else {
-                throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.acceptedAction)'")
+                throw RPCError(.invalidArgument, "items[\(index)].accepted_action: unknown action '\(item.acceptedAction)'; actions are \(Self.actionNames)")
             }
-            guard !item.feedbackID.isEmpty else { throw RPCError(.invalidArgument, "item \(index): feedback_id must be 1 to 128 bytes") }
             guard item.recommendedAction.isEmpty || Action(rawValue: item.recommendedAction) != nil else {
-                throw RPCError(.invalidArgument, "item \(index): unknown action '\(item.recommendedAction)'")
+                throw RPCError(.invalidArgument, "items[\(index)].recommended_action: unknown action '\(item.recommendedAction)'")
             }
-            guard item.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "item \(index): domain longer than 64 bytes") }
             let exact = Fingerprint(item.stats)
-            let noised = noise.noised(exact, rows: Int(item.stats.count), using: &generator)
+            let noised = noise.noised(exact, rows: Int(clamping: item.stats.count), using: &generator)
             pending.append(PendingFeedback(
                 user: user, feedbackID: item.feedbackID, domain: item.domain, features: noised.features, bucket: exact.bucket,
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
@@ -364,7 +345,7 @@ public final class LearningService: Sendable {
         var response = Aurora_Learning_V1_ListRulesResponse()
         response.rules = rules.map { entry in
             var rule = Aurora_Learning_V1_Rule()
-            rule.id = UInt64(entry.rule.id)
+            rule.id = UInt64(clamping: entry.rule.id)
             rule.scope = entry.rule.scope
             rule.domain = entry.rule.domain
             rule.description_p = entry.rule.description
@@ -372,7 +353,7 @@ public final class LearningService: Sendable {
             rule.action = entry.rule.action.rawValue
             rule.alpha = entry.rule.alpha
             rule.beta = entry.rule.beta
-            rule.support = UInt32(entry.rule.support)
+            rule.support = UInt32(clamping: entry.rule.support)
             rule.active = entry.active
             rule.confidence = entry.rule.confidence
             return rule
@@ -382,6 +363,7 @@ public final class LearningService: Sendable {
 
     func disableRule(_ request: Aurora_Learning_V1_DisableRuleRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_DisableRuleResponse {
         let user = try self.user(context)
+        try RequestValidation.check(request)
         await self.refits.waitUntilFresh(user)
         defer { self.invalidateRules(user) }
         guard try await Self.mapStore({ try await self.store.disableRule(user: user, id: request.id) }) else {
@@ -401,9 +383,9 @@ public final class LearningService: Sendable {
         // Cross-user rules may have counted this user: recompute theirs without.
         try await Self.mapStore { try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity, buckets: deleted.buckets) }
         var response = Aurora_Learning_V1_ForgetResponse()
-        response.feedbackDeleted = UInt64(deleted.feedback)
-        response.rulesDeleted = UInt64(deleted.rules)
-        response.logDeleted = UInt64(deleted.log)
+        response.feedbackDeleted = UInt64(clamping: deleted.feedback)
+        response.rulesDeleted = UInt64(clamping: deleted.rules)
+        response.logDeleted = UInt64(clamping: deleted.log)
         return response
     }
 
@@ -416,15 +398,15 @@ public final class LearningService: Sendable {
         response.acceptance = stats.days.map { day in
             var point = Aurora_Learning_V1_AcceptancePoint()
             point.day = day.day
-            point.recommendations = UInt64(day.recommendations)
-            point.accepted = UInt64(day.accepted)
-            point.corrected = UInt64(day.corrected)
+            point.recommendations = UInt64(clamping: day.recommendations)
+            point.accepted = UInt64(clamping: day.accepted)
+            point.corrected = UInt64(clamping: day.corrected)
             return point
         }
-        response.rulesActive = UInt32(stats.rulesActive)
-        response.rulesTotal = UInt32(stats.rulesTotal)
+        response.rulesActive = UInt32(clamping: stats.rulesActive)
+        response.rulesTotal = UInt32(clamping: stats.rulesTotal)
         response.epsilonSpent = stats.epsilon
-        response.feedback = UInt64(stats.feedback)
+        response.feedback = UInt64(clamping: stats.feedback)
         return response
     }
 

@@ -320,7 +320,7 @@ struct LearningServiceTests {
             await expectRefusal(.invalidArgument, "unknown action 'scale_it'") {
                 try await client.feedback(column, recommended: "keep", accepted: "scale_it")
             }
-            await expectRefusal(.invalidArgument, "item 0: feedback_id") {
+            await expectRefusal(.invalidArgument, "items[0].feedback_id") {
                 try await client.feedback(column, recommended: "keep", accepted: "keep", id: "")
             }
             await expectRefusal(.invalidArgument, "at most 3") { _ = try await client.recommend([column, column, column, column]) }
