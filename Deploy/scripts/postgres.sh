@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A private PostgreSQL cluster for tests and the local system, run as an unprivileged user (the
-# server refuses root): `postgres.sh start` prints the connection URL; `postgres.sh stop`; `status`.
+# server refuses root): `postgres.sh start` prints the connection URL; `postgres.sh stop`; `restart`
+# (fast) and `restart-immediate` (as after a crash).
 #   AURORA_PG_DIR   where the cluster lives (default /tmp/aurora-pg)
 #   AURORA_PG_PORT  its port on 127.0.0.1 (default 55432)
 set -euo pipefail
@@ -40,6 +41,10 @@ case "${1:-}" in
   restart)
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 -l "$dir/server.log" restart >/dev/null
     ;;
+  restart-immediate)
+    # As after a crash: every backend is killed at once, then the server recovers and starts.
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 60 -l "$dir/server.log" restart >/dev/null
+    ;;
   dump)
     as_owner "$bin/pg_dump" -h 127.0.0.1 -p "$port" -U "$owner" aurora
     ;;
@@ -47,7 +52,7 @@ case "${1:-}" in
     echo "$url"
     ;;
   *)
-    echo "usage: $0 start|stop|restart|dump|url" >&2
+    echo "usage: $0 start|stop|restart|restart-immediate|dump|url" >&2
     exit 64
     ;;
 esac

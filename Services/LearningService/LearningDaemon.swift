@@ -44,7 +44,7 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Distinct users before a cross-user rule applies [AURORA_K_ANONYMITY, default 5].")
     var kAnonymity: Int?
 
-    @Option(help: "Seconds in-flight calls get to finish on shutdown [AURORA_DRAIN_SECONDS, default 25].")
+    @Option(help: "Seconds in-flight calls get to finish on shutdown, and then queued writes [AURORA_DRAIN_SECONDS, default 25].")
     var drainSeconds: Int?
 
     @Option(help: "Hours an analysis's fingerprints are kept for feedback [AURORA_ANALYSIS_LIFETIME_HOURS, default 168].")
@@ -102,6 +102,7 @@ struct LearningDaemon: AsyncParsableCommand {
             logger: logger)
         var connection = ServerConnectionConfiguration()
         connection.drainTimeout = .seconds(try Daemon.setting(self.drainSeconds, env: "AURORA_DRAIN_SECONDS", default: 25))
+        service.shutdownTimeout = connection.drainTimeout
         var router = Router()
         let learning = LearningService(configuration: service, pool: pool, logger: logger)
         learning.register(into: &router)
@@ -116,8 +117,11 @@ struct LearningDaemon: AsyncParsableCommand {
         let readiness = Readiness()
         readiness.set(ready: false, reason: Self.preparing)
         let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger)
+        // Stopped in reverse order: the server drains, maintenance stops, then `learning` writes
+        // what its calls queued; the pool closes last.
+        defer { pool.close() }
         try await Daemon.serve(
-            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [maintenance],
+            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [learning, maintenance],
             prepare: { try await Self.migrate(pool, readiness: readiness, logger: logger) }, logger: logger)
     }
 

@@ -4,6 +4,7 @@ import AuroraStore
 /// and each caller resumes after the COMMIT that holds its items with the outcomes of its own.
 /// Feedback uses it for durability at the database's pace. The recommendation log also takes
 /// items without a caller waiting (`enqueue`), and readers that need those rows `flush` first.
+/// Writers run as `background` jobs; at shutdown, `drained()` waits for them.
 actor GroupCommit<Item: Sendable, Outcome: Sendable> {
     typealias Write = @Sendable ([Item]) async throws(StoreError) -> [Outcome]
     /// Told how many enqueued items (which no caller waits for) a failed write lost.
@@ -17,6 +18,7 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
 
     private let write: Write
     private let lost: Lost?
+    private let background: BackgroundWork
     private let maximumBatch: Int
     /// Batches written at once (each takes what has queued when it starts).
     private let writers: Int
@@ -24,10 +26,13 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
     private var activeWriters = 0
     /// Items queued and not yet taken by a writer.
     private(set) var queuedItems = 0
+    /// Opened when nothing is queued or being written (for `drained()`).
+    private var idle: Latch?
 
-    init(maximumBatch: Int, writers: Int = 1, lost: Lost? = nil, write: @escaping Write) {
+    init(maximumBatch: Int, writers: Int = 1, background: BackgroundWork, lost: Lost? = nil, write: @escaping Write) {
         self.write = write
         self.lost = lost
+        self.background = background
         self.maximumBatch = maximumBatch
         self.writers = max(1, writers)
     }
@@ -36,7 +41,7 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
     func submit(_ items: [Item]) async throws(StoreError) -> [Outcome] {
         do {
             return try await withCheckedThrowingContinuation { continuation in
-                self.append(Entry(items: items, continuation: continuation))
+                if !self.append(Entry(items: items, continuation: continuation)) { continuation.resume(throwing: Self.closed) }
             }
         } catch let error as StoreError {
             throw error
@@ -51,10 +56,30 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
     func enqueue(_ items: [Item], maximumQueued: Int) async throws(StoreError) {
         if self.queuedItems + items.count > maximumQueued {
             _ = try await self.submit(items)
-        } else {
-            self.append(Entry(items: items, continuation: nil))
+        } else if !self.append(Entry(items: items, continuation: nil)) {
+            throw Self.closed
         }
     }
+
+    /// Returns once nothing is queued or being written, or when the caller is cancelled.
+    func drained() async {
+        guard !self.queue.isEmpty || self.activeWriters > 0 else { return }
+        let idle = self.idle ?? Latch()
+        self.idle = idle
+        await idle.wait()
+    }
+
+    /// Drops what is queued (at a shutdown out of time; callers waiting get `.unavailable`) and
+    /// returns how many items that was.
+    func abandon() -> Int {
+        let dropped = self.queuedItems
+        for entry in self.queue { entry.continuation?.resume(throwing: Self.closed) }
+        self.queue = []
+        self.queuedItems = 0
+        return dropped
+    }
+
+    private static var closed: StoreError { .unavailable("the learning-service is shutting down") }
 
     /// Returns once everything queued before the call has been written (or has failed). Batches
     /// are written in order only with a single writer, which is what this promise rests on.
@@ -64,13 +89,18 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
         _ = try? await self.submit([])
     }
 
-    private func append(_ entry: Entry) {
+    /// False if nothing would write the entry (shut down).
+    private func append(_ entry: Entry) -> Bool {
+        if self.activeWriters < self.writers {
+            if self.background.spawn({ await self.drain() }) {
+                self.activeWriters += 1
+            } else if self.activeWriters == 0 {
+                return false
+            }
+        }
         self.queue.append(entry)
         self.queuedItems += entry.items.count
-        if self.activeWriters < self.writers {
-            self.activeWriters += 1
-            Task { await self.drain() }
-        }
+        return true
     }
 
     private func drain() async {
@@ -98,5 +128,9 @@ actor GroupCommit<Item: Sendable, Outcome: Sendable> {
             }
         }
         self.activeWriters -= 1
+        if self.activeWriters == 0 {
+            self.idle?.open()
+            self.idle = nil
+        }
     }
 }

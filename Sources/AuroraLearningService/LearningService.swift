@@ -53,6 +53,9 @@ public final class LearningService: Sendable {
         public var logRetentionDays: Int = 90
         /// Log rows deleted per statement when the retention is applied.
         public var retentionBatch: Int = 10_000
+        /// At shutdown (once the RPC server has drained), the time queued log rows, feedback and
+        /// pending refits get to reach the database; what is left then is dropped and counted.
+        public var shutdownTimeout: Duration = .seconds(25)
 
         public init() {}
     }
@@ -66,6 +69,8 @@ public final class LearningService: Sendable {
     let recommendationLog: GroupCommit<LearningStore.LoggedRecommendation, Void>
     let recommendationIDs: RecommendationIDs
     let refits: RefitScheduler
+    /// Group-commit writers, refits and id prefetches: children of `run()`.
+    let background = BackgroundWork()
     /// Refits running at once across users: under load, corrections keep being stored at the
     /// database's pace while refits queue (and coalesce per user) instead of taking every core.
     let refitSlots: AsyncSemaphore
@@ -92,27 +97,28 @@ public final class LearningService: Sendable {
 
     public init(configuration: Configuration, pool: PostgresPool, logger: Logger) {
         self.configuration = configuration
-        let background = PostgresPool(
+        let backgroundPool = PostgresPool(
             configuration: .init(url: pool.configuration.url, connections: max(1, pool.configuration.connections / 2)), logger: logger)
-        self.store = LearningStore(pool: pool, background: background)
+        self.store = LearningStore(pool: pool, background: backgroundPool)
         self.logger = logger
         let store = self.store
-        self.batcher = GroupCommit(maximumBatch: configuration.maximumBatch, writers: configuration.feedbackWriters) { (items) throws(StoreError) in
+        let background = self.background
+        self.batcher = GroupCommit(maximumBatch: configuration.maximumBatch, writers: configuration.feedbackWriters, background: background) { (items) throws(StoreError) in
             try await store.insertFeedback(items)
         }
         self.recommendationLog = GroupCommit(
-            maximumBatch: max(configuration.maximumBatch, 1024),
+            maximumBatch: max(configuration.maximumBatch, 1024), background: background,
             lost: { count, error in
-                logger.warning("recommendation log rows not written", metadata: ["rows": "\(count)", "error": "\(error)"])
+                logger.warning("recommendation log rows not written", metadata: ["rows": "\(count)", "error": "\(error.redacted)"])
             }
         ) { (items) throws(StoreError) in
             try await store.logRecommendations(items)
             return items.map { _ in () }
         }
-        self.recommendationIDs = RecommendationIDs(block: configuration.recommendationIDBlock) { (count) throws(StoreError) in
+        self.recommendationIDs = RecommendationIDs(block: configuration.recommendationIDBlock, background: background) { (count) throws(StoreError) in
             try await store.reserveRecommendationIDs(count: count)
         }
-        self.refits = RefitScheduler(delay: configuration.refitDelay)
+        self.refits = RefitScheduler(delay: configuration.refitDelay, background: background)
         self.refitSlots = AsyncSemaphore(permits: max(1, configuration.concurrentRefits))
         self.refitThreads = WorkerThreads(count: max(1, configuration.concurrentRefits), name: "aurora.refit", niceness: 10)
     }
@@ -292,7 +298,7 @@ public final class LearningService: Sendable {
             let deleted = try await self.store.deleteLog(olderThanDays: self.configuration.logRetentionDays, batch: self.configuration.retentionBatch)
             if deleted > 0 { self.logger.info("deleted recommendation-log rows past the retention", metadata: ["rows": "\(deleted)"]) }
         } catch {
-            self.logger.warning("expiring old data failed; the next period retries", metadata: ["error": "\(error)"])
+            self.logger.warning("expiring old data failed; the next period retries", metadata: ["error": "\(error.redacted)"])
         }
     }
 
@@ -334,7 +340,7 @@ public final class LearningService: Sendable {
             }
             self.metrics.refitDuration.recordInterval(since: started)
         } catch {
-            self.logger.warning("refit failed; the next feedback retries it", metadata: ["error": "\(error)"])
+            self.logger.warning("refit failed; the next feedback retries it", metadata: ["error": "\(error.redacted)"])
         }
     }
 

@@ -20,6 +20,16 @@ struct PendingFeedback: Sendable {
 
 /// The learning-service's queries. Every statement is parameterised; nothing here sees a cell
 /// value or a column name (fingerprints are noised features; buckets are coarse).
+///
+/// Which calls the pool retries once after a connection failure (`idempotent: true`): reads;
+/// id reservations (a retry leaves a gap in the sequence, nothing more); refits and cross-user
+/// rules (recomputed from stored feedback, so running them twice gives the same rules); disabling
+/// a rule (the same update again); maintenance; and the two writes keyed so that a repeat stores
+/// nothing twice: feedback (on user and `feedback_id`: if a lost COMMIT did happen, the retry
+/// reports the items as duplicates, as a client's retry would) and log rows (on their reserved
+/// ids). Forget is not retried: after a COMMIT whose answer was lost, a repeat would find nothing
+/// and report no buckets, so cross-user rules that counted the user would not be recomputed; its
+/// caller gets UNAVAILABLE and calls again.
 struct LearningStore: Sendable {
     /// Request path: feedback, recommendations, rule management.
     let pool: PostgresPool
@@ -73,7 +83,7 @@ struct LearningStore: Sendable {
                 Self.textArray(items.map { $0.recommendationID == 0 ? nil : "\($0.recommendationID)" }),
                 Self.textArray(items.map { "\($0.epsilon)" }), Self.textArray(items.map { $0.builtin?.source }),
                 Self.textArray(items.map { $0.builtin?.action.rawValue }),
-            ])
+            ], idempotent: true)
         var flags = [Bool](repeating: false, count: items.count)
         for row in result.rows {
             if let text = row[0], let ordinal = Int(text), flags.indices.contains(ordinal) { flags[ordinal] = true }
@@ -103,7 +113,7 @@ struct LearningStore: Sendable {
     }
 
     func examples(user: String, limit: Int) async throws(StoreError) -> [StoredExample] {
-        let result = try await self.background.execute(Reads.examples, [user, "\(limit)"])
+        let result = try await self.background.execute(Reads.examples, [user, "\(limit)"], idempotent: true)
         return result.rows.compactMap { row in
             guard let domain = row[0], let features = row[1], let action = row[2].flatMap(Action.init(rawValue:)) else { return nil }
             let complete = Fingerprint.completed(Self.parseArray(features), bucket: row[3] ?? "")
@@ -124,7 +134,7 @@ struct LearningStore: Sendable {
     func replaceRules(
         user: String, sets: [RuleSet], builtinRecords: [String: BuiltinRecord], minimumSupport: Int, failingConfidence: Double
     ) async throws(StoreError) {
-        try await self.background.transaction { (transaction) throws(StoreError) in
+        try await self.background.transaction(idempotent: true) { (transaction) throws(StoreError) in
             // Rules are derived from feedback and recomputed by the next refit: no need to wait for
             // the WAL flush (a crash can lose only a refit, never feedback).
             try transaction.execute("SET LOCAL synchronous_commit TO OFF")
@@ -218,8 +228,11 @@ struct LearningStore: Sendable {
     /// feedback), or for every bucket when nil. Both read the per-user vote counts, not feedback.
     func refreshGlobalRules(k: Int, buckets: [String]?) async throws(StoreError) {
         if let buckets, buckets.isEmpty { return }
-        try await self.background.transaction { (transaction) throws(StoreError) in
+        try await self.background.transaction(idempotent: true) { (transaction) throws(StoreError) in
             try transaction.execute("SET LOCAL synchronous_commit TO OFF")
+            // One refresh at a time (Forgets run beside refits, and replicas beside each other):
+            // two that delete and re-insert the same bucket's rule at once collide on its identity.
+            try transaction.execute("SELECT pg_advisory_xact_lock(\(Self.globalRulesLock))")
             let result = try transaction.execute(
                 """
                 WITH per_action AS (
@@ -246,14 +259,17 @@ struct LearningStore: Sendable {
         }
     }
 
+    /// The advisory lock that serializes refreshes of cross-user rules.
+    static let globalRulesLock: Int64 = 0x4155_524f_5241_0001
+
     func activeRules(user: String) async throws(StoreError) -> [ActiveRule] {
-        let result = try await self.pool.execute(Reads.activeRules, [user])
+        let result = try await self.pool.execute(Reads.activeRules, [user], idempotent: true)
         return result.rows.compactMap(Self.rule)
     }
 
     /// The user's record with each built-in rule, as the last refit counted it.
     func builtinRecords(user: String) async throws(StoreError) -> [String: BuiltinRecord] {
-        let result = try await self.pool.execute(Reads.builtinRecords, [user])
+        let result = try await self.pool.execute(Reads.builtinRecords, [user], idempotent: true)
         var records: [String: BuiltinRecord] = [:]
         for row in result.rows {
             guard let source = row[0], let agreeing = row[1].flatMap({ Int($0) }), let total = row[2].flatMap({ Int($0) }) else { continue }
@@ -278,19 +294,20 @@ struct LearningStore: Sendable {
     }
 
     func listRules(user: String, includeInactive: Bool) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
-        let result = try await self.pool.execute(Reads.listRules, [user, includeInactive ? "true" : "false"])
+        let result = try await self.pool.execute(Reads.listRules, [user, includeInactive ? "true" : "false"], idempotent: true)
         return result.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }
     }
 
     func disableRule(user: String, id: UInt64) async throws(StoreError) -> Bool {
         try await self.pool.execute(
-            "UPDATE rules SET active = false, disabled_by_user = true, updated_at = now() WHERE id = $1 AND user_id = $2", ["\(id)", user]
+            "UPDATE rules SET active = false, disabled_by_user = true, updated_at = now() WHERE id = $1 AND user_id = $2", ["\(id)", user], idempotent: true
         ).affectedRows > 0
     }
 
     /// Deletes everything stored about `user`; returns the counts and the fingerprint buckets their
     /// feedback was in (whose cross-user rules may have counted them).
     func forget(user: String) async throws(StoreError) -> (feedback: Int, rules: Int, log: Int, buckets: [String]) {
+        // Not retried by the pool (see the type's comment).
         try await self.pool.transaction { (transaction) throws(StoreError) in
             let buckets = Set(try transaction.execute("DELETE FROM bucket_votes WHERE user_id = $1 RETURNING bucket", [user]).rows.compactMap { $0[0] })
             let feedback = try transaction.execute("DELETE FROM feedback WHERE user_id = $1", [user]).affectedRows
@@ -328,13 +345,14 @@ struct LearningStore: Sendable {
 
     /// Ids for recommendations, from the log's sequence (unique across replicas).
     func reserveRecommendationIDs(count: Int) async throws(StoreError) -> [UInt64] {
-        try await self.pool.execute("SELECT nextval('recommendation_log_id_seq') FROM generate_series(1, $1::integer)", ["\(count)"])
+        try await self.pool.execute("SELECT nextval('recommendation_log_id_seq') FROM generate_series(1, $1::integer)", ["\(count)"], idempotent: true)
             .rows.compactMap { $0[0].flatMap { UInt64($0) } }
     }
 
     /// Logs recommendations (of any users: calls are grouped) under their reserved ids.
     /// Fingerprints kept for an analysis are recorded in the privacy ledger in the same
-    /// transaction.
+    /// transaction. A repeat of a batch that was stored adds nothing (rows and ledger entries
+    /// follow the ids), so the pool may retry it.
     func logRecommendations(_ items: [LoggedRecommendation]) async throws(StoreError) {
         guard !items.isEmpty else { return }
         // The log alone is statistics about recommendations, not acknowledged user data: not worth
@@ -350,13 +368,15 @@ struct LearningStore: Sendable {
             ), input AS (
                 SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::text[])
                     AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, builtin, builtin_action)
-            ), ledger AS (
-                INSERT INTO privacy_ledger (user_id, epsilon, reason)
-                SELECT user_id, sum(epsilon), 'analysis fingerprints' FROM input WHERE epsilon > 0 GROUP BY user_id
+            ), inserted AS (
+                INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, builtin, builtin_action)
+                SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[], builtin, builtin_action
+                FROM input CROSS JOIN config
+                ON CONFLICT (id) DO NOTHING
+                RETURNING id
             )
-            INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, builtin, builtin_action)
-            SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[], builtin, builtin_action
-            FROM input CROSS JOIN config
+            INSERT INTO privacy_ledger (user_id, epsilon, reason)
+            SELECT user_id, sum(epsilon), 'analysis fingerprints' FROM input JOIN inserted USING (id) WHERE epsilon > 0 GROUP BY user_id
             """,
             [
                 keepsFingerprints ? "on" : "off", Self.textArray(items.map { "\($0.id)" }),
@@ -366,7 +386,7 @@ struct LearningStore: Sendable {
                 Self.textArray(items.map { $0.analysis?.domain ?? "" }), Self.textArray(items.map { $0.analysis.map { Self.arrayLiteral($0.features) } }),
                 Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }), Self.textArray(items.map(\.builtin.source)),
                 Self.textArray(items.map(\.builtin.action.rawValue)),
-            ])
+            ], idempotent: true)
     }
 
     /// A column of an earlier analysis, as feedback needs it.
@@ -387,7 +407,7 @@ struct LearningStore: Sendable {
             """
             SELECT id, column_index, column_key, bucket, action, domain, features::text, builtin, builtin_action FROM recommendation_log
             WHERE user_id = $1 AND analysis_id = $2 AND features IS NOT NULL ORDER BY column_index
-            """, [user, analysisID])
+            """, [user, analysisID], idempotent: true)
         return result.rows.compactMap { row in
             guard let id = row[0].flatMap({ UInt64($0) }), let index = row[1].flatMap({ Int($0) }), let features = row[6] else { return nil }
             return AnalysedColumn(
@@ -399,7 +419,7 @@ struct LearningStore: Sendable {
 
     /// Forgets the fingerprints and name keys of analyses older than `hours`; returns the rows cleared.
     func expireAnalyses(olderThanHours hours: Int) async throws(StoreError) -> Int {
-        try await self.background.execute(Maintenance.expireAnalyses, ["\(hours)"]).affectedRows
+        try await self.background.execute(Maintenance.expireAnalyses, ["\(hours)"], idempotent: true).affectedRows
     }
 
     /// Deletes recommendation-log rows older than `days`, `batch` rows per statement so that no
@@ -407,7 +427,7 @@ struct LearningStore: Sendable {
     func deleteLog(olderThanDays days: Int, batch: Int) async throws(StoreError) -> Int {
         var total = 0
         while true {
-            let deleted = try await self.background.execute(Maintenance.deleteOldLog, ["\(days)", "\(batch)"]).affectedRows
+            let deleted = try await self.background.execute(Maintenance.deleteOldLog, ["\(days)", "\(batch)"], idempotent: true).affectedRows
             total += deleted
             if deleted < batch { return total }
         }
@@ -435,7 +455,7 @@ struct LearningStore: Sendable {
     }
 
     func stats(user: String) async throws(StoreError) -> UserStats {
-        try await self.pool.transaction { (transaction) throws(StoreError) -> UserStats in
+        try await self.pool.transaction(idempotent: true) { (transaction) throws(StoreError) -> UserStats in
             let days = try transaction.execute(
                 """
                 SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*), count(*) FILTER (WHERE outcome = 'accepted'),

@@ -17,6 +17,15 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .decoding(let message): "unexpected database result: \(message)"
         }
     }
+
+    /// For logs: a statement's error names its SQLSTATE only (PostgreSQL's message can quote values
+    /// in its DETAIL); connection errors and our own decoding messages carry no data.
+    public var redacted: String {
+        switch self {
+        case .query(let state, _): "database error \(state)"
+        default: self.description
+        }
+    }
 }
 
 /// Rows of a result as text (libpq's text format), NULL as nil.
@@ -51,6 +60,23 @@ final class PostgresConnection {
     deinit { PQfinish(self.connection) }
 
     var isHealthy: Bool { PQstatus(self.connection) == CONNECTION_OK }
+
+    /// Whether an idle connection can take a statement, without a round trip: libpq sees it open,
+    /// no transaction is left over, and the server has sent nothing. The server writes to an idle
+    /// connection only to end it (a terminated backend's last message and EOF, as after a restart),
+    /// so a readable socket means "discard".
+    var isUsable: Bool {
+        guard self.isHealthy, PQtransactionStatus(self.connection) == PQTRANS_IDLE else { return false }
+        var socket = pollfd(fd: PQsocket(self.connection), events: Int16(POLLIN), revents: 0)
+        return poll(&socket, 1, 0) == 0
+    }
+
+    /// One round trip (an empty query): whether the server still answers on this connection.
+    func ping() -> Bool {
+        guard let result = PQexec(self.connection, "") else { return false }
+        defer { PQclear(result) }
+        return PQresultStatus(result) == PGRES_EMPTY_QUERY && self.isHealthy
+    }
 
     /// Names of this connection's prepared statements by their SQL text. A statement with
     /// parameters is parsed and planned once per connection instead of once per call (for the

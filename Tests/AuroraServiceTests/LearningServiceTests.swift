@@ -49,9 +49,9 @@ func dumpStore() throws -> String? {
     return text
 }
 
-/// A pool on the test PostgreSQL, its schema migrated.
-func migratedPool(connections: Int, logger: Logger) async throws -> PostgresPool {
-    guard let url = databaseURL else {
+/// A pool on the test PostgreSQL (or on `url`), its schema migrated.
+func migratedPool(connections: Int, url: String? = nil, logger: Logger) async throws -> PostgresPool {
+    guard let url = url ?? databaseURL else {
         Issue.record("AURORA_TEST_DATABASE_URL is not set: run the tests through Deploy/scripts/test.sh, which starts PostgreSQL")
         throw CancellationError()
     }
@@ -66,9 +66,23 @@ func withLearningService<T: Sendable>(
 ) async throws -> T {
     let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
     let pool = try await migratedPool(connections: 4, logger: logger)
+    return try await serving(LearningService(configuration: configuration, pool: pool, logger: logger), logger: logger, body)
+}
+
+/// Serves `learning` on an ephemeral port with its background work running as a Service; as in
+/// the daemon, the server drains before that work is stopped (and flushed).
+func serving<T: Sendable>(_ learning: LearningService, logger: Logger, _ body: @Sendable (Int) async throws -> T) async throws -> T {
     var router = Router()
-    LearningService(configuration: configuration, pool: pool, logger: logger).register(into: &router)
-    return try await withInternalServer(router: router, logger: logger, body)
+    learning.register(into: &router)
+    let background = ServiceGroup(services: [learning], logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await background.run() }
+        let result: Result<T, any Error>
+        do { result = .success(try await withInternalServer(router: router, logger: logger, body)) } catch { result = .failure(error) }
+        await background.triggerGracefulShutdown()
+        try await tasks.waitForAll()
+        return try result.get()
+    }
 }
 
 /// A client for one user.

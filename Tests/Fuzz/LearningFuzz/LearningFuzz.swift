@@ -61,7 +61,10 @@ enum LearningFuzzState {
         configuration.globalRefreshInterval = .milliseconds(200)
         configuration.kAnonymity = 2
         var router = Router()
-        LearningService(configuration: configuration, pool: pool, logger: logger).register(into: &router)
+        let learning = LearningService(configuration: configuration, pool: pool, logger: logger)
+        learning.register(into: &router)
+        // Its background work (group commits, refits) runs for the whole run, as in the daemon.
+        Task { await learning.run() }
         return router
     }()
 }
