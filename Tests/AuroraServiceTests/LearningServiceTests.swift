@@ -574,25 +574,27 @@ struct LearningServiceTests {
         try await pool.execute("DELETE FROM recommendation_log WHERE user_id = $1", [user])
     }
 
+    /// On a cluster of its own (the shared test database is never restarted).
     @Test func databaseRestartIsSurvived() async throws {
-        guard let script = ProcessInfo.processInfo.environment["AURORA_TEST_POSTGRES_SCRIPT"] else {
-            Issue.record("AURORA_TEST_POSTGRES_SCRIPT is not set (Deploy/scripts/test.sh sets it)")
-            return
+        let cluster = try await PrivateCluster.start()
+        do {
+            try await self.survive(cluster)
+        } catch {
+            await cluster.stop()
+            throw error
         }
-        try await withLearningService { port in
+        await cluster.stop()
+    }
+
+    func survive(_ cluster: PrivateCluster) async throws {
+        let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
+        let pool = try await migratedPool(connections: 4, url: cluster.url, logger: logger)
+        try await serving(LearningService(configuration: .init(), pool: pool, logger: logger), logger: logger) { port in
             let client = try await LearningClient.connect(port, user: "restart-\(UUID().uuidString)")
             var random = SeededRandomGenerator(seed: 5)
             let column = Columns.numeric(skew: 0, min: 1, using: &random)
             #expect(try await client.recommend([column]).count == 1)
-            let restart = Process()
-            restart.executableURL = URL(fileURLWithPath: script)
-            restart.arguments = ["restart"]
-            // The restarted server must not inherit this process's output.
-            restart.standardOutput = FileHandle.nullDevice
-            restart.standardError = FileHandle.nullDevice
-            try restart.run()
-            while restart.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(restart.terminationStatus == 0)
+            try await cluster.run("restart")
             // The pool's connections died with the server: calls get UNAVAILABLE or succeed, never
             // hang, and within a few seconds they succeed again without restarting the service.
             var recovered = false
