@@ -68,7 +68,13 @@ public final class AdminServer: Service, Sendable {
         self.bound.succeed(channel.localAddress!)
         self.logger.notice("admin HTTP listening", metadata: ["address": "\(channel.localAddress!)"])
         try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
+            // Cancelled when another service failed (its port taken, say): the daemon must exit,
+            // not wait here for a close that nothing else asks for.
+            try await withTaskCancellationHandler {
+                try await channel.closeFuture.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
         } onGracefulShutdown: {
             readiness.set(ready: false, reason: "draining")
             channel.close(promise: nil)

@@ -100,7 +100,7 @@ struct LearningShutdownTests {
     static func waitForExit(_ process: Process, within limit: Duration) async throws {
         let deadline = ContinuousClock.now + limit
         while process.isRunning {
-            try #require(ContinuousClock.now < deadline, "still running \(limit) after SIGTERM")
+            try #require(ContinuousClock.now < deadline, "still running \(limit) later")
             try await Task.sleep(for: .milliseconds(20))
         }
     }
@@ -147,5 +147,29 @@ struct LearningShutdownTests {
         #expect(counted == Self.calls * Self.columnsPerCall, "\(dropped)")
         system.stop()
         await database.drop()
+    }
+
+    /// A daemon that cannot take its RPC port exits with an error; it hung with its admin port
+    /// open, SIGTERM included, when a failing service cancelled the rest.
+    @Test func aTakenPortEndsTheDaemon() async throws {
+        let system = try LocalSystem()
+        defer { system.stop() }
+        let taken = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(taken) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = UInt16(system.ports["learning-service"]!).bigEndian
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(taken, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(bound == 0 && listen(taken, 1) == 0)
+        let process = Process()
+        process.executableURL = system.binaries.appendingPathComponent("learning-service")
+        process.environment = system.environment("learning-service")
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        try await Self.waitForExit(process, within: .seconds(30))
+        #expect(process.terminationStatus != 0)
     }
 }
