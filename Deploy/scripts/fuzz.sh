@@ -4,7 +4,8 @@
 #   wire     frames and bodies as a server decodes them (Tests/Fuzz/corpus/*)
 #   parser   the parser-service's Profile handler (Tests/Fuzz/corpus/parser)
 #   gateway  the gateway's handlers, with a real parser-service behind them (Tests/Fuzz/corpus/gateway)
-#   learning the learning-service's handlers against PostgreSQL (needs AURORA_TEST_DATABASE_URL)
+#   learning the learning-service's handlers against PostgreSQL (AURORA_TEST_DATABASE_URL, else a
+#            private cluster started here: Deploy/scripts/postgres.sh, AURORA_PG_PORT or 55434)
 # Exit status 1 on any crash, trap, timeout (20 s for one input) or memory over 2 GiB; the input
 # that caused it is left in the working directory (crash-*, timeout-*, oom-*).
 #   Deploy/scripts/fuzz.sh [SECONDS=60] [TARGET...]     (default: every target that is defined)
@@ -23,6 +24,13 @@ if [ ${#targets[@]} -eq 0 ]; then
 fi
 work=$(mktemp -d /tmp/aurora-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
+if [[ " ${targets[*]} " == *" learning "* ]] && [ -z "${AURORA_TEST_DATABASE_URL:-}" ]; then
+  AURORA_PG_DIR=$(mktemp -d /tmp/aurora-fuzz-pg.XXXXXX)
+  export AURORA_PG_DIR AURORA_PG_PORT=${AURORA_PG_PORT:-55434}
+  trap 'Deploy/scripts/postgres.sh stop; rm -rf "$work" "$AURORA_PG_DIR"' EXIT
+  AURORA_TEST_DATABASE_URL=$(Deploy/scripts/postgres.sh start)
+  export AURORA_TEST_DATABASE_URL
+fi
 for name in "${targets[@]}"; do
   # The log is shown only on failure: gold warns about every ASan symbol it cannot export.
   if ! AURORA_FUZZ=1 swift build --scratch-path .build-fuzz --product "$name-fuzz" \

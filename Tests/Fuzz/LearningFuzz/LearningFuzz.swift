@@ -160,6 +160,26 @@ enum LearningSeeds {
         byIndex.analysisID = "an_seed"
         byIndex.columnIndex = 0
         onAnalysis.items = [byKey, byIndex]
+        // Issue 19's findings as they were reported: Feedback trapped on these counts (finding 1);
+        // NaN, infinities and a ratio of 1.5 were taken (finding 8).
+        var finding1 = Aurora_Learning_V1_FeedbackRequest()
+        var huge = Aurora_Learning_V1_FeedbackItem()
+        huge.feedbackID = "finding-1"
+        huge.stats.type = .integer
+        huge.stats.count = UInt64.max
+        huge.stats.missing = UInt64.max - 1
+        huge.stats.distinctEstimate = UInt64.max
+        huge.recommendedAction = "keep"
+        huge.acceptedAction = "keep"
+        finding1.items = [huge]
+        var finding8 = Aurora_Learning_V1_RecommendRequest()
+        var hostile = numeric
+        hostile.numeric.skewness = .nan
+        hostile.numeric.kurtosis = .infinity
+        hostile.numeric.min = -.infinity
+        hostile.numeric.zeroRatio = 1.5
+        hostile.missing = 2000
+        finding8.batch.columns = [hostile]
         var rules = Aurora_Learning_V1_ListRulesRequest()
         rules.includeInactive = true
         var disable = Aurora_Learning_V1_DisableRuleRequest()
@@ -174,6 +194,8 @@ enum LearningSeeds {
             ("forget", try seed(4, user: 2, Aurora_Learning_V1_ForgetRequest())),
             ("stats", try seed(5, Aurora_Learning_V1_StatsRequest())),
             ("no-user", try seed(5, user: 3, Aurora_Learning_V1_StatsRequest())),
+            ("finding-1-feedback", try seed(1, finding1)),
+            ("finding-8-recommend", try seed(0, finding8)),
         ]
     }
 }
