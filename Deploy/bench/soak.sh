@@ -11,7 +11,9 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${1:-600}
 users=${2:-4}
 cd "$root"
-for product in aurora-bench gateway parser-service learning-service aurora; do swift build -c release --product "$product" >/dev/null; done
+if [ "${AURORA_SOAK_BUILD:-1}" != 0 ]; then
+  for product in aurora-bench gateway parser-service learning-service aurora; do swift build -c release --product "$product" >/dev/null; done
+fi
 work=$(mktemp -d /tmp/aurora-soak.XXXXXX)
 chmod 711 "$work"  # the postgres user must reach system/pg
 export AURORA_LOCAL_DIR="$work/system" AURORA_LOCAL_BUILD=0 AURORA_PG_PORT=55452
@@ -23,4 +25,5 @@ Deploy/scripts/local.sh start >/dev/null
 dir=$AURORA_LOCAL_DIR
 pids="gateway=$(cat "$dir/gateway.pid"),parser-service=$(cat "$dir/parser-service.pid"),learning-service=$(cat "$dir/learning-service.pid")"
 .build/release/aurora-bench soak --gateway 127.0.0.1:$AURORA_GATEWAY_PORT --parser 127.0.0.1:$AURORA_PARSER_PORT \
-  --keys-file "$dir/jwks.json" --secret-file "$dir/internal-secret" --pids "$pids" --seconds "$seconds" --users "$users"
+  --keys-file "$dir/jwks.json" --secret-file "$dir/internal-secret" --pids "$pids" --seconds "$seconds" --users "$users" \
+  ${AURORA_SOAK_ATTACKS:+--attacks "$AURORA_SOAK_ATTACKS"}

@@ -27,6 +27,8 @@ struct SoakBench: AsyncParsableCommand {
     @Option(help: "Normal users, each analyzing, correcting and reading rules in a loop.") var users = 4
     @Option(help: "Allowed RSS growth over the baseline after settling, in MiB.") var rssSlackMib = 16
     @Option(help: "Allowed descriptors over the baseline after settling.") var fdSlack = 4
+    @Option(help: "Attacks to run in turn, comma-separated (default: all of \(Attacks.Kind.allCases.map(\.rawValue).joined(separator: ", "))).")
+    var attacks: String?
 
     struct Sample {
         var rss: Int
@@ -44,6 +46,12 @@ struct SoakBench: AsyncParsableCommand {
         let gateway = try Self.address(self.gateway)
         let parser = try Self.address(self.parser)
         let attacks = Attacks(gateway: gateway, parser: parser, keys: keys, secret: secret)
+        let kinds = try self.attacks.map { list in
+            try list.split(separator: ",").map { name in
+                guard let kind = Attacks.Kind(rawValue: String(name)) else { throw ValidationError("unknown attack '\(name)'") }
+                return kind
+            }
+        } ?? Attacks.Kind.allCases
 
         // Baseline: after one round of normal traffic, so pools and caches exist.
         let normal = NormalTraffic(gateway: gateway, keys: keys)
@@ -63,7 +71,13 @@ struct SoakBench: AsyncParsableCommand {
                 group.addTask {
                     while ContinuousClock.now < deadline {
                         do {
-                            try await normal.round(user: "soak-user-\(index)")
+                            do {
+                                try await normal.round(user: "soak-user-\(index)")
+                            } catch let error as RPCError where error.code == .resourceExhausted {
+                                // A cap reached by the attackers: a client waits as told and tries again.
+                                try await Task.sleep(for: error.retryAfter ?? .seconds(1))
+                                try await normal.round(user: "soak-user-\(index)")
+                            }
                             usersDone.add(1)
                         } catch {
                             usersFailed.add(1)
@@ -75,7 +89,7 @@ struct SoakBench: AsyncParsableCommand {
             group.addTask {
                 var turn = 0
                 while ContinuousClock.now < deadline {
-                    let attack = Attacks.Kind.allCases[turn % Attacks.Kind.allCases.count]
+                    let attack = kinds[turn % kinds.count]
                     turn += 1
                     do {
                         try await attacks.run(attack)

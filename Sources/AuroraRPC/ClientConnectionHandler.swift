@@ -128,6 +128,14 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         context.fireChannelWritabilityChanged()
     }
 
+    /// Breaks the context <-> handler cycle (see ServerConnectionHandler.handlerRemoved): nothing
+    /// touches either once the state is `.closed`.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.shutDown(self.closeReason ?? RPCError(.unavailable, "connection closed"))
+        self.context = nil
+        self.out = nil
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let wire = error as? WireError {
             self.fail(wire)

@@ -145,6 +145,19 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
         context.fireChannelInactive()
     }
 
+    /// The context holds this handler, and this handler (and `out`) the context: a cycle that kept
+    /// every closed connection's handler, codec and buffers alive (about 60 KiB a connection, the
+    /// gateway's unbounded growth). Nothing touches either once the state is `.closed`.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if self.state != .closed {
+            self.state = .closed
+            self.out.closed = true
+            self.tearDown(reason: RPCError(.unavailable, "connection closed"))
+        }
+        self.context = nil
+        self.out = nil
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         self.writability.set(writable: context.channel.isWritable)
         context.fireChannelWritabilityChanged()
@@ -509,6 +522,7 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
     }
 
     private func streamClosed() {
+        guard self.state != .closed else { return }
         if self.streams.isEmpty {
             if self.state == .draining {
                 self.close()
