@@ -79,12 +79,25 @@ public final class RPCServer: Service, Sendable {
         self.bound.succeed(channel.localAddress!)
         self.logger.info("listening", metadata: ["address": "\(channel.localAddress!)"])
         let drained = self.group.next().makePromise(of: Void.self)
-        try await withGracefulShutdownHandler {
-            try await channel.closeFuture.get()
-            try await drained.futureResult.get()
-        } onGracefulShutdown: {
-            self.logger.info("draining")
+        let logger = self.logger
+        // Graceful shutdown and cancellation (a sibling service failed) both drain, exactly once:
+        // waiting for a close that nothing would start kept a failing daemon hanging, deaf even to
+        // SIGTERM.
+        let draining = NIOLockedValueBox(false)
+        let drain: @Sendable () -> Void = {
+            guard draining.withLockedValue({ started in defer { started = true }; return !started }) else { return }
+            logger.info("draining")
             quiescing.initiateShutdown(promise: drained)
+        }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await channel.closeFuture.get()
+                try await drained.futureResult.get()
+            } onGracefulShutdown: {
+                drain()
+            }
+        } onCancel: {
+            drain()
         }
         self.logger.info("stopped")
     }

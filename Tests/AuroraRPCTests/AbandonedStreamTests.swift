@@ -175,3 +175,20 @@ final class InstantBox: @unchecked Sendable {
     func set(_ instant: ContinuousClock.Instant) { self.lock.withLock { self.value = instant } }
     func get() -> ContinuousClock.Instant { self.lock.withLock { self.value } }
 }
+
+/// A server whose task is cancelled (a sibling service failed) stops instead of waiting forever.
+@Suite("A cancelled server stops")
+struct CancelledServerTests {
+    @Test func cancellingRunEndsIt() async throws {
+        var router = Router()
+        Diagnostics.register(into: &router)
+        let server = RPCServer(configuration: .init(port: 0), router: router)
+        let running = Task { try await server.run() }
+        _ = try await server.listeningAddress
+        let client = try await connect(try await server.listeningAddress.port!)
+        running.cancel()
+        let stopped = try await withTimeout(.seconds(10)) { _ = await running.result; return true }
+        #expect(stopped)
+        await client.close()
+    }
+}
