@@ -5,7 +5,8 @@ import Foundation
 import Testing
 
 /// The whole system: the three daemon binaries as processes, the `aurora` CLI, real PostgreSQL.
-/// Nested in the serialized PostgreSQL suite: its database-restart test must not run beside these.
+/// Nested in the serialized PostgreSQL suite, so that one test at a time starts three daemons
+/// (their timing checks assume the machine is not running another system beside them).
 extension LearningServiceTests {
     @Suite("end to end: three daemons, the CLI, PostgreSQL", .serialized)
     struct EndToEndTests {

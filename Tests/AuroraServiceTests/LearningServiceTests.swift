@@ -629,7 +629,7 @@ struct SeededRandomGenerator: RandomNumberGenerator {
 
 /// Simulated users at the statistics level: hidden, consistent preferences that differ from the
 /// built-in rules; they accept a recommendation that matches and correct it otherwise. Nested in
-/// the serialized PostgreSQL suite: the restart test must not run beside it.
+/// the serialized PostgreSQL suite, so that it runs alone.
 extension LearningServiceTests {
     @Suite("learning curve")
     struct LearningCurveTests {
