@@ -5,9 +5,14 @@ import Foundation
 /// The adapter `../shared/simulate/simulate.py --external-cmd` talks to: JSON lines on stdin and
 /// stdout, each request answered by calling the real learning-service over the real protocol.
 /// Settings from the environment: AURORA_LEARNING_ADDRESS (host:port), AURORA_INTERNAL_SECRET.
+/// `--via-cli PATH/TO/aurora` answers through the CLI and the gateway instead (CLIAdapter.swift).
 @main
 struct SimAdapter {
     static func main() async throws {
+        if var adapter = CLIAdapter.parse(CommandLine.arguments) {
+            adapter.run()
+            return
+        }
         let environment = ProcessInfo.processInfo.environment
         let address = environment["AURORA_LEARNING_ADDRESS"] ?? "127.0.0.1:7103"
         guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
