@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "AuroraRPC", targets: ["AuroraRPC"]),
         .library(name: "AuroraProtocol", targets: ["AuroraProtocol"]),
         .library(name: "AuroraParser", targets: ["AuroraParser"]),
+        .library(name: "AuroraStatistics", targets: ["AuroraStatistics"]),
         .executable(name: "aurora", targets: ["AuroraCLI"]),
         .executable(name: "parser-service", targets: ["ParserService"]),
         .executable(name: "learning-service", targets: ["LearningService"]),
@@ -66,16 +67,19 @@ let package = Package(
         .target(
             name: "AuroraProtocol",
             dependencies: [
-                "AuroraRPC",
+                "AuroraRPC", "AuroraStatistics",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
+        // A column's statistics, the one type every module shares, and the JSON report of them
+        // (standard library only: no NIO, RPC or protobuf).
+        .target(name: "AuroraStatistics"),
         // Worker threads shared by the profiler's blocks and the learning-service's refits.
         .target(name: "AuroraThreads"),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         // SIMD byte compares for the parser's scans (plain C where the CPU lacks SSE2).
         .target(name: "CByteMasks"),
-        .target(name: "AuroraParser", dependencies: ["AuroraThreads", "CByteMasks"]),
+        .target(name: "AuroraParser", dependencies: ["AuroraStatistics", "AuroraThreads", "CByteMasks"]),
         // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
         // the admin HTTP port (/metrics, /healthz, /readyz).
         .target(
@@ -96,7 +100,7 @@ let package = Package(
         .target(
             name: "AuroraParserService",
             dependencies: [
-                "AuroraParser", "AuroraProtocol", "AuroraRPC",
+                "AuroraParser", "AuroraProtocol", "AuroraRPC", "AuroraStatistics",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -112,7 +116,7 @@ let package = Package(
             path: "Services/ParserService"
         ),
         // Learning: fingerprints, privacy noise, built-in and learned recommendations (no I/O).
-        .target(name: "AuroraLearning", dependencies: ["AuroraProtocol"]),
+        .target(name: "AuroraLearning", dependencies: ["AuroraStatistics"]),
         // PostgreSQL through libpq: pool, migrations, typed errors (owned by the learning-service).
         .target(
             name: "AuroraStore",
@@ -122,7 +126,7 @@ let package = Package(
         .target(
             name: "AuroraLearningService",
             dependencies: [
-                "AuroraLearning", "AuroraStore", "AuroraProtocol", "AuroraRPC", "AuroraThreads",
+                "AuroraLearning", "AuroraStatistics", "AuroraStore", "AuroraProtocol", "AuroraRPC", "AuroraThreads",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -168,7 +172,7 @@ let package = Package(
         .executableTarget(
             name: "AuroraCLI",
             dependencies: [
-                "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
+                "AuroraParser", "AuroraProtocol", "AuroraRPC", "AuroraStatistics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
@@ -207,12 +211,12 @@ let package = Package(
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ]
         ),
-        .testTarget(name: "AuroraParserTests", dependencies: ["AuroraParser"]),
-        .testTarget(name: "AuroraLearningTests", dependencies: ["AuroraLearning", "AuroraProtocol"]),
+        .testTarget(name: "AuroraParserTests", dependencies: ["AuroraParser", "AuroraStatistics"]),
+        .testTarget(name: "AuroraLearningTests", dependencies: ["AuroraLearning", "AuroraStatistics", "AuroraProtocol"]),
         .testTarget(
             name: "AuroraServiceTests",
             dependencies: [
-                "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC",
+                "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC", "AuroraStatistics",
                 "AuroraLearning", "AuroraLearningService", "AuroraStore", "AuroraGateway", "AuroraDaemon",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),

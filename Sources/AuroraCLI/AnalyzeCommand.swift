@@ -1,10 +1,8 @@
 import ArgumentParser
-import AuroraParser
-import AuroraParserService
 import AuroraProtocol
 import AuroraRPC
+import AuroraStatistics
 import Foundation
-import SwiftProtobuf
 
 /// `aurora analyze FILE`: uploads the file through the gateway and prints its profile with a
 /// recommendation per column.
@@ -44,7 +42,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             guard (4096...(16 << 20)).contains(self.chunkBytes) else { throw ValidationError("--chunk-bytes must be 4096 to 16777216") }
-            let read = try self.reading.profileOptions().readOptionsMessage
+            let read = try self.reading.readOptionsMessage()
             guard let handle = FileHandle(forReadingAtPath: self.file) else {
                 throw CLIError(.data, "\(self.file): cannot open the file (\(String(cString: strerror(errno))))")
             }
@@ -78,10 +76,11 @@ struct AnalyzeCommand: AsyncParsableCommand {
             } catch let error as CLIError where error.kind == .data && !error.description.hasPrefix(self.file) {
                 throw CLIError(.data, "\(self.file): \(error.description)")
             }
+            let report = AnalysisReport(response)
             if self.json {
-                try JSONOutput.print(try AnalysisJSON.object(response))
+                try JSONOutput.print(report)
             } else {
-                print(AnalysisTable.render(response, file: self.file))
+                print(AnalysisTable.render(report, file: self.file))
             }
         }
     }
@@ -127,101 +126,106 @@ final class ProgressBar: @unchecked Sendable {
     }
 }
 
-/// The `--json` form of an analysis.
-enum AnalysisJSON {
-    static func object(_ response: Aurora_Gateway_V1_AnalyzeResponse) throws -> [String: Any] {
-        let profile = response.profile
-        let dialect = profile.dialect
-        let file: [String: Any] = [
-            "encoding": profile.encoding, "bom": profile.bom, "bytes": profile.bytes, "rows": profile.rows,
-            "malformed_rows": profile.malformedRows, "malformed": profile.malformed.map(\.line),
-            "dialect": [
-                "delimiter": dialect.delimiter, "quote": dialect.quote.isEmpty ? NSNull() : dialect.quote as Any,
-                "escape": dialect.escape.isEmpty || dialect.escape == dialect.quote ? NSNull() : dialect.escape as Any,
-                "header": dialect.header, "skipped_lines": dialect.skippedLines,
-            ] as [String: Any],
-        ]
-        var columns: [[String: Any]] = []
-        for column in profile.columns {
-            var options = JSONEncodingOptions()
-            options.preserveProtoFieldNames = true
-            var stats = column.stats
-            stats.type = .unspecified  // said once, as "type"
-            let statsObject = try JSONSerialization.jsonObject(with: Data(try stats.jsonString(options: options).utf8))
-            var entry: [String: Any] = ["index": column.index, "name": column.name, "type": Self.typeName(column.stats.type), "stats": statsObject]
-            if let recommendation = response.recommendations.first(where: { $0.columnIndex == column.index }) {
-                entry["recommendation"] = [
-                    "action": recommendation.action, "confidence": recommendation.confidence, "source": recommendation.source,
-                    "explanation": recommendation.explanation,
-                    "alternatives": recommendation.alternatives.map { ["action": $0.action, "confidence": $0.confidence, "source": $0.source] },
-                ] as [String: Any]
-            }
-            columns.append(entry)
+extension AnalysisReport {
+    /// The report of a gateway's answer: the same model `aurora profile --json` prints.
+    init(_ response: Aurora_Gateway_V1_AnalyzeResponse) {
+        var recommendations: [Int: RecommendationReport] = [:]
+        for r in response.recommendations {
+            recommendations[Int(r.columnIndex)] = RecommendationReport(
+                action: r.action, confidence: r.confidence, source: r.source, explanation: r.explanation,
+                alternatives: r.alternatives.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source) })
         }
-        return ["analysis_id": response.analysisID, "file": file, "columns": columns]
-    }
-
-    static func typeName(_ type: Aurora_Profile_V1_ColumnType) -> String {
-        switch type {
-        case .integer: "integer"
-        case .float: "float"
-        case .boolean: "boolean"
-        case .date: "date"
-        case .datetime: "datetime"
-        case .categorical: "categorical"
-        case .text: "text"
-        case .identifier: "identifier"
-        case .empty: "empty"
-        default: "unknown"
-        }
+        self.init(analysisID: response.analysisID, profile: DatasetProfile(response.profile), recommendations: recommendations)
     }
 }
 
 /// The readable form of an analysis.
 enum AnalysisTable {
-    static func render(_ response: Aurora_Gateway_V1_AnalyzeResponse, file: String) -> String {
-        let profile = response.profile
+    static func render(_ report: AnalysisReport, file: String) -> String {
+        let profile = report.profile
         var lines: [String] = []
         let delimiter = profile.dialect.delimiter == "\t" ? "tab" : "'\(profile.dialect.delimiter)'"
         lines.append(
             "\(file): \(profile.encoding)\(profile.bom ? " with BOM" : ""), delimiter \(delimiter), header \(profile.dialect.header ? "yes" : "no"), \(profile.rows) rows, \(profile.columns.count) columns"
-                + (profile.malformedRows > 0 ? ", \(profile.malformedRows) malformed rows (\(profile.raggedPolicy))" : ""))
-        lines.append("analysis \(response.analysisID)")
+                + (profile.malformedRows > 0 ? ", \(profile.malformedRows) malformed rows (\(profile.raggedPolicy.rawValue))" : ""))
+        lines.append("analysis \(report.analysisID ?? "-")")
         lines.append("")
         var rows: [[String]] = [["#", "column", "type", "key stats", "action", "conf", "why"]]
         for column in profile.columns {
-            let recommendation = response.recommendations.first { $0.columnIndex == column.index }
+            let recommendation = report.recommendations[column.index]
             rows.append([
-                "\(column.index)", Self.clip(column.name, 24), AnalysisJSON.typeName(column.stats.type), Self.keyStats(column.stats),
+                "\(column.index)", Self.clip(column.name, 24), column.type.rawValue, Self.keyStats(column.stats),
                 recommendation?.action ?? "-", recommendation.map { String(format: "%.2f", $0.confidence) } ?? "-",
-                recommendation.map { Self.clip($0.explanation, 70) + ($0.source.hasPrefix("learned:") ? " [\($0.source)]" : "") } ?? "",
+                recommendation.map { $0.explanation + ($0.source.hasPrefix("learned:") ? " [\($0.source)]" : "") } ?? "",
             ])
         }
-        let widths = (0..<rows[0].count).map { index in rows.map { $0[index].count }.max() ?? 0 }
-        for row in rows {
-            lines.append(zip(row, widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  "))
-        }
+        lines += Self.table(rows, wrapLast: Self.terminalWidth())
         lines.append("")
-        lines.append("Accept or correct: aurora feedback \(response.analysisID) --accept COLUMN --correct COLUMN=ACTION")
+        lines.append("Accept or correct: aurora feedback \(report.analysisID ?? "ID") --accept COLUMN --correct COLUMN=ACTION")
         return lines.joined(separator: "\n")
     }
 
-    static func keyStats(_ stats: Aurora_Profile_V1_ColumnStatistics) -> String {
+    /// Rows padded into columns; the last column is wrapped at word boundaries to fit `width`
+    /// (never cut: an explanation is read whole).
+    static func table(_ rows: [[String]], wrapLast width: Int) -> [String] {
+        let count = rows[0].count
+        let widths = (0..<count).map { index in rows.map { $0[index].count }.max() ?? 0 }
+        let indent = widths.dropLast().reduce(0) { $0 + $1 + 2 }
+        let room = max(30, width - indent)
+        var lines: [String] = []
+        for row in rows {
+            let head = zip(row.dropLast(), widths).map { $0.0.padding(toLength: $0.1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            let wrapped = Self.wrap(row[count - 1], width: room)
+            lines.append(head + "  " + (wrapped.first ?? ""))
+            for more in wrapped.dropFirst() { lines.append(String(repeating: " ", count: indent) + more) }
+        }
+        return lines.map { $0.replacingOccurrences(of: #"\s+$"#, with: "", options: .regularExpression) }
+    }
+
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ", omittingEmptySubsequences: true) {
+            if !line.isEmpty && line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += (line.isEmpty ? "" : " ") + word
+        }
+        if !line.isEmpty || lines.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// $COLUMNS, else 120 (output to a pipe or a file is not cut either way).
+    static func terminalWidth() -> Int {
+        Int(ProcessInfo.processInfo.environment["COLUMNS"] ?? "").flatMap { $0 >= 40 ? $0 : nil } ?? 120
+    }
+
+    /// Missing share (of all cells), then what matters for the type; non-numbers in a numeric
+    /// column are said.
+    static func keyStats(_ stats: ColumnStatistics) -> String {
         var parts: [String] = []
-        let total = stats.count + stats.missing
-        if stats.missing > 0, total > 0 { parts.append(String(format: "missing %.0f%%", 100 * Double(stats.missing) / Double(total))) }
-        switch stats.type {
+        if stats.missing > 0 { parts.append("missing \(Self.percent(stats.missingRatio))") }
+        switch stats.kind {
         case .integer, .float:
-            parts.append(String(format: "skew %.1f", stats.numeric.skewness))
-            parts.append("range \(Self.number(stats.numeric.min))..\(Self.number(stats.numeric.max))")
+            let numeric = stats.numeric ?? .zero
+            parts.append("skew \(Self.number(numeric.skewness))")
+            parts.append("range \(Self.number(numeric.min))..\(Self.number(numeric.max))")
+            if stats.invalid > 0 { parts.append("\(stats.invalid) not numbers") }
         case .categorical, .boolean, .identifier, .text:
-            parts.append("distinct \(stats.distinctEstimate)")
+            parts.append("distinct \(stats.distinct)")
         case .date, .datetime:
-            parts.append(stats.date.format)
-        default:
+            parts.append(stats.date?.format ?? "dates")
+        case .empty:
             break
         }
         return parts.joined(separator: ", ")
+    }
+
+    /// "61%", "0.4%": a whole percent from 10%, one decimal below.
+    static func percent(_ ratio: Double) -> String {
+        let value = ratio * 100
+        return value >= 10 ? String(format: "%.0f%%", value) : String(format: "%.1f%%", value)
     }
 
     static func number(_ value: Double) -> String {

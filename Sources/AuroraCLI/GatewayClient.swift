@@ -142,6 +142,13 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
 }
 
 enum JSONOutput {
+    /// A Codable report (e.g. `AnalysisReport`), keys sorted, as the schema in Protocol/ names them.
+    static func print<Value: Encodable>(_ value: Value) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        Swift.print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
     static func print(_ object: Any) throws {
         let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         Swift.print(String(decoding: data, as: UTF8.self))

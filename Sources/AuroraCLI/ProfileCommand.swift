@@ -1,5 +1,7 @@
 import ArgumentParser
 import AuroraParser
+import AuroraProtocol
+import AuroraStatistics
 import Foundation
 
 /// `aurora profile FILE`: parses and profiles a file in this process (no daemons involved).
@@ -50,11 +52,7 @@ struct ProfileCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("peak_rss_kib \(line.split(separator: " ")[1])\n".utf8))
             }
             if self.json {
-                let encoder = JSONEncoder()
-                encoder.keyEncodingStrategy = .convertToSnakeCase
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
-                print(String(decoding: try encoder.encode(profile), as: UTF8.self))
+                try JSONOutput.print(AnalysisReport(profile: profile))
             } else {
                 print(ProfileTable.render(profile, file: self.file))
             }
@@ -102,6 +100,25 @@ struct ReadingOptions: ParsableArguments {
 
     @Option(help: "Most columns.")
     var maxColumns: Int = 4096
+
+    /// The options as the parser-service takes them (checked here first, so a bad flag is a
+    /// usage error before anything is uploaded).
+    func readOptionsMessage() throws -> Aurora_Profile_V1_ReadOptions {
+        let options = try self.profileOptions()
+        var read = Aurora_Profile_V1_ReadOptions()
+        if let encoding = options.encoding { read.encoding = encoding.rawValue }
+        if let delimiter = options.dialect.delimiter { read.delimiter = String(UnicodeScalar(delimiter)) }
+        if let quote = options.dialect.quote { read.quote = quote.map { String(UnicodeScalar($0)) } ?? "none" }
+        if let escape = options.dialect.escape { read.escape = escape == .backslash ? "backslash" : "double" }
+        if let header = options.dialect.header { read.header = header }
+        if let lines = options.dialect.skipLines { read.skipLines = UInt32(clamping: lines) }
+        read.ragged = options.raggedPolicy.rawValue
+        if options.settings.missingMarkers != MissingMarkers() {
+            read.useMissingMarkers = true
+            read.missingMarkers = options.settings.missingMarkers.markers
+        }
+        return read
+    }
 
     func profileOptions() throws -> ProfileOptions {
         var options = ProfileOptions()
@@ -202,7 +219,7 @@ enum ProfileTable {
             let stats = column.stats
             table.append([
                 "\(column.index + 1)", truncate(column.name, 24), column.type.rawValue,
-                "\(format(stats.missingRatio * 100))%", "\(stats.distinct)", truncate(Self.summary(column), 70),
+                "\(format(stats.missingRatio * 100))%", "\(stats.distinct)", Self.summary(column),
             ])
         }
         let widths = (0..<6).map { index in table.map { $0[index].count }.max() ?? 0 }

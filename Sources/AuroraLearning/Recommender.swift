@@ -1,4 +1,4 @@
-import AuroraProtocol
+import AuroraStatistics
 import Foundation
 
 /// A learned rule as the recommender uses it.
@@ -66,7 +66,7 @@ public struct BuiltinChoice: Sendable, Equatable {
         self.init(source: top.source, action: top.action)
     }
 
-    public init(_ stats: Aurora_Profile_V1_ColumnStatistics) {
+    public init(_ stats: ColumnStatistics) {
         self.init(BuiltinRecommender.suggestions(for: stats)[0])
     }
 }
@@ -144,11 +144,11 @@ public struct RuleBook: Sendable {
 public enum Recommender {
     public typealias Decision = (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String, builtin: BuiltinChoice)
 
-    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: [ActiveRule]) -> Decision {
+    public static func recommend(_ stats: ColumnStatistics, domain: String, rules: [ActiveRule]) -> Decision {
         Self.recommend(stats, domain: domain, rules: RuleBook(rules))
     }
 
-    public static func recommend(_ stats: Aurora_Profile_V1_ColumnStatistics, domain: String, rules: RuleBook) -> Decision {
+    public static func recommend(_ stats: ColumnStatistics, domain: String, rules: RuleBook) -> Decision {
         let fingerprint = Fingerprint(stats)
         var builtin = BuiltinRecommender.suggestions(for: stats)
         let builtinChoice = BuiltinChoice(builtin[0])

@@ -1,6 +1,7 @@
 import AuroraLearning
 import AuroraProtocol
 import AuroraRPC
+import AuroraStatistics
 import AuroraStore
 import AuroraThreads
 import Foundation
@@ -146,7 +147,7 @@ public final class LearningService: Sendable {
         let user = try self.user(context)
         // Every value is checked before the domain code computes with it.
         try RequestValidation.check(request, maximumColumns: self.configuration.maximumColumns)
-        let columns = request.batch.columns
+        let columns = request.batch.columns.map(ColumnStatistics.init)
         let analysisID = request.analysisID
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
@@ -160,7 +161,7 @@ public final class LearningService: Sendable {
                 action: decision.chosen.action.rawValue, builtin: decision.builtin)
             if !analysisID.isEmpty {
                 let stats = columns[index]
-                let noised = noise.noised(Fingerprint(stats), rows: Int(clamping: stats.count), using: &generator)
+                let noised = noise.noised(Fingerprint(stats), rows: stats.count, using: &generator)
                 item.analysis = LearningStore.AnalysisColumn(
                     analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
                     domain: request.batch.domain, features: noised.features, epsilon: self.configuration.epsilon)
@@ -240,12 +241,13 @@ public final class LearningService: Sendable {
             guard item.recommendedAction.isEmpty || Action(rawValue: item.recommendedAction) != nil else {
                 throw RPCError(.invalidArgument, "items[\(index)].recommended_action: unknown action '\(item.recommendedAction)'")
             }
-            let exact = Fingerprint(item.stats)
-            let noised = noise.noised(exact, rows: Int(clamping: item.stats.count), using: &generator)
+            let stats = ColumnStatistics(item.stats)
+            let exact = Fingerprint(stats)
+            let noised = noise.noised(exact, rows: stats.count, using: &generator)
             pending.append(PendingFeedback(
                 user: user, feedbackID: item.feedbackID, domain: item.domain, features: noised.features, bucket: exact.bucket,
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
-                epsilon: self.configuration.epsilon, builtin: BuiltinChoice(item.stats)))
+                epsilon: self.configuration.epsilon, builtin: BuiltinChoice(stats)))
         }
         // Outcomes are set on logged recommendations: the rows must be written first.
         if pending.contains(where: { $0.recommendationID != 0 }) { await self.recommendationLog.flush() }

@@ -1,3 +1,5 @@
+import AuroraStatistics
+
 /// Cells of a batch, column by column: cell i is `bytes[offsets[i] ..< offsets[i] + lengths[i]]`
 /// (a view; the caller owns the memory for the duration of the call).
 struct CellBatch {
@@ -41,10 +43,17 @@ public struct ProfileSettings: Sendable, Hashable {
     public var histogramBins: Int
     public var quantileSketchK: Int
     public var distinctPrecision: Int
+    /// Values per column kept exactly (numbers, and distinct values); a column within it gets
+    /// exact quantiles, distinct counts and moments, beyond it the sketches' estimates.
+    public var exactLimit: Int
+    /// Memory the exact values of a file's columns may take together, at about 24 bytes a value
+    /// (8 for the number, 16 for the distinct table): wide files get a lower limit per column.
+    public var exactMemoryBytes: Int
 
     public init(
         missingMarkers: MissingMarkers = MissingMarkers(), frequentCapacity: Int = 64, topValues: Int = 10,
-        histogramBins: Int = 20, quantileSketchK: Int = 200, distinctPrecision: Int = 12
+        histogramBins: Int = 20, quantileSketchK: Int = 200, distinctPrecision: Int = 12,
+        exactLimit: Int = 65_536, exactMemoryBytes: Int = 128 << 20
     ) {
         self.missingMarkers = missingMarkers
         self.frequentCapacity = frequentCapacity
@@ -52,6 +61,13 @@ public struct ProfileSettings: Sendable, Hashable {
         self.histogramBins = histogramBins
         self.quantileSketchK = quantileSketchK
         self.distinctPrecision = distinctPrecision
+        self.exactLimit = exactLimit
+        self.exactMemoryBytes = exactMemoryBytes
+    }
+
+    /// The exact limit per column for a file of `columns` columns, within `exactMemoryBytes`.
+    public func exactLimit(columns: Int) -> Int {
+        max(0, min(self.exactLimit, self.exactMemoryBytes / (24 * max(1, columns))))
     }
 }
 
@@ -84,6 +100,8 @@ public struct ColumnAccumulator: Sendable {
         return moments
     }
     var quantiles: KLLSketch
+    /// The numbers themselves while they fit the exact limit.
+    var exactNumbers: ExactNumbers
     var minimum = Double.infinity
     var maximum = -Double.infinity
     var zeros = 0
@@ -109,6 +127,13 @@ public struct ColumnAccumulator: Sendable {
 
     // Every non-missing cell.
     var distinct: HyperLogLog
+    var exactDistinct: ExactDistinct
+    /// Text cells before any number in a column whose first cell was text: while there are at
+    /// most three, a number still makes it a numeric column (with them as non-numbers), so that a
+    /// stray "unknown" or "<5" in the first row does not turn a column of numbers into text.
+    /// 0 once the column settled.
+    var leadingText = 0
+    private static let leadingTextLimit = 3
     var frequent: FrequentValues
     var minimumLength = Int.max
     var maximumLength = 0
@@ -116,20 +141,26 @@ public struct ColumnAccumulator: Sendable {
     var cellsWithSpace = 0
     var trackFrequent = true
 
-    public init(style: DecimalStyle = .point, settings: ProfileSettings = ProfileSettings()) {
+    public init(style: DecimalStyle = .point, settings: ProfileSettings = ProfileSettings(), exactLimit: Int? = nil) {
         self.style = style
         self.quantiles = KLLSketch(k: settings.quantileSketchK)
+        self.exactNumbers = ExactNumbers(limit: exactLimit ?? settings.exactLimit)
         self.distinct = HyperLogLog(precision: settings.distinctPrecision)
+        self.exactDistinct = ExactDistinct(limit: exactLimit ?? settings.exactLimit)
         self.frequent = FrequentValues(capacity: settings.frequentCapacity)
     }
 
     var nonMissing: Int { self.cells - self.missing }
 
-    /// Once this many cells disagree (and more than 1% of the column), the hypothesis is dropped.
+    /// Once this many cells disagree (and more than 1% of the column; 10% for numbers, which
+    /// hold at up to 5% non-numbers in the end), the hypothesis is dropped.
     @inline(__always)
     private mutating func reject() {
         self.invalid += 1
-        if self.invalid > 10 && self.invalid * 100 > self.nonMissing { self.becomeText() }
+        let gaveUp = self.hypothesis == .number
+            ? self.invalid > 64 && self.invalid * 10 > self.nonMissing
+            : self.invalid > 10 && self.invalid * 100 > self.nonMissing
+        if gaveUp { self.becomeText() }
     }
 
     private mutating func becomeText() {
@@ -137,7 +168,9 @@ public struct ColumnAccumulator: Sendable {
         self.flushedMoments = Moments()
         self.pendingNumbers = []
         self.quantiles = KLLSketch(k: self.quantiles.k)
+        self.exactNumbers.clear()
         self.dateShape = nil
+        self.leadingText = 0
     }
 
     /// Adds one cell (a batch of one).
@@ -183,6 +216,18 @@ public struct ColumnAccumulator: Sendable {
                 }
             case .text:
                 self.recordText(cell)
+                if self.leadingText > 0 {
+                    if let number = NumberParser.parse(cell, style: self.style) {
+                        self.hypothesis = .number
+                        self.invalid = self.leadingText
+                        self.leadingText = 0
+                        self.addNumber(number)
+                        scratch.numbers[numbers] = number.value
+                        numbers += 1
+                    } else {
+                        self.leadingText = self.leadingText < Self.leadingTextLimit ? self.leadingText + 1 : 0
+                    }
+                }
             case .boolean:
                 self.recordLength(bytes: cell.count)
                 if let value = BooleanParser.parse(cell) { self.addBoolean(value) } else { self.reject() }
@@ -204,12 +249,14 @@ public struct ColumnAccumulator: Sendable {
                     self.addDate(date)
                 } else {
                     self.hypothesis = .text
+                    self.leadingText = 1
                 }
             }
         }
         if numbers > 0 { self.addNumbers(UnsafeBufferPointer(start: scratch.numbers, count: numbers)) }
         let hashes = UnsafeBufferPointer(start: scratch.hashes, count: present)
         self.distinct.add(hashes: hashes)
+        self.exactDistinct.add(hashes: hashes)
         if self.trackFrequent {
             self.frequent.add(hashes: hashes) { batch[Int(scratch.kept[$0])] }
             // In a column of (nearly) distinct values no value is frequent: stop paying for the
@@ -285,6 +332,7 @@ public struct ColumnAccumulator: Sendable {
             self.quantiles.priorCount = Int((Double(self.priorRows) * Double(seen) / Double(max(1, self.cells))).rounded())
         }
         self.quantiles.add(contentsOf: numbers)
+        self.exactNumbers.add(contentsOf: numbers)
         var offset = 0
         while offset < numbers.count {
             let take = min(Self.numberGroup - self.pendingNumbers.count, numbers.count - offset)
@@ -332,22 +380,38 @@ public struct ColumnAccumulator: Sendable {
             } else {
                 joined = a
             }
+        // A part that saw only a few text cells before any number (see `leadingText`) joins a
+        // numeric part as numbers, its cells counted as non-numbers.
+        case (.number, .text) where other.leadingText > 0:
+            joined = .number
+        case (.text, .number) where self.leadingText > 0:
+            joined = .number
+            self.invalid = self.nonMissing
+            self.leadingText = 0
         default: joined = .text
         }
         self.cells += other.cells
         self.missing += other.missing
         self.distinct.merge(other.distinct)
+        self.exactDistinct.merge(other.exactDistinct)
         self.frequent.merge(other.frequent)
         self.minimumLength = min(self.minimumLength, other.minimumLength)
         self.maximumLength = max(self.maximumLength, other.maximumLength)
         self.totalLength += other.totalLength
         self.cellsWithSpace += other.cellsWithSpace
         if joined == .text {
+            // Still tentative if every text cell of both parts came before any number and there
+            // are few enough of them.
+            let mine = self.hypothesis == .unknown ? 0 : self.leadingText
+            let theirs = other.hypothesis == .unknown ? 0 : other.leadingText
+            let tentative = (mine > 0 || self.hypothesis == .unknown) && (theirs > 0 || other.hypothesis == .unknown)
             self.becomeText()
+            if tentative && mine + theirs <= Self.leadingTextLimit { self.leadingText = mine + theirs }
             return
         }
         self.hypothesis = joined
-        self.invalid += other.invalid
+        self.invalid += other.hypothesis == .text ? other.nonMissing : other.invalid
+        self.exactNumbers.merge(other.exactNumbers)
         self.flushedMoments = self.moments
         self.pendingNumbers.removeAll(keepingCapacity: true)
         self.flushedMoments.merge(other.moments)

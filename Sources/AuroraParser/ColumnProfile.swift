@@ -1,126 +1,47 @@
+import AuroraStatistics
 import Foundation
-
-/// What a column holds, as AURORA reports it.
-public enum ColumnKind: String, Sendable, Codable, CaseIterable {
-    case integer, float, boolean, date, datetime, categorical, text, identifier, empty
-}
-
-public struct NumericSummary: Sendable, Codable, Equatable {
-    public var min: Double
-    public var max: Double
-    public var mean: Double
-    public var std: Double
-    public var variance: Double
-    public var skewness: Double
-    public var kurtosis: Double
-    public var zeroRatio: Double
-    public var negativeRatio: Double
-    /// Share of values beyond 1.5 IQR from the quartiles (Tukey's fences), from the sketch.
-    public var outlierRatio: Double
-    public var quantiles: Quantiles
-    public var histogram: Histogram
-    /// How the numbers were written: "comma" decimals, currency signs, percent, digit groups.
-    public var decimal: DecimalStyle
-    public var currency: Bool
-    public var percent: Bool
-    public var thousandsSeparators: Bool
-
-    public struct Quantiles: Sendable, Codable, Equatable {
-        public var p01, p05, p25, p50, p75, p95, p99: Double
-        public var array: [Double] { [self.p01, self.p05, self.p25, self.p50, self.p75, self.p95, self.p99] }
-    }
-
-    /// Equal-width bins from `lower` to `upper`.
-    public struct Histogram: Sendable, Codable, Equatable {
-        public var lower: Double
-        public var upper: Double
-        public var counts: [Int]
-    }
-}
-
-public struct TextSummary: Sendable, Codable, Equatable {
-    public var minLength: Int
-    public var maxLength: Int
-    public var meanLength: Double
-}
-
-public struct DateSummary: Sendable, Codable, Equatable {
-    /// ISO 8601 (UTC).
-    public var min: String
-    public var max: String
-    public var minUnix: Int64
-    public var maxUnix: Int64
-    /// strftime-style, e.g. "%d/%m/%Y".
-    public var format: String
-}
-
-public struct BooleanSummary: Sendable, Codable, Equatable {
-    public var trueCount: Int
-    public var falseCount: Int
-}
-
-public struct ValueCount: Sendable, Codable, Equatable {
-    public var value: String
-    public var count: Int
-}
-
-public struct ColumnStats: Sendable, Codable, Equatable {
-    public var count: Int
-    public var missing: Int
-    public var missingRatio: Double
-    public var distinct: Int
-    public var distinctRatio: Double
-    /// Non-missing cells that do not fit the column's type (kept as a count, never dropped silently).
-    public var invalid: Int
-    public var numeric: NumericSummary?
-    public var text: TextSummary?
-    public var date: DateSummary?
-    public var boolean: BooleanSummary?
-    public var topValues: [ValueCount]
-    /// Share of non-missing cells holding the most frequent value.
-    public var topValueRatio: Double
-}
-
-public struct ColumnProfile: Sendable, Codable, Equatable {
-    public var index: Int
-    public var name: String
-    public var type: ColumnKind
-    /// One line on why the type was chosen.
-    public var reason: String
-    public var stats: ColumnStats
-}
 
 extension ColumnAccumulator {
     /// The column's report. `name` helps only to tell identifiers ("id", "customer_id") from counts.
     public func profile(index: Int, name: String, settings: ProfileSettings, preferDayFirst: Bool) -> ColumnProfile {
         let nonMissing = self.nonMissing
-        let distinct = nonMissing == 0 ? 0 : max(1, min(nonMissing, Int(self.distinct.estimate.rounded())))
-        let distinctRatio = nonMissing == 0 ? 0 : Double(distinct) / Double(nonMissing)
+        let exactNumbers = self.exactNumbers.isExact && self.hypothesis == .number && self.exactNumbers.values.count == Int(self.moments.count)
+        let exactSummary = exactNumbers ? ExactSummary(self.exactNumbers.values) : nil
+        let distinct: Int
+        if let exactSummary, self.invalid == 0 {
+            distinct = exactSummary.distinct  // by value: "1.0" and "1" are one number
+        } else if self.exactDistinct.isExact {
+            distinct = self.exactDistinct.count
+        } else {
+            distinct = nonMissing == 0 ? 0 : max(1, min(nonMissing, Int(self.distinct.estimate.rounded())))
+        }
+        let distinctRatio = Ratio.of(distinct, nonMissing, empty: 0)
         // Values seen once are not "top" values: in a column of distinct values they are noise.
         let top = self.frequent.top(settings.topValues).filter { $0.count > 1 }.map { ValueCount(value: $0.value, count: $0.count) }
-        var stats = ColumnStats(
-            count: self.cells, missing: self.missing,
-            missingRatio: self.cells == 0 ? 0 : Double(self.missing) / Double(self.cells),
-            distinct: distinct, distinctRatio: distinctRatio, invalid: 0, numeric: nil, text: nil, date: nil,
-            boolean: nil, topValues: top,
-            topValueRatio: nonMissing == 0 ? 0 : Double(top.first?.count ?? 0) / Double(nonMissing))
+        var stats = ColumnStatistics(
+            kind: .empty, count: self.cells, missing: self.missing, distinct: distinct, invalid: 0,
+            exact: self.exactDistinct.isExact || exactSummary != nil, topValues: top,
+            topValueRatio: Ratio.of(top.first?.count ?? 0, nonMissing, empty: 0))
         if nonMissing > 0 {
             stats.text = TextSummary(
                 minLength: self.minimumLength, maxLength: self.maximumLength,
                 meanLength: Double(self.totalLength) / Double(nonMissing))
         }
         func done(_ kind: ColumnKind, _ reason: String) -> ColumnProfile {
-            ColumnProfile(index: index, name: name, type: kind, reason: reason, stats: stats)
+            stats.kind = kind
+            return ColumnProfile(index: index, name: name, reason: reason, stats: stats)
         }
         if nonMissing == 0 { return done(.empty, "every cell is missing") }
 
-        // A type holds when at most 0.1% of the non-missing cells disagree.
-        let holds = self.invalid * 1000 <= nonMissing
+        // Numbers hold when at most 5% of the non-missing cells are not numbers (pandas users
+        // coerce such columns and so does the simulated user); other types when at most 0.1% disagree.
+        let holds = self.hypothesis == .number ? self.invalid * 20 <= nonMissing : self.invalid * 1000 <= nonMissing
         let looksLikeIdentifierName = Self.identifierName(name)
         switch self.hypothesis {
         case .number where holds:
             stats.invalid = self.invalid
-            stats.numeric = self.numericSummary(settings: settings)
+            stats.numeric = self.numericSummary(settings: settings, exact: exactSummary)
+            stats.exact = stats.exact && exactSummary != nil
             if self.leadingZeros > 0 && self.fractional == 0 {
                 stats.numeric = nil
                 if distinctRatio >= 0.95 && nonMissing >= 20 {
@@ -135,9 +56,9 @@ extension ColumnAccumulator {
                 {
                     return done(.identifier, looksLikeIdentifierName ? "distinct whole numbers in a column named like an identifier" : "distinct, ascending, gap-free whole numbers: a row number")
                 }
-                return done(.integer, "every value is a whole number")
+                return done(.integer, (self.invalid > 0 ? "whole numbers" : "every value is a whole number") + self.nonNumericNote)
             }
-            return done(.float, "numbers, \(self.fractional) with a fractional part")
+            return done(.float, "numbers, \(self.fractional) with a fractional part" + self.nonNumericNote)
         case .boolean where holds:
             stats.invalid = self.invalid
             stats.boolean = BooleanSummary(trueCount: self.trues, falseCount: self.falses)
@@ -152,7 +73,7 @@ extension ColumnAccumulator {
                 default: (self.dateMinimum.2, self.dateMaximum.2)
                 }
                 let format = DateParser.format(shape, order: order)
-                stats.date = DateSummary(min: Self.iso(low, time: shape.hasTime), max: Self.iso(high, time: shape.hasTime), minUnix: low, maxUnix: high, format: format)
+                stats.date = DateSummary(minUnix: low, maxUnix: high, format: format, hasTime: shape.hasTime)
                 let ambiguous = self.dateOrders.contains(.dmy) && self.dateOrders.contains(.mdy)
                 let reason = "every value reads as \(format)" + (ambiguous ? " (day and month both ≤ 12 throughout; \(preferDayFirst ? "day-first" : "month-first") assumed)" : "")
                 return done(shape.hasTime ? .datetime : .date, reason)
@@ -196,56 +117,69 @@ extension ColumnAccumulator {
         return orders.contains(.dmy) ? .dmy : .mdy
     }
 
-    static func iso(_ seconds: Int64, time: Bool) -> String {
-        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-        let rest = seconds - days * 86_400
-        // Civil date from days (H. Hinnant).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func two(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        var text = "\(year)-\(two(month))-\(two(day))"
-        if time { text += "T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z" }
-        return text
+    /// ", 3 cells not numbers (0.4%)" when some cells of a numeric column are not numbers.
+    var nonNumericNote: String {
+        guard self.invalid > 0 else { return "" }
+        let share = Double(self.invalid) / Double(max(1, self.nonMissing)) * 100
+        return "; \(self.invalid) cell\(self.invalid == 1 ? "" : "s") not numbers (\(share < 0.1 ? "< 0.1" : String(format: "%.1f", share))%), left out of the statistics"
     }
 
-    func numericSummary(settings: ProfileSettings) -> NumericSummary {
-        let n = Double(self.moments.count)
-        let q = self.quantiles.quantiles([0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99])
-        let quantiles = NumericSummary.Quantiles(p01: q[0], p05: q[1], p25: q[2], p50: q[3], p75: q[4], p95: q[5], p99: q[6])
-        // Tukey's fences from the sketch's quartiles.
-        let iqr = quantiles.p75 - quantiles.p25
-        let below = self.quantiles.cumulativeFractions([quantiles.p25 - 1.5 * iqr], inclusive: false)[0]
-        let atOrBelow = self.quantiles.cumulativeFractions([quantiles.p75 + 1.5 * iqr], inclusive: true)[0]
-        let outlierRatio = iqr > 0 ? max(0, below + (1 - atOrBelow)) : 0
-        // Histogram from the sketch's distribution function.
+    /// The numbers' summary: computed from the numbers themselves when `exact` has them (the
+    /// figures pandas gives), else from the moments and the quantile sketch.
+    func numericSummary(settings: ProfileSettings, exact: ExactSummary?) -> NumericSummary {
+        let count = Int(self.moments.count)
+        let n = Double(count)
         let bins = max(1, settings.histogramBins)
         var counts = [Int](repeating: 0, count: bins)
-        if self.maximum > self.minimum {
-            let width = (self.maximum - self.minimum) / Double(bins)
-            let bounds = (1..<bins).map { self.minimum + width * Double($0) }
-            let fractions = self.quantiles.cumulativeFractions(bounds, inclusive: false)
-            var previous = 0
-            for bin in 0..<bins {
-                let cumulative = bin == bins - 1 ? Int(n) : Int((fractions[bin] * n).rounded())
-                counts[bin] = max(0, cumulative - previous)
-                previous = max(previous, cumulative)
+        let quantiles: NumericSummary.Quantiles
+        let outliers: Int
+        let mean, variance, skewness, kurtosis: Double
+        if let exact {
+            quantiles = NumericSummary.Quantiles(NumericSummary.Quantiles.levels.map(exact.quantile))
+            // Tukey's fences, counted.
+            let iqr = quantiles.p75 - quantiles.p25
+            outliers = exact.countBelow(quantiles.p25 - 1.5 * iqr) + (count - exact.countAtMost(quantiles.p75 + 1.5 * iqr))
+            // numpy.histogram's bins: equal widths, the last one closed.
+            if self.maximum > self.minimum {
+                let width = (self.maximum - self.minimum) / Double(bins)
+                for value in exact.sorted { counts[min(bins - 1, Int((value - self.minimum) / width))] += 1 }
+            } else {
+                counts[0] = count
             }
+            (mean, variance, skewness, kurtosis) = (exact.mean, exact.variance, exact.skewness, exact.kurtosis)
         } else {
-            counts[0] = Int(n)
+            quantiles = NumericSummary.Quantiles(self.quantiles.quantiles(NumericSummary.Quantiles.levels))
+            // Tukey's fences from the sketch's quartiles.
+            let iqr = quantiles.p75 - quantiles.p25
+            let below = self.quantiles.cumulativeFractions([quantiles.p25 - 1.5 * iqr], inclusive: false)[0]
+            let atOrBelow = self.quantiles.cumulativeFractions([quantiles.p75 + 1.5 * iqr], inclusive: true)[0]
+            outliers = iqr > 0 ? max(0, Int(((below + (1 - atOrBelow)) * n).rounded())) : 0
+            // Histogram from the sketch's distribution function.
+            if self.maximum > self.minimum {
+                let width = (self.maximum - self.minimum) / Double(bins)
+                let bounds = (1..<bins).map { self.minimum + width * Double($0) }
+                let fractions = self.quantiles.cumulativeFractions(bounds, inclusive: false)
+                var previous = 0
+                for bin in 0..<bins {
+                    let cumulative = bin == bins - 1 ? count : Int((fractions[bin] * n).rounded())
+                    counts[bin] = max(0, cumulative - previous)
+                    previous = max(previous, cumulative)
+                }
+            } else {
+                counts[0] = count
+            }
+            // pandas' sample adjustments applied to the population skewness g1 and kurtosis g2.
+            let moments = self.moments
+            mean = moments.mean
+            variance = moments.variance
+            skewness = count > 2 ? moments.skewness * (n * (n - 1)).squareRoot() / (n - 2) : 0
+            kurtosis = count > 3 ? ((n + 1) * moments.kurtosis + 6) * (n - 1) / ((n - 2) * (n - 3)) : 0
         }
         return NumericSummary(
-            min: self.minimum, max: self.maximum, mean: self.moments.mean, std: self.moments.variance.squareRoot(),
-            variance: self.moments.variance, skewness: self.moments.skewness, kurtosis: self.moments.kurtosis,
-            zeroRatio: n > 0 ? Double(self.zeros) / n : 0, negativeRatio: n > 0 ? Double(self.negatives) / n : 0,
-            outlierRatio: outlierRatio, quantiles: quantiles,
-            histogram: .init(lower: self.minimum, upper: self.maximum, counts: counts),
+            min: self.minimum, max: self.maximum, mean: mean, std: variance.squareRoot(), variance: variance,
+            skewness: skewness, kurtosis: kurtosis, zeroRatio: Ratio.of(self.zeros, count, empty: 0),
+            negativeRatio: Ratio.of(self.negatives, count, empty: 0), outlierRatio: Ratio.of(outliers, count, empty: 0),
+            quantiles: quantiles, histogram: .init(lower: self.minimum, upper: self.maximum, counts: counts),
             decimal: self.style, currency: self.currencies > 0, percent: self.percents > 0,
             thousandsSeparators: self.grouped > 0)
     }

@@ -1,3 +1,5 @@
+import AuroraStatistics
+
 /// What the user fixes by hand; nil fields are detected.
 public struct DialectOverrides: Sendable, Hashable {
     public var delimiter: UInt8?

@@ -2,6 +2,7 @@ import AuroraThreads
 import Dispatch
 import Foundation
 import Synchronization
+import AuroraStatistics
 
 /// Everything a user can set when profiling a file.
 public struct ProfileOptions: Sendable {

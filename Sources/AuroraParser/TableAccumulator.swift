@@ -1,3 +1,5 @@
+import AuroraStatistics
+
 /// Turns parsed rows of one part of a file into column statistics: skips the lines above the
 /// table and the header, applies the ragged-row policy and feeds each cell to its column.
 ///
@@ -36,8 +38,9 @@ struct TableAccumulator: Sendable {
         self.policy = policy
         self.missingMarkers = settings.missingMarkers
         self.malformedListLimit = malformedListLimit
+        let exactLimit = settings.exactLimit(columns: layout.decimalStyles.count)
         self.columns = layout.decimalStyles.map { style in
-            var column = ColumnAccumulator(style: style, settings: settings)
+            var column = ColumnAccumulator(style: style, settings: settings, exactLimit: exactLimit)
             column.priorRows = priorRows
             return column
         }

@@ -122,6 +122,7 @@ public enum RequestValidation {
     /// One column's statistics, `path` naming them in the request ("batch.columns[3]").
     public static func check(_ stats: Aurora_Profile_V1_ColumnStatistics, at path: String) throws(RPCError) {
         if case .UNRECOGNIZED(let raw) = stats.type { throw Self.refuse("\(path).type", "(\(raw)) is not a known column type") }
+        guard stats.type != .unspecified else { throw Self.refuse("\(path).type", "is missing (COLUMN_TYPE_UNSPECIFIED); say what the column holds") }
         guard stats.topValues.isEmpty else {
             throw Self.refuse("\(path).top_values", "must be empty: the learning-service accepts statistics, never values")
         }
@@ -156,6 +157,7 @@ public enum RequestValidation {
         try Self.value(n.max, "\(path).max")
         try Self.value(n.mean, "\(path).mean")
         guard n.min <= n.max else { throw Self.refuse("\(path).min", "is greater than max") }
+        guard n.mean >= n.min, n.mean <= n.max else { throw Self.refuse("\(path).mean", "is outside [min, max]") }
         guard n.variance.isFinite else { throw Self.refuse("\(path).variance", "is not finite") }
         guard n.variance >= 0, n.variance <= Self.maximumVariance else {
             throw Self.refuse("\(path).variance", "is outside [0, \(Self.maximumVariance)]")

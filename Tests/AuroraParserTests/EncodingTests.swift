@@ -1,4 +1,5 @@
 import AuroraParser
+import AuroraStatistics
 import Foundation
 import Testing
 

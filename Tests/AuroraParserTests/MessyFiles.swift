@@ -1,4 +1,5 @@
 import AuroraParser
+import AuroraStatistics
 import Foundation
 
 /// Deterministic random numbers, so a failing generated file can be regenerated.

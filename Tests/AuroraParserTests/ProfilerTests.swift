@@ -1,4 +1,5 @@
 @testable import AuroraParser
+import AuroraStatistics
 import Foundation
 import Testing
 
@@ -168,8 +169,49 @@ struct TypeTests {
         lines[400] = "again"
         lines[500] = "more"
         lines[600] = "still"
+        // Mostly numbers stay numbers (pandas users coerce them): the text cells are counted.
         let mixed = try profileText(lines.joined(separator: "\n"))
-        #expect(mixed.columns[0].type == .categorical)
+        #expect(mixed.columns[0].type == .integer)
+        #expect(mixed.columns[0].stats.invalid == 7)
+        #expect(mixed.columns[0].reason.contains("7 cells not numbers"))
+        // Above 5% text, the column is not numeric any more.
+        for index in stride(from: 1, to: 5001, by: 16) { lines[index] = "n\(index % 5)" }
+        let text = try profileText(lines.joined(separator: "\n"))
+        #expect(text.columns[0].type == .categorical)
+    }
+
+    @Test func aTextFirstCellDoesNotHideNumbers() throws {
+        var lines = ["v", "unknown"]
+        for index in 0..<200 { lines.append("\(index % 13)") }
+        let profile = try profileText(lines.joined(separator: "\n"))
+        #expect(profile.columns[0].type == .integer)
+        #expect(profile.columns[0].stats.invalid == 1)
+        #expect(profile.columns[0].stats.numeric?.max == 12)
+        // Split across parts (four threads): the same.
+        var options = ProfileOptions()
+        options.threads = 4
+        let parallel = try profileText(lines.joined(separator: "\n"), options: options)
+        #expect(parallel.columns[0].stats == profile.columns[0].stats)
+    }
+
+    @Test func smallColumnsAreExactLikePandas() throws {
+        // pandas: skew 1.19855198182873, kurt 0.44931737030035696 (both adjusted), linear quantiles, 7 distinct.
+        let profile = try profileText("v\n1\n2\n2\n3\n4\n5\n9\n12\n")
+        let stats = profile.columns[0].stats
+        let numeric = try #require(stats.numeric)
+        #expect(stats.exact)
+        #expect(stats.distinct == 7)
+        #expect(abs(numeric.skewness - 1.19855198182873) < 1e-12)
+        #expect(abs(numeric.kurtosis - 0.44931737030035696) < 1e-12)
+        #expect(abs(numeric.mean - 4.75) < 1e-12)
+        #expect(abs(numeric.quantiles.p25 - 2) < 1e-12)
+        #expect(abs(numeric.quantiles.p75 - 6) < 1e-12)
+        #expect(abs(numeric.quantiles.p05 - 1.35) < 1e-12)
+        // 5 of 100 beyond the fences: exactly 0.05.
+        var lines = ["v"] + (0..<95).map { "\($0 % 10)" }
+        lines += ["100", "200", "300", "400", "500"]
+        let outliers = try profileText(lines.joined(separator: "\n"))
+        #expect(outliers.columns[0].stats.numeric?.outlierRatio == 0.05)
     }
 
     @Test func impossibleDatesAreNotDates() throws {

@@ -2,6 +2,7 @@ import AuroraLearning
 @testable import AuroraLearningService
 import AuroraProtocol
 import AuroraRPC
+import AuroraStatistics
 import AuroraStore
 import Foundation
 import Logging
@@ -282,7 +283,7 @@ struct LearningServiceTests {
             // but is no part of the record.
             for _ in 0..<3 { try await client.feedback(column(), recommended: "standard_scale", accepted: "robust_scale") }
             let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
-            let old = Fingerprint(column())
+            let old = Fingerprint(ColumnStatistics(column()))
             try await pool.execute(
                 "INSERT INTO feedback (user_id, feedback_id, features, bucket, recommended, accepted) VALUES ($1, 'old', $2::float8[], $3, 'standard_scale', 'robust_scale')",
                 [user, LearningStore.arrayLiteral(old.features), old.bucket])

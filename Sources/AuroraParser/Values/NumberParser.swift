@@ -1,8 +1,4 @@
-/// How a column writes decimals: `1,234.5` (point) or `1.234,5` (comma, as in most of Europe).
-public enum DecimalStyle: String, Sendable, Codable {
-    case point
-    case comma
-}
+import AuroraStatistics
 
 /// A number read from a cell, with what its text showed.
 public struct ParsedNumber: Sendable, Equatable {

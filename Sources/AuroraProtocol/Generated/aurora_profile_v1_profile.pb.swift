@@ -95,6 +95,7 @@ public nonisolated enum Aurora_Profile_V1_ColumnType: SwiftProtobuf.Enum, Swift.
 
 }
 
+/// Over the numbers of the column (its non-numeric cells left out).
 public nonisolated struct Aurora_Profile_V1_NumericStats: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -106,10 +107,13 @@ public nonisolated struct Aurora_Profile_V1_NumericStats: Sendable {
 
   public var mean: Double = 0
 
+  /// Sample variance (n - 1 in the denominator).
   public var variance: Double = 0
 
+  /// Adjusted Fisher-Pearson skewness, as pandas' skew().
   public var skewness: Double = 0
 
+  /// Excess kurtosis with the small-sample adjustment, as pandas' kurt().
   public var kurtosis: Double = 0
 
   public var zeroRatio: Double = 0
@@ -118,7 +122,7 @@ public nonisolated struct Aurora_Profile_V1_NumericStats: Sendable {
 
   public var outlierRatio: Double = 0
 
-  /// Quantiles at 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99.
+  /// Quantiles at 0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99 (linear interpolation when exact).
   public var quantiles: [Double] = []
 
   /// Equal-width histogram between min and max.
@@ -209,16 +213,19 @@ public nonisolated struct Aurora_Profile_V1_ColumnStatistics: @unchecked Sendabl
     set {_uniqueStorage()._type = newValue}
   }
 
+  /// Every cell of the column, missing ones included: the table's data rows.
   public var count: UInt64 {
     get {_storage._count}
     set {_uniqueStorage()._count = newValue}
   }
 
+  /// Cells that are empty or hold a missing-value marker; at most count.
   public var missing: UInt64 {
     get {_storage._missing}
     set {_uniqueStorage()._missing = newValue}
   }
 
+  /// Distinct non-missing values (numbers by value); exact when `exact` is set, else an estimate.
   public var distinctEstimate: UInt64 {
     get {_storage._distinctEstimate}
     set {_uniqueStorage()._distinctEstimate = newValue}
@@ -262,7 +269,8 @@ public nonisolated struct Aurora_Profile_V1_ColumnStatistics: @unchecked Sendabl
     set {_uniqueStorage()._topValueRatio = newValue}
   }
 
-  /// Non-missing cells that do not fit the type.
+  /// Non-missing cells that do not fit the type (e.g. text in a numeric column); they are left
+  /// out of the numeric statistics.
   public var invalid: UInt64 {
     get {_storage._invalid}
     set {_uniqueStorage()._invalid = newValue}
@@ -276,6 +284,13 @@ public nonisolated struct Aurora_Profile_V1_ColumnStatistics: @unchecked Sendabl
   public var hasBoolean: Bool {_storage._boolean != nil}
   /// Clears the value of `boolean`. Subsequent reads from it will return its default value.
   public mutating func clearBoolean() {_uniqueStorage()._boolean = nil}
+
+  /// distinct_estimate and the quantiles are exact (the column was within the parser's exact
+  /// limits); false: they come from sketches.
+  public var exact: Bool {
+    get {_storage._exact}
+    set {_uniqueStorage()._exact = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -795,7 +810,7 @@ nonisolated extension Aurora_Profile_V1_ValueCount: SwiftProtobuf.Message, Swift
 
 nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ColumnStatistics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0\u{1}invalid\0\u{1}boolean\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0\u{1}invalid\0\u{1}boolean\0\u{1}exact\0")
 
   fileprivate class _StorageClass {
     var _type: Aurora_Profile_V1_ColumnType = .unspecified
@@ -809,6 +824,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
     var _topValueRatio: Double = 0
     var _invalid: UInt64 = 0
     var _boolean: Aurora_Profile_V1_BooleanStats? = nil
+    var _exact: Bool = false
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -830,6 +846,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       _topValueRatio = source._topValueRatio
       _invalid = source._invalid
       _boolean = source._boolean
+      _exact = source._exact
     }
   }
 
@@ -859,6 +876,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         case 9: try { try decoder.decodeSingularDoubleField(value: &_storage._topValueRatio) }()
         case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._invalid) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._boolean) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._exact) }()
         default: break
         }
       }
@@ -904,6 +922,9 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       try { if let v = _storage._boolean {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
       } }()
+      if _storage._exact != false {
+        try visitor.visitSingularBoolField(value: _storage._exact, fieldNumber: 12)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -924,6 +945,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         if _storage._topValueRatio != rhs_storage._topValueRatio {return false}
         if _storage._invalid != rhs_storage._invalid {return false}
         if _storage._boolean != rhs_storage._boolean {return false}
+        if _storage._exact != rhs_storage._exact {return false}
         return true
       }
       if !storagesAreEqual {return false}
