@@ -104,11 +104,13 @@ run_e2e() { # run_e2e OUT RECOMMENDERS...
   AURORA_GATEWAY_MAX_UPLOADS_PER_USER=32 AURORA_PARSER_MAX_UPLOADS_PER_USER=12 \
     "$root/Deploy/scripts/local.sh" start >"$work/e2e-start.log" 2>&1 \
     || { cat "$work/e2e-start.log" >&2; exit 1; }
+  # The CLI of this run, as the daemons are: a rebuild during the run changes neither.
+  cp "$release/aurora" "$dir/aurora"
   echo "end to end: gateway 127.0.0.1:$base, logs in $dir" >&2
   (cd "$simulate" && SIM_DATA="$work/data" AURORA_GATEWAY=127.0.0.1:$base AURORA_LOCAL_DIR=$dir \
     AURORA_SIM_TOKEN_COMMAND="$root/Deploy/scripts/local.sh token" \
     "$venv/bin/python" simulate.py --recommenders "$@" external --n-columns "$columns" --seeds $seeds \
-      --feedback "$feedback" --external-cmd "$adapter --via-cli $release/aurora" --external-source --external-allow-unknown \
+      --feedback "$feedback" --external-cmd "$adapter --via-cli $dir/aurora" --external-source --external-allow-unknown \
       --external-name aurora-e2e --user-prefix "$stamp-e2e-" --out "$out") 2>&1 | tee "$out.log" >&2
   AURORA_LOCAL_DIR=$dir AURORA_PG_PORT=$e2e_pg "$root/Deploy/scripts/local.sh" stop >/dev/null 2>&1 || true
   e2e_dir=""
@@ -132,6 +134,17 @@ for (user, seed), recs in sorted(rows.items()):
     if "aurora-direct" in recs and "aurora-e2e" in recs:
         d, e = recs["aurora-direct"], recs["aurora-e2e"]
         print(f"{'':<22} {'':>4}  {'e2e - direct':<14} {100 * (e['last_200'] - d['last_200']):>+6.1f}p")
+seeds = {seed for _, seed in rows}
+if len(seeds) > 1:
+    print(f"means over seeds {sorted(seeds)} (c90: runs that reached 90%)")
+    for user in sorted({user for user, _ in rows}):
+        names = dict.fromkeys(name for (u, _), recs in sorted(rows.items()) if u == user for name in recs)
+        for name in names:
+            runs = [recs[name] for (u, _), recs in rows.items() if u == user and name in recs]
+            c90 = [r["corr_to_90"] for r in runs if r["corr_to_90"] is not None]
+            print(f"{user:<22} {'mean':>4}  {name:<14} {sum(r['last_200'] for r in runs) / len(runs):>7.3f} "
+                  f"{(f'{sum(c90) / len(c90):.0f}' if c90 else 'None'):>5} {sum(r['overall'] for r in runs) / len(runs):>7.3f}  "
+                  f"({len(c90)}/{len(runs)} reached 90%)")
 EOF
 }
 
