@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a private PostgreSQL (Deploy/scripts/postgres.sh),
-# builds, runs every test, runs each libFuzzer target for 30 s (Deploy/scripts/fuzz.sh;
+# builds, runs every test, compares the statistics with pandas (Deploy/scripts/pandas-check.sh), runs each libFuzzer target for 30 s (Deploy/scripts/fuzz.sh;
 # AURORA_FUZZ_SECONDS sets the time, 0 skips), validates Deploy/ (Deploy/scripts/validate-deploy.sh: hadolint,
 # kubernetes-validate, compose and manifests against the binaries, the release daemons run as the
 # containers run them), stops the database. AURORA_SKIP_DEPLOY_VALIDATION=1 skips the last part.
@@ -21,6 +21,8 @@ export AURORA_TEST_DATABASE_URL
 export AURORA_TEST_POSTGRES_SCRIPT="$root/Deploy/scripts/postgres.sh"
 swift build --build-tests
 swift test --skip-build --disable-xctest
+# Every statistic against pandas on the corpus and the simulate pool; the JSON report against its schema.
+Deploy/scripts/pandas-check.sh "$root/.build/debug/aurora"
 # Each daemon's libFuzzer target for a bounded time (AURORA_FUZZ_SECONDS=0 skips them).
 if [ "${AURORA_FUZZ_SECONDS:-30}" != 0 ]; then
   Deploy/scripts/fuzz.sh "${AURORA_FUZZ_SECONDS:-30}"

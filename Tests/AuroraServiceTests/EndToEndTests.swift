@@ -44,6 +44,24 @@ extension LearningServiceTests {
             #expect(columns.map { $0["name"] as? String ?? "" } == ["customer_id", "income", "segment", "score"])
             #expect(columns.map { $0["index"] as? Int ?? -1 } == [0, 1, 2, 3])
             #expect(columns[1]["type"] as? String == "float" || columns[1]["type"] as? String == "integer")
+            // One report model: it follows the schema, and `aurora profile --json` of the same
+            // file (no daemons) prints the same statistics, to the last digit.
+            #expect(JSONSchemaCheck.analysisReport.violations(first) == [])
+            let path = try self.writeFile(SimilarFiles.customers(seed: 1), in: system, name: "local.csv")
+            let local = try system.aurora(["profile", path, "--json"], token: token)
+            let localReport = try JSONSerialization.jsonObject(with: Data(local.output.utf8)) as? [String: Any] ?? [:]
+            #expect(JSONSchemaCheck.analysisReport.violations(localReport) == [])
+            let localColumns = localReport["columns"] as? [[String: Any]] ?? []
+            #expect(localColumns.count == columns.count)
+            for (remote, here) in zip(columns, localColumns) {
+                func canonical(_ stats: Any?) throws -> String {
+                    String(decoding: try JSONSerialization.data(withJSONObject: stats ?? [:], options: [.sortedKeys]), as: UTF8.self)
+                }
+                #expect(try canonical(remote["stats"]) == canonical(here["stats"]))
+                #expect(remote["type"] as? String == here["type"] as? String)
+            }
+            let income = (columns[1]["stats"] as? [String: Any]) ?? [:]
+            #expect(income["missing"] as? Int != nil && income["invalid"] as? Int == 0, "counts are JSON numbers and zeros are present: \(income)")
             let builtin = self.recommendation(first, column: "income")
             #expect((builtin["source"] as? String)?.hasPrefix("builtin:") == true)
             #expect(builtin["action"] as? String != "keep", "the built-in recommender should not keep a skewed income as it is: \(builtin)")

@@ -16,8 +16,11 @@ Exits 1 with a line per difference.
     python compare.py --aurora .build/debug/aurora [--schema FILE] FILE_OR_DIR...
 """
 import argparse
+import collections
+import functools
 import json
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -170,10 +173,29 @@ def compare_file(path, aurora, validator, problems, tally):
                     problems.append(f"{where}: pandas reads numbers, AURORA says {column['type']} ({column['type_reason']})")
 
 
+VALIDATORS = {}
+
+
+def check_file(path, aurora, schema):
+    """One file in a worker process: its problems and tallies."""
+    validator = None
+    if schema:
+        if schema not in VALIDATORS:
+            import jsonschema
+            with open(schema) as handle:
+                VALIDATORS[schema] = jsonschema.Draft202012Validator(json.load(handle))
+        validator = VALIDATORS[schema]
+    problems = []
+    tally = collections.Counter()
+    compare_file(path, aurora, validator, problems, tally)
+    return problems, tally
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--aurora", required=True)
     parser.add_argument("--schema")
+    parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args()
     validator = None
@@ -184,8 +206,12 @@ def main():
     problems = []
     tally = {key: 0 for key in ["files", "columns", "numeric_columns", "pandas_numeric", "formatted_numbers", "unreadable",
                                 "pandas_unreadable", "shape_differs", "malformed_files"]}
-    for path in files(args.paths):
-        compare_file(path, args.aurora, validator, problems, tally)
+    paths = list(files(args.paths))
+    with multiprocessing.Pool(max(1, args.jobs)) as pool:
+        for file_problems, file_tally in pool.imap(functools.partial(check_file, aurora=args.aurora, schema=args.schema), paths):
+            problems += file_problems
+            for key, value in file_tally.items():
+                tally[key] += value
     print("compared: " + ", ".join(f"{key} {value}" for key, value in tally.items()))
     for problem in problems:
         print(problem)
