@@ -3,6 +3,8 @@ import PackageDescription
 import class Foundation.ProcessInfo
 
 // Arrows point one way: AuroraWire <- AuroraRPC <- AuroraProtocol <- services <- Services/.
+// The domain modules import no RPC: AuroraStatistics (standard library only) <- AuroraParser and
+// AuroraLearning; AuroraProtocol converts statistics to and from the wire.
 let package = Package(
     name: "aurora",
     platforms: [.macOS(.v15)],
@@ -74,6 +76,8 @@ let package = Package(
         // A column's statistics, the one type every module shares, and the JSON report of them
         // (standard library only: no NIO, RPC or protobuf).
         .target(name: "AuroraStatistics"),
+        // The diagnostics service's handlers (echo, upload, download), for RPC tests and benchmarks.
+        .target(name: "AuroraDiagnostics", dependencies: ["AuroraProtocol", "AuroraRPC"]),
         // Worker threads shared by the profiler's blocks and the learning-service's refits.
         .target(name: "AuroraThreads"),
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
@@ -181,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "AuroraBench",
             dependencies: [
-                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraParser", "AuroraGateway",
+                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraParser", "AuroraGateway", "AuroraDiagnostics",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -227,7 +231,7 @@ let package = Package(
         .testTarget(
             name: "AuroraRPCTests",
             dependencies: [
-                "AuroraRPC", "AuroraProtocol", "AuroraWire",
+                "AuroraRPC", "AuroraProtocol", "AuroraWire", "AuroraDiagnostics",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import AuroraDiagnostics
 import AuroraProtocol
 import AuroraRPC
 import AuroraWire

@@ -87,7 +87,7 @@ public final class GatewayService: Sendable {
     /// The caller's user id once scope and call rate allow the call.
     func admit(_ context: ServerContext) throws -> String {
         let principal = context.principal
-        let needed = GatewayAPI.scopes[context.method] ?? "admin"
+        let needed = GatewayScopes.required[context.method] ?? "admin"
         guard principal.scopes.contains(needed) || principal.scopes.contains("admin") else {
             throw RPCError(.permissionDenied, "your token lacks the '\(needed)' scope for \(context.method); ask for a token with it")
         }

@@ -47,10 +47,4 @@ public enum GatewayAPI {
         "aurora.gateway.v1.Gateway/Forget", shape: .unary)
     public static let stats = Method<Aurora_Learning_V1_StatsRequest, Aurora_Learning_V1_StatsResponse>(
         "aurora.gateway.v1.Gateway/Stats", shape: .unary)
-
-    /// Scopes a token needs per method; `admin` grants every method.
-    public static let scopes: [String: String] = [
-        analyze.name: "analyze", recommend.name: "analyze", rules.name: "analyze", stats.name: "analyze",
-        feedback.name: "feedback", disableRule.name: "feedback", forget.name: "feedback",
-    ]
 }

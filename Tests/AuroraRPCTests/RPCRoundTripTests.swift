@@ -1,3 +1,4 @@
+import AuroraDiagnostics
 import AuroraProtocol
 import AuroraRPC
 import Foundation
