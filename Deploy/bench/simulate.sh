@@ -60,6 +60,12 @@ products="learning-service"
 for product in $products; do build "$product"; done
 build aurora-sim-adapter "$scratch"
 
+# Which binaries the figures come from (a build by someone else in between shows here).
+for product in $products aurora-sim-adapter; do
+  binary="$release/$product"; [ "$product" != aurora-sim-adapter ] || binary=$adapter
+  echo "$product: built $(date -r "$binary" '+%F %T')" >&2
+done
+
 # Whatever was started is stopped on exit, Ctrl-C included.
 service=""; direct_pg=""; e2e_dir=""
 cleanup() {
