@@ -4,6 +4,8 @@
 #   Deploy/bench/profile.sh [SIZE_MB] [ROUNDS]   (default 500 and 1; needs ~2x SIZE_MB of free disk
 #   under $TMPDIR). With several rounds the five measurements take turns, round after round, so
 #   the machine's drift hits them alike; the medians and the goals' ratios are printed at the end.
+#   AURORA_PROFILE_BASELINE=PATH/TO/aurora also measures another build (e.g. the last release) in the
+#   same rounds and prints this build's speed relative to it.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 size=${1:-500}
@@ -35,6 +37,10 @@ for round in $(seq "$rounds"); do
   [ "$rounds" -gt 1 ] && echo "round $round"
   measure "aurora profile, 1 thread" "$aurora" profile --json --threads 1 "$file"
   measure "aurora profile, 2 threads" "$aurora" profile --json --threads 2 "$file"
+  if [ -n "${AURORA_PROFILE_BASELINE:-}" ]; then
+    measure "baseline profile, 1 thread" "$AURORA_PROFILE_BASELINE" profile --json --threads 1 "$file"
+    measure "baseline profile, 2 threads" "$AURORA_PROFILE_BASELINE" profile --json --threads 2 "$file"
+  fi
   measure "pandas.read_csv (load only)" "$venv/bin/python" "$root/Deploy/bench/profile_reference.py" pandas "$file"
   measure "DuckDB SUMMARIZE, 1 thread" "$venv/bin/python" "$root/Deploy/bench/profile_reference.py" duckdb "$file" 1
   measure "DuckDB SUMMARIZE, 2 threads" "$venv/bin/python" "$root/Deploy/bench/profile_reference.py" duckdb "$file" 2
@@ -52,4 +58,7 @@ one, two = median["aurora profile, 1 thread"], median["aurora profile, 2 threads
 pandas, duck1, duck2 = median["pandas.read_csv (load only)"], median["DuckDB SUMMARIZE, 1 thread"], median["DuckDB SUMMARIZE, 2 threads"]
 print(f"goals: 1 thread / pandas {one / pandas:.2f}x (>= 1), 1 thread / DuckDB 1 thread {one / duck1:.2f}x (>= 3), "
       f"2 threads / DuckDB 2 threads {two / duck2:.2f}x (>= 3), 2 threads / 1 thread {two / one:.2f}x (>= 1.7)")
+if "baseline profile, 1 thread" in median:
+    print(f"against the baseline: 1 thread {one / median['baseline profile, 1 thread']:.2f}x, "
+          f"2 threads {two / median['baseline profile, 2 threads']:.2f}x (1.00 = same speed)")
 PY

@@ -56,6 +56,13 @@ extension ColumnAccumulator {
                 {
                     return done(.identifier, looksLikeIdentifierName ? "distinct whole numbers in a column named like an identifier" : "distinct, ascending, gap-free whole numbers: a row number")
                 }
+                // Every number from min to max exactly once, in any order (a shuffled row index,
+                // record numbers): known only when the distinct count is exact.
+                if exactSummary != nil && self.invalid == 0 && nonMissing >= 10 && distinct == nonMissing
+                    && self.maximum - self.minimum + 1 == Double(nonMissing)
+                {
+                    return done(.identifier, "each whole number from \(Self.plain(self.minimum)) to \(Self.plain(self.maximum)) exactly once: a row index")
+                }
                 return done(.integer, (self.invalid > 0 ? "whole numbers" : "every value is a whole number") + self.nonNumericNote)
             }
             return done(.float, "numbers, \(self.fractional) with a fractional part" + self.nonNumericNote)
@@ -115,6 +122,11 @@ extension ColumnAccumulator {
         if orders.contains(.ymd) { return .ymd }
         if orders.contains(.dmy) && orders.contains(.mdy) { return preferDayFirst ? .dmy : .mdy }
         return orders.contains(.dmy) ? .dmy : .mdy
+    }
+
+    /// A whole number as written ("1", "53940"), without Foundation's formatter.
+    static func plain(_ value: Double) -> String {
+        abs(value) < 1e15 ? String(Int64(value)) : "\(value)"
     }
 
     /// ", 3 cells not numbers (0.4%)" when some cells of a numeric column are not numbers.

@@ -180,6 +180,18 @@ struct TypeTests {
         #expect(text.columns[0].type == .categorical)
     }
 
+    @Test func aShuffledRowIndexIsAnIdentifier() throws {
+        var numbers = Array(1...500)
+        var random = SystemRandomNumberGenerator()
+        numbers.shuffle(using: &random)
+        let profile = try profileText((["n"] + numbers.map(String.init)).joined(separator: "\n"))
+        #expect(profile.columns[0].type == .identifier)
+        #expect(profile.columns[0].reason.contains("from 1 to 500 exactly once"))
+        // One gap, or one repeat: a count, not an index.
+        numbers[7] = 600
+        #expect(try profileText((["n"] + numbers.map(String.init)).joined(separator: "\n")).columns[0].type == .integer)
+    }
+
     @Test func aTextFirstCellDoesNotHideNumbers() throws {
         var lines = ["v", "unknown"]
         for index in 0..<200 { lines.append("\(index % 13)") }
