@@ -1,6 +1,6 @@
 /// The JSON that `aurora profile --json` and `aurora analyze --json` print: one model, the same
 /// names, numbers as JSON numbers, every statistic present (zeros too; a summary that does not
-/// apply is null). Protocol/schemas/analysis-report.schema.json documents it; a test checks it.
+/// apply is null). Protocol/schemas/report/analysis-report.schema.json documents it; a test checks it.
 public struct AnalysisReport: Sendable, Encodable {
     /// Only for an analysis (the id `aurora feedback` quotes).
     public var analysisID: String?
