@@ -5,7 +5,7 @@ import Foundation
 public struct Suggestion: Sendable, Equatable {
     public var action: Action
     public var confidence: Double
-    /// "builtin:<rule>" or "learned:<id>".
+    /// "builtin:<rule>", "learned:<id>" or "corrected:<rule>".
     public var source: String
     public var explanation: String
 

@@ -17,6 +17,12 @@ public struct RuleCondition: Sendable, Codable, Hashable {
     public var threshold: Double
     public var above: Bool
 
+    public init(feature: Int, threshold: Double, above: Bool) {
+        self.feature = feature
+        self.threshold = threshold
+        self.above = above
+    }
+
     public func holds(_ features: [Double]) -> Bool {
         guard features.indices.contains(self.feature) else { return false }
         return self.above ? features[self.feature] > self.threshold : features[self.feature] <= self.threshold
@@ -25,27 +31,86 @@ public struct RuleCondition: Sendable, Codable, Hashable {
 
 /// A leaf of a fitted tree: a readable rule with the evidence behind it.
 public struct RuleDraft: Sendable, Equatable {
+    /// The tree's path to the leaf: what the rule is (its identity across refits).
     public var conditions: [RuleCondition]
+    /// Where the examples that chose `action` lie: their column kinds and, for each feature the
+    /// path tests, their observed range (with a small margin). A rule applies only there, so three
+    /// numeric corrections never become "any column", whatever the tree's path says.
+    public var region: [RuleCondition]
     public var action: Action
     /// Examples in the leaf, and how many of them chose `action`.
     public var support: Int
     public var agreeing: Int
+
+    public init(conditions: [RuleCondition], region: [RuleCondition] = [], action: Action, support: Int, agreeing: Int) {
+        self.conditions = conditions
+        self.region = region
+        self.action = action
+        self.support = support
+        self.agreeing = agreeing
+    }
 
     /// Beta(1 + agreeing, 1 + disagreeing): the posterior of "the user wants `action` here".
     public var alpha: Double { 1 + Double(self.agreeing) }
     public var beta: Double { 1 + Double(self.support - self.agreeing) }
     public var confidence: Double { self.alpha / (self.alpha + self.beta) }
 
-    public func matches(_ features: [Double]) -> Bool { self.conditions.allSatisfy { $0.holds(features) } }
+    /// The path and the region: every test a column must pass.
+    public var allConditions: [RuleCondition] { self.conditions + self.region }
 
-    /// "numeric, skewness > 1.00, all values > 0"
+    public func matches(_ features: [Double]) -> Bool { self.allConditions.allSatisfy { $0.holds(features) } }
+
+    /// The path alone ("skewness > 1.00, all values > 0"): the rule's identity in the store.
     public var conditionText: String { RuleDraft.describe(self.conditions) }
 
+    /// Path and region, as a person reads the rule ("numeric columns, skewness > 1.00, ...").
+    public var fullText: String { RuleDraft.describe(self.allConditions) }
+
+    /// Margin around an observed range, as a share of the feature's range: the noise on a
+    /// fingerprint must not push a column of the same kind out of it.
+    public static let regionMargin = 0.05
+
+    /// The region of `examples`: the kinds they have, and the observed range of each feature in
+    /// `tested`. Type flags are 3 for the column's kind and 0 otherwise.
+    public static func region(of examples: [[Double]], tested: [Int]) -> [RuleCondition] {
+        guard let first = examples.first else { return [] }
+        var region: [RuleCondition] = []
+        for type in Fingerprint.typeNames.indices where type < first.count {
+            if !examples.contains(where: { $0[type] > 1.5 }) { region.append(RuleCondition(feature: type, threshold: 1.5, above: false)) }
+        }
+        for feature in Set(tested).sorted() where feature >= Fingerprint.typeNames.count && feature < first.count {
+            let values = examples.map { $0[feature] }
+            let schema = Fingerprint.schema.indices.contains(feature) ? Fingerprint.schema[feature] : nil
+            // Exact features (flags, levels) are whole numbers: their observed range is exact.
+            let margin = schema.map { $0.continuous ? Self.regionMargin * ($0.range.upperBound - $0.range.lowerBound) : 0.5 } ?? 0.5
+            region.append(RuleCondition(feature: feature, threshold: values.min()! - margin, above: true))
+            region.append(RuleCondition(feature: feature, threshold: values.max()! + margin, above: false))
+        }
+        return region
+    }
+
     public static func describe(_ conditions: [RuleCondition]) -> String {
-        // Keep the tightest bound per feature and direction; type flags read as the type.
+        // The kinds first ("numeric or boolean columns"): a type flag above its threshold names
+        // the kind, flags below it rule kinds out.
+        let typeCount = Fingerprint.typeNames.count
+        var allowed = Set(Fingerprint.typeNames.indices)
+        for condition in conditions where condition.feature < typeCount {
+            if condition.above { allowed = allowed.intersection([condition.feature]) } else { allowed.remove(condition.feature) }
+        }
+        var parts: [String] = []
+        if allowed.count < typeCount {
+            let names = allowed.sorted().map { Fingerprint.typeNames[$0] }
+            parts.append(names.isEmpty ? "no column" : names.joined(separator: " or ") + " columns")
+        }
+        // A test on numbers says nothing about columns without them: left out when no allowed kind has numbers.
+        let numeric = allowed.contains(Fingerprint.typeNames.firstIndex(of: "numeric")!)
+        // Keep the tightest bound per feature and direction.
         var tightest: [String: RuleCondition] = [:]
         var order: [String] = []
-        for condition in conditions {
+        for condition in conditions where condition.feature >= typeCount {
+            if !numeric, Fingerprint.schema.indices.contains(condition.feature), Fingerprint.numericOnly.contains(Fingerprint.schema[condition.feature].name) {
+                continue
+            }
             let key = "\(condition.feature)\(condition.above)"
             if let existing = tightest[key] {
                 let tighter = condition.above ? condition.threshold > existing.threshold : condition.threshold < existing.threshold
@@ -55,7 +120,7 @@ public struct RuleDraft: Sendable, Equatable {
                 order.append(key)
             }
         }
-        let parts = order.compactMap { tightest[$0] }.map { condition in
+        parts += order.compactMap { tightest[$0] }.map { condition in
             // A condition read back from the store may name a feature this version does not have.
             guard Fingerprint.schema.indices.contains(condition.feature) else { return "feature \(condition.feature) \(condition.above ? ">" : "≤") \(condition.threshold)" }
             return Fingerprint.schema[condition.feature].describe(condition.threshold, condition.above)
@@ -109,7 +174,9 @@ public struct DecisionTreeLearner: Sendable {
             var counts: [Action: Int] = [:]
             for index in leaf.indices { counts[examples[index].action, default: 0] += 1 }
             let (action, agreeing) = counts.max { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue > $1.key.rawValue }!
-            return RuleDraft(conditions: leaf.conditions, action: action, support: leaf.indices.count, agreeing: agreeing)
+            let region = RuleDraft.region(
+                of: leaf.indices.filter { examples[$0].action == action }.map { examples[$0].features }, tested: leaf.conditions.map(\.feature))
+            return RuleDraft(conditions: leaf.conditions, region: region, action: action, support: leaf.indices.count, agreeing: agreeing)
         }
     }
 

@@ -8,6 +8,12 @@ public struct Fingerprint: Sendable, Equatable {
     public var features: [Double]
     public var bucket: String
 
+    /// Features that only numbers have (0, or -1 for a level, in any other column).
+    static let numericOnly: Set<String> = [
+        "skewness", "kurtosis", "outliers", "zeros", "all_positive", "non_negative", "unit_interval", "integer", "range_log",
+        "skewness_level", "outliers_level", "skewness_fine", "kurtosis_level", "outliers_fine", "zeros_level", "range_level",
+    ]
+
     public static let typeNames = ["numeric", "boolean", "datetime", "categorical", "text", "identifier", "empty"]
 
     /// One feature: its name, range and how a threshold on it reads to a person.

@@ -72,14 +72,17 @@ public struct BuiltinChoice: Sendable, Equatable {
 }
 
 /// How often a built-in rule's action was what this user chose, over the columns of their
-/// feedback where that rule would have made the recommendation.
+/// feedback where that rule would have made the recommendation, and what they chose instead.
 public struct BuiltinRecord: Sendable, Equatable {
     public var agreeing: Int
     public var total: Int
+    /// The actions chosen where the user disagreed, with how often.
+    public var choices: [Action: Int]
 
-    public init(agreeing: Int, total: Int) {
+    public init(agreeing: Int, total: Int, choices: [Action: Int] = [:]) {
         self.agreeing = agreeing
         self.total = total
+        self.choices = choices
     }
 
     /// The default confidence counts as this many columns of evidence.
@@ -93,15 +96,46 @@ public struct BuiltinRecord: Sendable, Equatable {
         min(value, (value * Self.priorWeight + Double(self.agreeing)) / (Self.priorWeight + Double(self.total)))
     }
 
+    /// A choice counts once the user made it this often: as much evidence as a learned rule needs.
+    public static let minimumChoices = 3
+
+    /// What the user chose most often instead (at least `minimumChoices` times), among the actions
+    /// that apply to `stats`, with the Beta posterior of choosing it in such a column.
+    public func preferredChoice(for stats: ColumnStatistics) -> (action: Action, count: Int, confidence: Double)? {
+        let applicable = self.choices.filter { $0.value >= Self.minimumChoices && ActionApplicability.applies($0.key, to: stats) }
+        guard let best = applicable.max(by: { $0.value != $1.value ? $0.value < $1.value : $0.key.rawValue > $1.key.rawValue }) else { return nil }
+        return (best.key, best.value, (1 + Double(best.value)) / (2 + Double(self.total)))
+    }
+
     /// Per built-in source ("builtin:outliers"), the record over `examples`: the built-in source
     /// and action each had, and the action the user chose.
     public static func records(_ examples: [(builtin: BuiltinChoice, accepted: Action)]) -> [String: BuiltinRecord] {
         var records: [String: BuiltinRecord] = [:]
         for example in examples {
             records[example.builtin.source, default: BuiltinRecord(agreeing: 0, total: 0)].total += 1
-            if example.builtin.action == example.accepted { records[example.builtin.source]!.agreeing += 1 }
+            if example.builtin.action == example.accepted {
+                records[example.builtin.source]!.agreeing += 1
+            } else {
+                records[example.builtin.source]!.choices[example.accepted, default: 0] += 1
+            }
         }
         return records
+    }
+
+    /// The choices as stored: "log_transform:3,robust_scale:1" (sorted by action).
+    public var choicesText: String {
+        self.choices.filter { $0.value > 0 }.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.rawValue):\($0.value)" }.joined(separator: ",")
+    }
+
+    /// Reads `choicesText` back; unknown actions and malformed parts are skipped.
+    public static func choices(from text: String) -> [Action: Int] {
+        var choices: [Action: Int] = [:]
+        for part in text.split(separator: ",") {
+            let fields = part.split(separator: ":")
+            guard fields.count == 2, let action = Action(rawValue: String(fields[0])), let count = Int(fields[1]), count > 0 else { continue }
+            choices[action] = count
+        }
+        return choices
     }
 }
 
@@ -150,26 +184,39 @@ public enum Recommender {
 
     public static func recommend(_ stats: ColumnStatistics, domain: String, rules: RuleBook) -> Decision {
         let fingerprint = Fingerprint(stats)
-        var builtin = BuiltinRecommender.suggestions(for: stats)
-        let builtinChoice = BuiltinChoice(builtin[0])
+        let suggestions = BuiltinRecommender.suggestions(for: stats)
+        let builtinChoice = BuiltinChoice(suggestions[0])
+        // No source recommends an action that does not apply to the column.
+        var builtin = suggestions.filter { ActionApplicability.applies($0.action, to: stats) }
+        if builtin.isEmpty { builtin = [Suggestion(action: .keep, confidence: 0.2, source: "builtin:keep", explanation: "keep it as it is")] }
+        var fallback: Suggestion?
         if let record = rules.builtinRecords[builtin[0].source], record.total > 0 {
             let calibrated = record.confidence(default: builtin[0].confidence)
             if calibrated < builtin[0].confidence {
                 builtin[0].confidence = calibrated
                 builtin[0].explanation += "; your choice in \(record.agreeing) of \(record.total) such columns"
-                // A runner-up may now be the likelier one (a stable sort keeps ties in order).
-                builtin = builtin.enumerated().sorted { $0.element.confidence != $1.element.confidence ? $0.element.confidence > $1.element.confidence : $0.offset < $1.offset }.map(\.element)
+                // Demoted, the rule gives way only to what this user chose instead in such
+                // columns, never to a runner-up nobody asked for.
+                if let choice = record.preferredChoice(for: stats), choice.confidence > calibrated {
+                    let rule = builtin[0].source.dropFirst("builtin:".count)
+                    fallback = Suggestion(
+                        action: choice.action, confidence: choice.confidence, source: "corrected:\(rule)",
+                        explanation: "you chose \(choice.action.rawValue) in \(choice.count) of \(record.total) columns where the built-in rule said \(builtin[0].action.rawValue)")
+                }
             }
         }
-        let matches = rules.matching(fingerprint, domain: domain)
+        let matches = rules.matching(fingerprint, domain: domain).filter { ActionApplicability.applies($0.rule.action, to: stats) }
         let learned = matches.map { rule, scopeText in
             Suggestion(
                 action: rule.action, confidence: rule.confidence, source: "learned:\(rule.id)",
                 explanation: "your rule \(rule.id)\(scopeText): \(rule.description)")
         }
         var candidates = builtin
+        if let fallback { candidates.insert(fallback, at: 0) }
         var ruleID: Int64?
-        if let best = learned.first, best.confidence > builtin[0].confidence {
+        // A learned rule beats the built-in only when more confident, and the user's fallback
+        // choice when as confident: its region is narrower, so it knows the column better.
+        if let best = learned.first, best.confidence > candidates[0].confidence || fallback != nil && best.confidence >= candidates[0].confidence {
             candidates.insert(best, at: 0)
             ruleID = matches[0].rule.id
             if best.action != builtin[0].action {
@@ -177,6 +224,12 @@ public enum Recommender {
             }
         } else if let best = learned.first {
             candidates.insert(best, at: 1)
+        }
+        // A log of a column with zeros is log(1 + x): say so, where it is recommended.
+        if let numbers = stats.numeric, numbers.min <= 0 {
+            for index in candidates.indices where candidates[index].action == .logTransform {
+                candidates[index].explanation += " (the column has zeros: log(1 + x))"
+            }
         }
         // Alternatives: the rest, best first, one per action.
         var seen: Set<Action> = [candidates[0].action]

@@ -96,12 +96,12 @@ struct LearningStore: Sendable {
     enum Reads {
         static let examples =
             "SELECT domain, features::text, accepted, bucket, builtin, builtin_action FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
-        static let rulesForRefit = "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 FOR UPDATE"
+        static let rulesForRefit = "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active, condition::text FROM rules WHERE user_id = $1 FOR UPDATE"
         static let activeRules =
             "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')"
         static let listRules =
             "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id"
-        static let builtinRecords = "SELECT source, agreeing, total FROM builtin_records WHERE user_id = $1"
+        static let builtinRecords = "SELECT source, agreeing, total, choices FROM builtin_records WHERE user_id = $1"
         static let all = [examples, rulesForRefit, activeRules, listRules, builtinRecords]
     }
 
@@ -142,68 +142,102 @@ struct LearningStore: Sendable {
             try transaction.execute(
                 """
                 WITH gone AS (DELETE FROM builtin_records WHERE user_id = $1 AND NOT source = ANY($2::text[]))
-                INSERT INTO builtin_records (user_id, source, agreeing, total)
-                SELECT $1, source, agreeing, total FROM unnest($2::text[], $3::integer[], $4::integer[]) AS r (source, agreeing, total)
-                ON CONFLICT (user_id, source) DO UPDATE SET agreeing = EXCLUDED.agreeing, total = EXCLUDED.total
+                INSERT INTO builtin_records (user_id, source, agreeing, total, choices)
+                SELECT $1, source, agreeing, total, choices FROM unnest($2::text[], $3::integer[], $4::integer[], $5::text[]) AS r (source, agreeing, total, choices)
+                ON CONFLICT (user_id, source) DO UPDATE SET agreeing = EXCLUDED.agreeing, total = EXCLUDED.total, choices = EXCLUDED.choices
                 """,
                 [user, Self.textArray(sources), Self.textArray(sources.map { "\(builtinRecords[$0]!.agreeing)" }),
-                 Self.textArray(sources.map { "\(builtinRecords[$0]!.total)" })])
+                 Self.textArray(sources.map { "\(builtinRecords[$0]!.total)" }), Self.textArray(sources.map { builtinRecords[$0]!.choicesText })])
             let existing = try transaction.execute(Reads.rulesForRefit, [user])
-            var byIdentity: [String: String] = [:]
-            var current: [String: (alpha: Double, beta: Double, support: Int, active: Bool)] = [:]
-            for row in existing.rows {
-                byIdentity["\(row[1] ?? "")|\(row[2] ?? "")|\(row[3] ?? "")|\(row[4] ?? "")"] = row[0]
-                if let id = row[0] {
-                    current[id] = (Double(row[5] ?? "") ?? -1, Double(row[6] ?? "") ?? -1, Int(row[7] ?? "") ?? -1, row[8] == "t")
-                }
+            struct Existing {
+                var id: String
+                var identity: String
+                var text: String
+                /// Scope, domain, action and the features and directions the path tests.
+                var shape: String
+                var alpha: Double, beta: Double, support: Int, active: Bool
+                var stored: StoredCondition?
             }
+            let rows: [Existing] = existing.rows.compactMap { row in
+                guard let id = row[0] else { return nil }
+                let stored = row[9].flatMap(StoredCondition.decode)
+                return Existing(
+                    id: id, identity: "\(row[1] ?? "")|\(row[2] ?? "")|\(row[3] ?? "")|\(row[4] ?? "")", text: row[3] ?? "",
+                    shape: stored.map { Self.shape(scope: row[1] ?? "", domain: row[2] ?? "", action: row[4] ?? "", path: $0.path) } ?? "",
+                    alpha: Double(row[5] ?? "") ?? -1, beta: Double(row[6] ?? "") ?? -1, support: Int(row[7] ?? "") ?? -1, active: row[8] == "t",
+                    stored: stored)
+            }
+            let byIdentity = Dictionary(rows.map { ($0.identity, $0) }, uniquingKeysWith: { first, _ in first })
             var keep = Set<String>()
             var added = Set<String>()
             // Changed and new rules are written by one statement each (a refit changes most leaves).
-            var updates: (ids: [String?], alpha: [String?], beta: [String?], support: [String?], active: [String?], condition: [String?]) = ([], [], [], [], [], [])
+            var updates: (ids: [String?], alpha: [String?], beta: [String?], support: [String?], active: [String?], condition: [String?], text: [String?]) =
+                ([], [], [], [], [], [], [])
             var inserts: (scope: [String?], domain: [String?], condition: [String?], text: [String?], action: [String?], alpha: [String?], beta: [String?], support: [String?]) = ([], [], [], [], [], [], [], [])
-            for set in sets {
-                for draft in set.drafts {
-                    let text = draft.conditionText
-                    let identity = "\(set.scope)|\(set.domain)|\(text)|\(draft.action.rawValue)"
-                    let active = draft.agreeing >= minimumSupport && !(draft.support >= 5 && draft.confidence < failingConfidence)
-                    guard active || byIdentity[identity] != nil else { continue }
-                    let condition = String(decoding: try Self.encode(draft.conditions), as: UTF8.self)
-                    if let id = byIdentity[identity] {
-                        keep.insert(id)
-                        // Most leaves do not change with one more example: skip their update.
-                        if let now = current[id], now.alpha == draft.alpha, now.beta == draft.beta, now.support == draft.support,
-                            now.active == active
-                        {
-                            continue
-                        }
-                        updates.ids.append(id)
-                        updates.alpha.append("\(draft.alpha)")
-                        updates.beta.append("\(draft.beta)")
-                        updates.support.append("\(draft.support)")
-                        updates.active.append(active ? "true" : "false")
-                        updates.condition.append(condition)
-                    } else if added.insert(identity).inserted {  // two leaves can read alike: add one
-                        inserts.scope.append(set.scope)
-                        inserts.domain.append(set.domain)
-                        inserts.condition.append(condition)
-                        inserts.text.append(text)
-                        inserts.action.append(draft.action.rawValue)
-                        inserts.alpha.append("\(draft.alpha)")
-                        inserts.beta.append("\(draft.beta)")
-                        inserts.support.append("\(draft.support)")
-                    }
+            let drafts = sets.flatMap { set in set.drafts.map { (set, $0) } }
+            func isActive(_ draft: RuleDraft) -> Bool {
+                draft.agreeing >= minimumSupport && !(draft.support >= 5 && draft.confidence < failingConfidence)
+            }
+            func update(_ row: Existing, _ draft: RuleDraft, text: String) throws(StoreError) {
+                keep.insert(row.id)
+                let stored = StoredCondition(path: draft.conditions, region: draft.region)
+                // Most leaves do not change with one more example: skip their update.
+                if row.alpha == draft.alpha, row.beta == draft.beta, row.support == draft.support, row.active == isActive(draft), row.stored == stored, row.text == text {
+                    return
                 }
+                updates.ids.append(row.id)
+                updates.alpha.append("\(draft.alpha)")
+                updates.beta.append("\(draft.beta)")
+                updates.support.append("\(draft.support)")
+                updates.active.append(isActive(draft) ? "true" : "false")
+                updates.condition.append(String(decoding: try Self.encode(stored), as: UTF8.self))
+                updates.text.append(text)
+            }
+            // First the rules whose path is unchanged (same text), then those whose thresholds
+            // moved (same scope, domain, action and tested features): both keep their id. Only a
+            // rule with a new shape is new.
+            var unmatched: [(set: RuleSet, draft: RuleDraft)] = []
+            for (set, draft) in drafts {
+                let identity = "\(set.scope)|\(set.domain)|\(draft.conditionText)|\(draft.action.rawValue)"
+                if let row = byIdentity[identity], !keep.contains(row.id) {
+                    try update(row, draft, text: draft.conditionText)
+                } else if byIdentity[identity] == nil {
+                    unmatched.append((set, draft))
+                }
+            }
+            for (set, draft) in unmatched {
+                let text = draft.conditionText
+                let identity = "\(set.scope)|\(set.domain)|\(text)|\(draft.action.rawValue)"
+                let shape = Self.shape(scope: set.scope, domain: set.domain, action: draft.action.rawValue, path: draft.conditions)
+                if let row = rows.first(where: { !keep.contains($0.id) && $0.shape == shape }) {
+                    try update(row, draft, text: text)
+                } else if isActive(draft), added.insert(identity).inserted {  // two leaves can read alike: add one
+                    inserts.scope.append(set.scope)
+                    inserts.domain.append(set.domain)
+                    inserts.condition.append(String(decoding: try Self.encode(StoredCondition(path: draft.conditions, region: draft.region)), as: UTF8.self))
+                    inserts.text.append(text)
+                    inserts.action.append(draft.action.rawValue)
+                    inserts.alpha.append("\(draft.alpha)")
+                    inserts.beta.append("\(draft.beta)")
+                    inserts.support.append("\(draft.support)")
+                }
+            }
+            // Stale rules go first, so that a moved rule may take the text one of them had.
+            let stale = rows.map(\.id).filter { !keep.contains($0) }
+            if !stale.isEmpty {
+                // Rules the user disabled stay (so a refit cannot revive them); others go.
+                try transaction.execute("DELETE FROM rules WHERE id = ANY($1::bigint[]) AND NOT disabled_by_user", ["{\(stale.joined(separator: ","))}"])
             }
             if !updates.ids.isEmpty {
                 try transaction.execute(
                     """
                     UPDATE rules SET alpha = u.alpha, beta = u.beta, support = u.support, active = u.active AND NOT rules.disabled_by_user,
-                        condition = u.condition::jsonb, updated_at = now()
-                    FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::integer[], $5::boolean[], $6::text[]) AS u (id, alpha, beta, support, active, condition)
+                        condition = u.condition::jsonb, condition_text = u.condition_text, updated_at = now()
+                    FROM unnest($1::bigint[], $2::float8[], $3::float8[], $4::integer[], $5::boolean[], $6::text[], $7::text[])
+                        AS u (id, alpha, beta, support, active, condition, condition_text)
                     WHERE rules.id = u.id
                     """,
-                    [updates.ids, updates.alpha, updates.beta, updates.support, updates.active, updates.condition].map(Self.textArray))
+                    [updates.ids, updates.alpha, updates.beta, updates.support, updates.active, updates.condition, updates.text].map(Self.textArray))
             }
             if !inserts.scope.isEmpty {
                 try transaction.execute(
@@ -215,12 +249,14 @@ struct LearningStore: Sendable {
                     """,
                     [user] + [inserts.scope, inserts.domain, inserts.condition, inserts.text, inserts.action, inserts.alpha, inserts.beta, inserts.support].map(Self.textArray))
             }
-            let stale = existing.rows.compactMap { $0[0] }.filter { !keep.contains($0) }
-            if !stale.isEmpty {
-                // Rules the user disabled stay (so a refit cannot revive them); others go.
-                try transaction.execute("DELETE FROM rules WHERE id = ANY($1::bigint[]) AND NOT disabled_by_user", ["{\(stale.joined(separator: ","))}"])
-            }
         }
+    }
+
+    /// What identifies a rule whose thresholds moved: its scope, domain, action and the features
+    /// and directions its path tests ("user||log_transform|7>,12≤").
+    static func shape(scope: String, domain: String, action: String, path: [RuleCondition]) -> String {
+        let tests = Set(path.map { "\($0.feature)\($0.above ? ">" : "≤")" }).sorted().joined(separator: ",")
+        return "\(scope)|\(domain)|\(action)|\(tests)"
     }
 
     /// Cross-user rules with k-anonymity: for a fingerprint bucket, the action that at least `k`
@@ -273,7 +309,7 @@ struct LearningStore: Sendable {
         var records: [String: BuiltinRecord] = [:]
         for row in result.rows {
             guard let source = row[0], let agreeing = row[1].flatMap({ Int($0) }), let total = row[2].flatMap({ Int($0) }) else { continue }
-            records[source] = BuiltinRecord(agreeing: agreeing, total: total)
+            records[source] = BuiltinRecord(agreeing: agreeing, total: total, choices: BuiltinRecord.choices(from: row[3] ?? ""))
         }
         return records
     }
@@ -288,9 +324,13 @@ struct LearningStore: Sendable {
         if scope == "global" {
             bucket = (try? JSONDecoder().decode([String: String].self, from: Data(condition.utf8)))?["bucket"]
         } else {
-            conditions = (try? JSONDecoder().decode([RuleCondition].self, from: Data(condition.utf8))) ?? []
+            conditions = StoredCondition.decode(condition)?.all ?? []
         }
-        return ActiveRule(id: id, scope: scope, domain: domain, conditions: conditions, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support, conditionText: text)
+        // A user's rule reads as its path and region; the stored text is the path alone (its identity).
+        let readable = scope == "global" || conditions.isEmpty ? text : RuleDraft.describe(conditions)
+        return ActiveRule(
+            id: id, scope: scope, domain: domain, conditions: conditions, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support,
+            conditionText: readable)
     }
 
     func listRules(user: String, includeInactive: Bool) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
@@ -520,5 +560,20 @@ struct LearningStore: Sendable {
 
     static func encode<T: Encodable>(_ value: T) throws(StoreError) -> Data {
         do { return try JSONEncoder().encode(value) } catch { throw .decoding("cannot encode a rule condition") }
+    }
+}
+
+/// A user's rule as stored in `rules.condition`: the tree's path and the region of its examples.
+/// Rules stored before regions existed hold the path alone, as an array.
+struct StoredCondition: Codable, Equatable {
+    var path: [RuleCondition]
+    var region: [RuleCondition]
+
+    var all: [RuleCondition] { self.path + self.region }
+
+    static func decode(_ text: String) -> StoredCondition? {
+        let data = Data(text.utf8)
+        if let stored = try? JSONDecoder().decode(StoredCondition.self, from: data) { return stored }
+        return (try? JSONDecoder().decode([RuleCondition].self, from: data)).map { StoredCondition(path: $0, region: []) }
     }
 }

@@ -30,7 +30,7 @@ public struct AnalysisReport: Sendable, Encodable {
 public struct RecommendationReport: Sendable, Equatable, Encodable {
     public var action: String
     public var confidence: Double
-    /// "builtin:<rule>" or "learned:<id>".
+    /// "builtin:<rule>", "learned:<id>" or "corrected:<rule>".
     public var source: String
     public var explanation: String
     public var alternatives: [Alternative]

@@ -112,6 +112,11 @@ public enum Migrations {
                 PRIMARY KEY (user_id, source)
             );
             """),
+        // What the user chose instead of each built-in rule ("log_transform:3,robust_scale:1"): a
+        // demoted built-in gives way to that, never to its untested runner-up. Filled by refits.
+        (8, """
+            ALTER TABLE builtin_records ADD COLUMN choices text NOT NULL DEFAULT '';
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

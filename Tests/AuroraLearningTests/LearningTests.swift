@@ -294,16 +294,30 @@ struct RecommenderTests {
         let lowered = corrected.alternatives.first { $0.source == "builtin:standard" }
         #expect(lowered.map { abs($0.confidence - 3.8 / 12) < 1e-12 } == true)
         #expect(lowered?.explanation.hasSuffix("your choice in 1 of 8 such columns") == true)
-        // With no learned rule, a runner-up the record now ranks higher is recommended.
+        // With no learned rule and no record of what the user chose instead, the built-in stays,
+        // with its lowered confidence: never an untested runner-up.
         let alone = Recommender.recommend(stats, domain: "", rules: RuleBook([], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 0, total: 20)]))
-        #expect(alone.chosen.action == .minmaxScale)
+        #expect(alone.chosen.action == .standardScale && alone.chosen.confidence < 0.2)
         #expect(alone.builtin.action == .standardScale)
+        // With one, the user's own choice takes over (Beta posterior (1 + 15) / (2 + 20)); an
+        // action that does not apply to the column (a log of negative numbers) is never it.
+        let choices: [Action: Int] = [.robustScale: 15, .logTransform: 17, .minmaxScale: 1]
+        let chosen = Recommender.recommend(stats, domain: "", rules: RuleBook([], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 0, total: 20, choices: choices)]))
+        #expect(chosen.chosen.action == .robustScale && chosen.chosen.source == "corrected:standard", "\(chosen.chosen)")
+        #expect(abs(chosen.chosen.confidence - 16.0 / 22) < 1e-12)
+        #expect(!chosen.alternatives.contains { $0.action == .logTransform })
         // Records count, per built-in source, the columns whose choice was the built-in action.
         let records = BuiltinRecord.records([
             (BuiltinChoice(source: "builtin:standard", action: .standardScale), .standardScale),
             (BuiltinChoice(source: "builtin:standard", action: .standardScale), .robustScale),
             (BuiltinChoice(source: "builtin:outliers", action: .robustScale), .clipOutliers),
         ])
-        #expect(records == ["builtin:standard": BuiltinRecord(agreeing: 1, total: 2), "builtin:outliers": BuiltinRecord(agreeing: 0, total: 1)])
+        #expect(records == [
+            "builtin:standard": BuiltinRecord(agreeing: 1, total: 2, choices: [.robustScale: 1]),
+            "builtin:outliers": BuiltinRecord(agreeing: 0, total: 1, choices: [.clipOutliers: 1]),
+        ])
+        let record = BuiltinRecord(agreeing: 0, total: 5, choices: [.robustScale: 3, .logTransform: 2])
+        #expect(record.choicesText == "log_transform:2,robust_scale:3")
+        #expect(BuiltinRecord.choices(from: record.choicesText + ",bogus:4,keep:x,:") == record.choices)
     }
 }

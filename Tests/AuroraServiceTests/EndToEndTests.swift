@@ -63,7 +63,7 @@ extension LearningServiceTests {
             let income = (columns[1]["stats"] as? [String: Any]) ?? [:]
             #expect(income["missing"] as? Int != nil && income["invalid"] as? Int == 0, "counts are JSON numbers and zeros are present: \(income)")
             let builtin = self.recommendation(first, column: "income")
-            #expect((builtin["source"] as? String)?.hasPrefix("builtin:") == true)
+            #expect((builtin["source"] as? String)?.hasPrefix("builtin:") == true, "\(builtin)")
             #expect(builtin["action"] as? String != "keep", "the built-in recommender should not keep a skewed income as it is: \(builtin)")
             #expect(!(builtin["explanation"] as? String ?? "").isEmpty)
             #expect(builtin["alternatives"] is [Any])

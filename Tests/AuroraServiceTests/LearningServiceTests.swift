@@ -314,6 +314,66 @@ struct LearningServiceTests {
         }
     }
 
+    /// Issue 21: a rule keeps its id while its condition and action survive refits, its
+    /// thresholds and region moving with each new example; ids are never reused.
+    @Test func ruleIdsSurviveAHundredRefits() async throws {
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "ids-\(UUID().uuidString)")
+            var random = SeededRandomGenerator(seed: 21)
+            var firstIDs: [String: UInt64] = [:]  // action → the id the rule had when it appeared
+            var seen = Set<UInt64>()
+            for step in 0..<100 {
+                // Skewed numbers are logged, symmetric ones scaled: the split between them is a
+                // skewness threshold, which moves as examples come.
+                let skewed = step % 2 == 0
+                let column = Columns.numeric(
+                    skew: skewed ? Double.random(in: 1.5...6, using: &random) : Double.random(in: -0.4...0.4, using: &random),
+                    min: Double.random(in: 0.5...20, using: &random), using: &random)
+                _ = try await client.feedback(column, recommended: "", accepted: skewed ? "log_transform" : "standard_scale")
+                let rules = try await client.rules()  // after this feedback's refit
+                for rule in rules {
+                    if let id = firstIDs[rule.action] {
+                        #expect(rule.id == id, "step \(step): the \(rule.action) rule changed id \(id) → \(rule.id) (\(rule.description_p))")
+                    } else {
+                        #expect(!seen.contains(rule.id), "id \(rule.id) reused")
+                        firstIDs[rule.action] = rule.id
+                    }
+                    seen.insert(rule.id)
+                }
+            }
+            #expect(Set(firstIDs.keys) == ["log_transform", "standard_scale"], "\(firstIDs)")
+            // The rules read as what they are: a kind, and the region the examples span.
+            let rules = try await client.rules()
+            let log = rules.first { $0.action == "log_transform" }
+            #expect(log?.condition.hasPrefix("numeric columns") == true, "\(rules.map(\.condition))")
+            #expect(log?.description_p.contains("50 of 50 accepted") == true, "\(rules.map(\.description_p))")
+            await client.connection.close()
+        }
+    }
+
+    /// A refit whose tree moved a threshold (same feature, direction, action) keeps the rule's id
+    /// and updates its text; a rule testing another feature is a new rule with a new id.
+    @Test func aMovedThresholdKeepsTheRuleID() async throws {
+        let pool = try await migratedPool(connections: 1, logger: Logger(label: "test.ids"))
+        let store = LearningStore(pool: pool, background: pool)
+        let user = "moved-\(UUID().uuidString)"
+        let skewness = Fingerprint.index("skewness")
+        func refit(_ conditions: [RuleCondition]) async throws -> [(rule: ActiveRule, active: Bool)] {
+            let draft = RuleDraft(conditions: conditions, action: .logTransform, support: 4, agreeing: 4)
+            try await store.replaceRules(
+                user: user, sets: [.init(scope: "user", domain: "", drafts: [draft])], builtinRecords: [:], minimumSupport: 3, failingConfidence: 0.5)
+            return try await store.listRules(user: user, includeInactive: true)
+        }
+        let first = try await refit([RuleCondition(feature: skewness, threshold: 1.0, above: true)])
+        let moved = try await refit([RuleCondition(feature: skewness, threshold: 1.6, above: true)])
+        #expect(first.count == 1 && moved.count == 1)
+        #expect(moved.first?.rule.id == first.first?.rule.id)
+        #expect(first.first?.rule.conditionText != moved.first?.rule.conditionText, "\(moved)")
+        let other = try await refit([RuleCondition(feature: Fingerprint.index("kurtosis"), threshold: 1.0, above: true)])
+        #expect(other.count == 1 && other.first.map { $0.rule.id > first.first!.rule.id } == true, "\(other)")
+        pool.close()
+    }
+
     @Test func badInputIsRefusedNamingTheItem() async throws {
         var configuration = LearningService.Configuration()
         configuration.maximumColumns = 3

@@ -88,7 +88,8 @@ public nonisolated struct Aurora_Learning_V1_Recommendation: Sendable {
 
   public var confidence: Double = 0
 
-  /// "builtin:<rule>" or "learned:<id>".
+  /// "builtin:<rule>", "learned:<id>", or "corrected:<rule>" (what the user chose instead of a
+  /// built-in rule they keep correcting).
   public var source: String = String()
 
   /// Why, with the numbers that drove it.
