@@ -68,7 +68,7 @@ public struct RuleDraft: Sendable, Equatable {
 
     /// Margin around an observed range, as a share of the feature's range: the noise on a
     /// fingerprint must not push a column of the same kind out of it.
-    public static let regionMargin = 0.05
+    public static let regionMargin = 0.15
 
     /// The region of `examples`: the kinds they have, and the observed range of each feature in
     /// `tested`. Type flags are 3 for the column's kind and 0 otherwise.
