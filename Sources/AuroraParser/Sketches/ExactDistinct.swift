@@ -19,15 +19,37 @@ struct ExactDistinct: Sendable {
     /// Whether the count is still exact (false once more than `limit` distinct hashes came).
     var isExact: Bool { self.count <= self.limit }
 
+    /// One pass over the batch inside the table's buffer (entering it per cell, with its
+    /// uniqueness check, cost more than the probe); it steps out only to grow the table.
     mutating func add(hashes: UnsafeBufferPointer<UInt64>) {
-        guard self.isExact else { return }
-        for hash in hashes {
-            self.insert(hash | 1)
-            if self.count > self.limit {
-                self.slots = []
-                return
+        var next = 0
+        while next < hashes.count, self.isExact {
+            if (self.count + 1) * 2 > self.slots.count { self.grow() }
+            var count = self.count
+            let limit = self.limit
+            next = self.slots.withUnsafeMutableBufferPointer { slots in
+                let mask = slots.count - 1
+                var index = next
+                while index < hashes.count, (count + 1) * 2 <= slots.count, count <= limit {
+                    let key = hashes[index] | 1
+                    var position = Int(truncatingIfNeeded: key >> 32) & mask
+                    while true {
+                        let slot = slots[position]
+                        if slot == key { break }
+                        if slot == 0 {
+                            slots[position] = key
+                            count += 1
+                            break
+                        }
+                        position = (position + 1) & mask
+                    }
+                    index += 1
+                }
+                return index
             }
+            self.count = count
         }
+        if !self.isExact { self.slots = [] }
     }
 
     @inline(__always)
