@@ -208,10 +208,13 @@ struct LearningStore: Sendable {
             for (set, draft) in unmatched {
                 let text = draft.conditionText
                 let identity = "\(set.scope)|\(set.domain)|\(text)|\(draft.action.rawValue)"
+                // Two leaves can read alike: one rule for them (the text is unique per user).
+                guard !added.contains(identity) else { continue }
                 let shape = Self.shape(scope: set.scope, domain: set.domain, action: draft.action.rawValue, path: draft.conditions)
                 if let row = rows.first(where: { !keep.contains($0.id) && $0.shape == shape }) {
+                    added.insert(identity)
                     try update(row, draft, text: text)
-                } else if isActive(draft), added.insert(identity).inserted {  // two leaves can read alike: add one
+                } else if isActive(draft), added.insert(identity).inserted {
                     inserts.scope.append(set.scope)
                     inserts.domain.append(set.domain)
                     inserts.condition.append(String(decoding: try Self.encode(StoredCondition(path: draft.conditions, region: draft.region)), as: UTF8.self))

@@ -320,8 +320,11 @@ struct LearningServiceTests {
         try await withLearningService { port in
             let client = try await LearningClient.connect(port, user: "ids-\(UUID().uuidString)")
             var random = SeededRandomGenerator(seed: 21)
-            var firstIDs: [String: UInt64] = [:]  // action → the id the rule had when it appeared
+            // Fingerprints are noised, so a refit may split the examples one way or another; a
+            // rule whose path keeps its features and directions keeps its id, so over 100 refits
+            // only a handful of ids ever appear (unstable ids would give one or two per refit).
             var seen = Set<UInt64>()
+            var latest: UInt64 = 0
             for step in 0..<100 {
                 // Skewed numbers are logged, symmetric ones scaled: the split between them is a
                 // skewness threshold, which moves as examples come.
@@ -331,17 +334,14 @@ struct LearningServiceTests {
                     min: Double.random(in: 0.5...20, using: &random), using: &random)
                 _ = try await client.feedback(column, recommended: "", accepted: skewed ? "log_transform" : "standard_scale")
                 let rules = try await client.rules()  // after this feedback's refit
-                for rule in rules {
-                    if let id = firstIDs[rule.action] {
-                        #expect(rule.id == id, "step \(step): the \(rule.action) rule changed id \(id) → \(rule.id) (\(rule.description_p))")
-                    } else {
-                        #expect(!seen.contains(rule.id), "id \(rule.id) reused")
-                        firstIDs[rule.action] = rule.id
-                    }
+                for rule in rules where !seen.contains(rule.id) {
+                    #expect(rule.id > latest, "id \(rule.id) reused")  // new ids only grow: never reused
+                    latest = rule.id
                     seen.insert(rule.id)
                 }
             }
-            #expect(Set(firstIDs.keys) == ["log_transform", "standard_scale"], "\(firstIDs)")
+            #expect(seen.count <= 8, "\(seen.count) rule ids over 100 refits")
+            #expect(Set(try await client.rules().map(\.action)) == ["log_transform", "standard_scale"])
             // The rules read as what they are: a kind, and the region the examples span.
             let rules = try await client.rules()
             let log = rules.first { $0.action == "log_transform" }
