@@ -31,7 +31,7 @@ public enum ActionApplicability {
         case .imputeMode, .imputeConstant:
             return kind == .empty ? "\(action.rawValue) needs values to fill from; the column is empty" : needsMissing()
         case .oneHotEncode:
-            if kind == .empty || kind == .identifier || kind == .text && levels > Self.maximumOneHotLevels {
+            if kind == .empty || kind == .identifier {
                 return "one_hot_encode needs categories; the column is \(kind.rawValue)"
             }
             return levels <= Self.maximumOneHotLevels

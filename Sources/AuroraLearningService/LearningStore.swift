@@ -162,7 +162,7 @@ struct LearningStore: Sendable {
                 guard let id = row[0] else { return nil }
                 let stored = row[9].flatMap(StoredCondition.decode)
                 return Existing(
-                    id: id, identity: "\(row[1] ?? "")|\(row[2] ?? "")|\(row[3] ?? "")|\(row[4] ?? "")", text: row[3] ?? "",
+                    id: id, identity: Self.identity(scope: row[1] ?? "", domain: row[2] ?? "", text: row[3] ?? "", action: row[4] ?? ""), text: row[3] ?? "",
                     shape: stored.map { Self.shape(scope: row[1] ?? "", domain: row[2] ?? "", action: row[4] ?? "", path: $0.path) } ?? "",
                     alpha: Double(row[5] ?? "") ?? -1, beta: Double(row[6] ?? "") ?? -1, support: Int(row[7] ?? "") ?? -1, active: row[8] == "t",
                     stored: stored)
@@ -198,7 +198,7 @@ struct LearningStore: Sendable {
             // rule with a new shape is new.
             var unmatched: [(set: RuleSet, draft: RuleDraft)] = []
             for (set, draft) in drafts {
-                let identity = "\(set.scope)|\(set.domain)|\(draft.conditionText)|\(draft.action.rawValue)"
+                let identity = Self.identity(scope: set.scope, domain: set.domain, text: draft.conditionText, action: draft.action.rawValue)
                 if let row = byIdentity[identity], !keep.contains(row.id) {
                     try update(row, draft, text: draft.conditionText)
                 } else if byIdentity[identity] == nil {
@@ -207,7 +207,7 @@ struct LearningStore: Sendable {
             }
             for (set, draft) in unmatched {
                 let text = draft.conditionText
-                let identity = "\(set.scope)|\(set.domain)|\(text)|\(draft.action.rawValue)"
+                let identity = Self.identity(scope: set.scope, domain: set.domain, text: text, action: draft.action.rawValue)
                 // Two leaves can read alike: one rule for them (the text is unique per user).
                 guard !added.contains(identity) else { continue }
                 let shape = Self.shape(scope: set.scope, domain: set.domain, action: draft.action.rawValue, path: draft.conditions)
@@ -253,6 +253,11 @@ struct LearningStore: Sendable {
                     [user] + [inserts.scope, inserts.domain, inserts.condition, inserts.text, inserts.action, inserts.alpha, inserts.beta, inserts.support].map(Self.textArray))
             }
         }
+    }
+
+    /// What identifies a rule across refits, as the unique index `rules_identity` does.
+    static func identity(scope: String, domain: String, text: String, action: String) -> String {
+        "\(scope)|\(domain)|\(text)|\(action)"
     }
 
     /// What identifies a rule whose thresholds moved: its scope, domain, action and the features

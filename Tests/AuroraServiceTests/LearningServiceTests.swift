@@ -794,3 +794,20 @@ struct LearningStoreLiteralTests {
     }
 }
 
+
+/// `rules.condition` as refits write it (path and region) and as rules stored before regions
+/// hold it (the path alone, an array); anything else is no condition, never a crash.
+@Suite("Stored rule conditions")
+struct StoredConditionTests {
+    @Test func bothFormsAreRead() throws {
+        let path = [RuleCondition(feature: 7, threshold: 1.5, above: true)]
+        let region = [RuleCondition(feature: 0, threshold: 1.5, above: false)]
+        let written = String(decoding: try JSONEncoder().encode(StoredCondition(path: path, region: region)), as: UTF8.self)
+        #expect(StoredCondition.decode(written) == StoredCondition(path: path, region: region))
+        #expect(StoredCondition.decode(#"[{"feature": 7, "threshold": 1.5, "above": true}]"#) == StoredCondition(path: path, region: []))
+        #expect(StoredCondition.decode(#"{"bucket": "numeric|m0"}"#) == nil)
+        #expect(StoredCondition.decode("not json") == nil)
+        let legacy = LearningStore.rule(["5", "user", "", #"[{"feature": 7, "threshold": 1.5, "above": true}]"#, "stored text", "log_transform", "4", "1", "3"])
+        #expect(legacy?.conditions == path && legacy?.conditionText == RuleDraft.describe(path))
+    }
+}

@@ -28,21 +28,9 @@ struct ExactDistinct: Sendable {
             var count = self.count
             let limit = self.limit
             next = self.slots.withUnsafeMutableBufferPointer { slots in
-                let mask = slots.count - 1
                 var index = next
                 while index < hashes.count, (count + 1) * 2 <= slots.count, count <= limit {
-                    let key = hashes[index] | 1
-                    var position = Int(truncatingIfNeeded: key >> 32) & mask
-                    while true {
-                        let slot = slots[position]
-                        if slot == key { break }
-                        if slot == 0 {
-                            slots[position] = key
-                            count += 1
-                            break
-                        }
-                        position = (position + 1) & mask
-                    }
+                    if Self.place(hashes[index] | 1, in: slots) { count += 1 }
                     index += 1
                 }
                 return index
@@ -52,31 +40,30 @@ struct ExactDistinct: Sendable {
         if !self.isExact { self.slots = [] }
     }
 
+    /// Puts `key` in its slot unless it is there already; true when it was added. The table must
+    /// have a free slot.
     @inline(__always)
-    private mutating func insert(_ key: UInt64) {
-        if (self.count + 1) * 2 > self.slots.count { self.grow() }
-        let mask = self.slots.count - 1
+    private static func place(_ key: UInt64, in slots: UnsafeMutableBufferPointer<UInt64>) -> Bool {
+        let mask = slots.count - 1
         // The hash's high bits pick the slot (its low bit is forced to 1).
         var position = Int(truncatingIfNeeded: key >> 32) & mask
-        let added: Bool = self.slots.withUnsafeMutableBufferPointer { slots in
-            while true {
-                let slot = slots[position]
-                if slot == key { return false }
-                if slot == 0 {
-                    slots[position] = key
-                    return true
-                }
-                position = (position + 1) & mask
+        while true {
+            let slot = slots[position]
+            if slot == key { return false }
+            if slot == 0 {
+                slots[position] = key
+                return true
             }
+            position = (position + 1) & mask
         }
-        if added { self.count += 1 }
     }
 
     private mutating func grow() {
         let old = self.slots
         self.slots = [UInt64](repeating: 0, count: max(16, old.count * 2))
-        self.count = 0
-        for key in old where key != 0 { self.insert(key) }
+        self.slots.withUnsafeMutableBufferPointer { slots in
+            for key in old where key != 0 { _ = Self.place(key, in: slots) }
+        }
     }
 
     mutating func merge(_ other: ExactDistinct) {
@@ -86,12 +73,7 @@ struct ExactDistinct: Sendable {
             self.slots = []
             return
         }
-        for key in other.slots where key != 0 {
-            self.insert(key)
-            if self.count > self.limit {
-                self.slots = []
-                return
-            }
-        }
+        // The other table's keys are hashes with their low bit set already: added like a batch.
+        other.slots.filter { $0 != 0 }.withUnsafeBufferPointer { self.add(hashes: $0) }
     }
 }
