@@ -197,8 +197,18 @@ public enum DialectSniffer {
             if missingMarkers.isMissing(bytes) { return true }
             if NumberParser.parse(bytes, style: .point) != nil || NumberParser.parse(bytes, style: .comma) != nil { return true }
             if BooleanParser.parse(bytes) != nil || DateParser.parse(bytes) != nil { return true }
-            return Self.isPlainText(bytes, dialect: dialect)
+            return Self.isPlainText(bytes, dialect: dialect) || Self.isURL(bytes)
         }
+    }
+
+    /// `scheme://` then no space: a link, whose `/` and `:` are not the debris of a wrong split
+    /// (a column of URLs would otherwise make `/` look like the delimiter).
+    static func isURL(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index < bytes.count, case UInt8(ascii: "a")...UInt8(ascii: "z") = bytes[index] { index += 1 }
+        guard index >= 2, index + 3 < bytes.count, bytes[index] == UInt8(ascii: ":"), bytes[index + 1] == UInt8(ascii: "/"),
+              bytes[index + 2] == UInt8(ascii: "/") else { return false }
+        return !bytes[(index + 3)...].contains { $0 <= UInt8(ascii: " ") || $0 == UInt8(ascii: "\"") }
     }
 
     /// Words, digits, spaces and the punctuation of ordinary prose and codes. The dialect's own
@@ -240,41 +250,17 @@ public enum DialectSniffer {
         let table = Array(chosen.rows[min(chosen.start, chosen.rows.count)...])
         let skipped = overrides.skipLines ?? (table.first.map { $0.line - 1 } ?? 0)
         var reasons: [String] = []
-        // Header: vote column by column.
+        // Header: the first row compared with the rows below it.
         var header = true
         var headerReason = "first row taken as the header"
         if let fixed = overrides.header {
             header = fixed
             headerReason = "header \(fixed ? "on" : "off") as asked"
         } else if let first = table.first {
-            let body = table.dropFirst().filter { Self.fits($0, columns) }
-            var votes = 0
-            var evidence: [String] = []
-            for column in 0..<min(columns, first.fields.count) {
-                let name = first.fields[column]
-                let nameKind = Self.kind(name, missingMarkers: missingMarkers)
-                let kinds = body.compactMap { column < $0.fields.count ? Self.kind($0.fields[column], missingMarkers: missingMarkers) : nil }.filter { $0 != .missing }
-                guard let bodyKind = Self.majority(kinds) else { continue }
-                if bodyKind != .text {
-                    if nameKind == bodyKind {
-                        votes -= 2
-                    } else if nameKind == .text {
-                        votes += 2
-                        if evidence.count < 2 { evidence.append("column \(column + 1) holds \(bodyKind)s under a text cell") }
-                    }
-                }
-                if nameKind == .number || nameKind == .date { votes -= 1 }
-            }
-            let names = first.fields.filter { !$0.isEmpty }
-            if Set(names).count < names.count { votes -= 1 }
-            if votes < 0 || (votes == 0 && first.fields.contains { Self.kind($0, missingMarkers: missingMarkers) == .number || Self.kind($0, missingMarkers: missingMarkers) == .date }) {
-                header = false
-                headerReason = "first row looks like data (typed values where the header would have names)"
-            } else if votes > 0 {
-                headerReason = "first row is a header: " + evidence.joined(separator: "; ")
-            } else {
-                headerReason = "first row taken as the header (all columns are text, no evidence against)"
-            }
+            let body = table.dropFirst().filter { Self.fits($0, columns) }.map(\.fields)
+            let decision = HeaderDetector.decide(first: first.fields, body: body, columns: columns, missingMarkers: missingMarkers)
+            header = decision.header
+            headerReason = decision.reason
         }
         reasons.append(headerReason)
         // Names.
