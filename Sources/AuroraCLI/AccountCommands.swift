@@ -57,6 +57,9 @@ struct FeedbackCommand: AsyncParsableCommand {
     @Option(name: .customLong("correct"), help: "COLUMN=ACTION: the action that should have been recommended (repeatable).")
     var corrections: [String] = []
 
+    @Flag(name: .customLong("accept-rest"), help: "Accept every column not named by --accept or --correct that has no verdict yet.")
+    var acceptRest = false
+
     @Flag(help: "Print JSON.")
     var json = false
 
@@ -67,6 +70,7 @@ struct FeedbackCommand: AsyncParsableCommand {
         try await reportingErrors {
             var request = Aurora_Gateway_V1_FeedbackRequest()
             request.analysisID = self.analysisID
+            request.acceptRest = self.acceptRest
             for column in self.accepted {
                 var verdict = Aurora_Gateway_V1_ColumnVerdict()
                 verdict.column = column
@@ -85,16 +89,30 @@ struct FeedbackCommand: AsyncParsableCommand {
                 verdict.action = action
                 request.verdicts.append(verdict)
             }
-            guard !request.verdicts.isEmpty else { throw ValidationError("give at least one --accept COLUMN or --correct COLUMN=ACTION") }
+            guard !request.verdicts.isEmpty || self.acceptRest else {
+                throw ValidationError("give at least one --accept COLUMN, --correct COLUMN=ACTION or --accept-rest")
+            }
             let response = try await self.connection.withClient { client in
                 try await client.unary(GatewayAPI.feedback, request, options: self.connection.callOptions)
             }
+            let unanswered = response.unanswered.first { $0.analysisID == self.analysisID }?.columnIndexes ?? []
             if self.json {
-                try JSONOutput.print(["stored": response.stored, "duplicates": response.duplicates])
+                try JSONOutput.print(["stored": response.stored, "duplicates": response.duplicates, "unanswered_columns": unanswered.map { Int($0) }])
             } else {
                 print("recorded \(response.stored) verdict(s)" + (response.duplicates > 0 ? "; \(response.duplicates) already recorded earlier" : ""))
+                if !unanswered.isEmpty { print(Self.unansweredAdvice(unanswered, analysisID: self.analysisID)) }
             }
         }
+    }
+}
+
+extension FeedbackCommand {
+    /// Which columns still have no verdict, and how to give them one.
+    static func unansweredAdvice(_ columns: [UInt32], analysisID: String) -> String {
+        let shown = columns.prefix(20).map(String.init).joined(separator: ", ") + (columns.count > 20 ? ", … (\(columns.count) in all)" : "")
+        let noun = columns.count == 1 ? "column \(shown) has" : "\(columns.count) columns have"
+        return "\(noun) no verdict yet\(columns.count == 1 ? "" : " (\(shown))"); a column without one teaches AURORA nothing. "
+            + "If their recommendations are right: aurora feedback \(analysisID) --accept-rest"
     }
 }
 

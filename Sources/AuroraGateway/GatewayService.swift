@@ -238,8 +238,8 @@ public final class GatewayService: Sendable {
 
     func feedback(_ request: Aurora_Gateway_V1_FeedbackRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_FeedbackResponse {
         let user = try self.admit(context)
-        guard !request.verdicts.isEmpty || !request.items.isEmpty else {
-            throw RPCError(.invalidArgument, "feedback needs at least one verdict (accept or correct a column)")
+        guard !request.verdicts.isEmpty || !request.items.isEmpty || request.acceptRest else {
+            throw RPCError(.invalidArgument, "feedback needs at least one verdict (accept or correct a column, or accept the rest)")
         }
         guard request.verdicts.isEmpty || !request.analysisID.isEmpty else {
             throw RPCError(.invalidArgument, "verdicts need the analysis_id they refer to")
@@ -249,6 +249,7 @@ public final class GatewayService: Sendable {
         for index in checked.items.indices where checked.items[index].hasStats { checked.items[index].stats.topValues = [] }
         try RequestValidation.check(checked, maximumItems: self.configuration.maximumColumns)
         var forwarded = Aurora_Learning_V1_FeedbackRequest()
+        if request.acceptRest { forwarded.acceptRestOfAnalysis = request.analysisID }
         for verdict in request.verdicts {
             var item = Aurora_Learning_V1_FeedbackItem()
             item.analysisID = request.analysisID

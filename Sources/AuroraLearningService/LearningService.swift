@@ -207,17 +207,29 @@ public final class LearningService: Sendable {
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         var pending: [PendingFeedback] = []
         var analyses: [String: [LearningStore.AnalysedColumn]] = [:]
+        /// Analysis id -> the column indexes this request gives a verdict on.
+        var named: [String: Set<Int>] = [:]
+        func columns(of analysisID: String) async throws -> [LearningStore.AnalysedColumn] {
+            if let known = analyses[analysisID] { return known }
+            guard analyses.count < 16 else { throw RPCError(.invalidArgument, "feedback names more than 16 analyses") }
+            let columns = try await Self.mapStore { try await self.store.analysedColumns(user: user, analysisID: analysisID) }
+            guard !columns.isEmpty else {
+                throw RPCError(.notFound, "analysis \(analysisID) is unknown or has expired (analyses are kept \(self.configuration.analysisLifetimeHours) hours)")
+            }
+            analyses[analysisID] = columns
+            return columns
+        }
+        func accepting(_ column: LearningStore.AnalysedColumn, as action: String, feedbackID: String, analysisID: String) -> PendingFeedback {
+            named[analysisID, default: []].insert(column.columnIndex)
+            return PendingFeedback(
+                user: user, feedbackID: feedbackID.isEmpty ? "analysis:\(analysisID):\(column.columnIndex)" : feedbackID,
+                domain: column.domain, features: column.features, bucket: column.bucket, recommended: column.action,
+                accepted: action, recommendationID: column.recommendationID, epsilon: 0, builtin: column.builtin)
+        }
         for (index, item) in request.items.enumerated() {
             if !item.analysisID.isEmpty {
                 // A column of an earlier analysis: its fingerprint was noised (and paid for) then.
-                if analyses[item.analysisID] == nil {
-                    guard analyses.count < 16 else { throw RPCError(.invalidArgument, "feedback names more than 16 analyses") }
-                    analyses[item.analysisID] = try await Self.mapStore { try await self.store.analysedColumns(user: user, analysisID: item.analysisID) }
-                }
-                let columns = analyses[item.analysisID] ?? []
-                guard !columns.isEmpty else {
-                    throw RPCError(.notFound, "analysis \(item.analysisID) is unknown or has expired (analyses are kept \(self.configuration.analysisLifetimeHours) hours)")
-                }
+                let columns = try await columns(of: item.analysisID)
                 let byKey = item.columnKey.isEmpty ? nil : columns.first { $0.columnKey == item.columnKey }
                 let byIndex = item.hasColumnIndex ? columns.first { $0.columnIndex == Int(item.columnIndex) } : nil
                 guard let column = byKey ?? byIndex else {
@@ -229,10 +241,7 @@ public final class LearningService: Sendable {
                 guard let accepted = Action(rawValue: verdict) else {
                     throw RPCError(.invalidArgument, "items[\(index)].accepted_action: unknown action '\(verdict)'; actions are \(Self.actionNames)")
                 }
-                pending.append(PendingFeedback(
-                    user: user, feedbackID: item.feedbackID.isEmpty ? "analysis:\(item.analysisID):\(column.columnIndex)" : item.feedbackID,
-                    domain: column.domain, features: column.features, bucket: column.bucket, recommended: column.action,
-                    accepted: accepted.rawValue, recommendationID: column.recommendationID, epsilon: 0, builtin: column.builtin))
+                pending.append(accepting(column, as: accepted.rawValue, feedbackID: item.feedbackID, analysisID: item.analysisID))
                 continue
             }
             guard let accepted = Action(rawValue: item.acceptedAction) else {
@@ -249,10 +258,20 @@ public final class LearningService: Sendable {
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
                 epsilon: self.configuration.epsilon, builtin: BuiltinChoice(stats)))
         }
+        // "The rest is right": every column without a verdict, and not named above, accepted.
+        let rest = request.acceptRestOfAnalysis
+        if !rest.isEmpty {
+            for column in try await columns(of: rest) where !column.answered && named[rest]?.contains(column.columnIndex) != true {
+                pending.append(accepting(column, as: column.action, feedbackID: "", analysisID: rest))
+            }
+        }
+        guard pending.count <= self.configuration.maximumColumns else {
+            throw RPCError(.invalidArgument, "items and the accepted rest are \(pending.count) verdicts; at most \(self.configuration.maximumColumns) per call")
+        }
         // Outcomes are set on logged recommendations: the rows must be written first.
         if pending.contains(where: { $0.recommendationID != 0 }) { await self.recommendationLog.flush() }
         // Acknowledged only after the COMMIT that holds these items.
-        let flags = try await Self.mapStore { try await self.batcher.submit(pending) }
+        let flags = pending.isEmpty ? [] : try await Self.mapStore { try await self.batcher.submit(pending) }
         let stored = flags.filter { $0 }.count
         for (item, isNew) in zip(pending, flags) where isNew {
             if item.accepted == item.recommended { self.metrics.accepted.increment() } else { self.metrics.corrected.increment() }
@@ -270,6 +289,14 @@ public final class LearningService: Sendable {
         var response = Aurora_Learning_V1_FeedbackResponse()
         response.stored = UInt32(stored)
         response.duplicates = UInt32(flags.count - stored)
+        for (analysisID, columns) in analyses.sorted(by: { $0.key < $1.key }) {
+            let left = columns.filter { !$0.answered && named[analysisID]?.contains($0.columnIndex) != true }
+            guard !left.isEmpty else { continue }
+            var unanswered = Aurora_Learning_V1_UnansweredColumns()
+            unanswered.analysisID = analysisID
+            unanswered.columnIndexes = left.map { UInt32($0.columnIndex) }
+            response.unanswered.append(unanswered)
+        }
         return response
     }
 

@@ -66,6 +66,7 @@ public enum RequestValidation {
         guard request.items.count <= maximumItems else {
             throw Self.refuse("items", "has \(request.items.count) items; at most \(maximumItems) per call")
         }
+        try Self.text(request.acceptRestOfAnalysis, "accept_rest_of_analysis", maximumBytes: Self.maximumAnalysisIDBytes)
         for (index, item) in request.items.enumerated() { try Self.check(item, at: "items[\(index)]") }
     }
 
@@ -76,6 +77,9 @@ public enum RequestValidation {
             throw Self.refuse("verdicts", "and items are \(total); at most \(maximumItems) per call")
         }
         try Self.text(request.analysisID, "analysis_id", maximumBytes: Self.maximumAnalysisIDBytes)
+        if request.acceptRest && request.analysisID.isEmpty {
+            throw Self.refuse("accept_rest", "needs the analysis_id whose other columns it accepts")
+        }
         for (index, verdict) in request.verdicts.enumerated() {
             // Only hashed, never stored as it is: any name a file may hold.
             guard (1...Self.maximumVerdictColumnBytes).contains(verdict.column.utf8.count) else {

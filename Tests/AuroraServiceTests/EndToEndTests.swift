@@ -75,6 +75,8 @@ extension LearningServiceTests {
                     ["feedback", analysisID, "--correct", "income=keep", "--accept", "segment", "--accept", "3"], token: token)
                 #expect(feedback.status == 0, "aurora feedback failed: \(feedback.errors)")
                 #expect(feedback.output.contains("recorded 3"), "\(feedback.output) \(feedback.errors)")
+                // customer_id got no verdict: the CLI says so and how to accept it.
+                #expect(feedback.output.contains("column 0 has no verdict yet") && feedback.output.contains("--accept-rest"), "\(feedback.output)")
                 let next = try self.analyzeJSON(system, try self.writeFile(SimilarFiles.customers(seed: UInt64(seed)), in: system, name: "s\(seed).csv"), token: token)
                 analysisID = next["analysis_id"] as! String
                 if seed == 4 {
@@ -91,13 +93,19 @@ extension LearningServiceTests {
             // Unknown columns and analyses are explained.
             let unknown = try system.aurora(["feedback", analysisID, "--accept", "no_such_column"], token: token)
             #expect(unknown.status != 0 && unknown.errors.contains("no such column"))
+            // "The rest is right": the three columns without a verdict are accepted, income's stays.
+            let rest = try system.aurora(["feedback", analysisID, "--accept-rest", "--json"], token: token)
+            let restObject = try JSONSerialization.jsonObject(with: Data(rest.output.utf8)) as? [String: Any] ?? [:]
+            #expect(restObject["stored"] as? Int == 3 && restObject["unanswered_columns"] as? [Int] == [], "\(rest.output) \(rest.errors)")
+            let restAgain = try system.aurora(["feedback", analysisID, "--accept-rest"], token: token)
+            #expect(restAgain.output.contains("recorded 0") && !restAgain.output.contains("no verdict"), "\(restAgain.output)")
 
             let rules = try system.aurora(["rules", "--json"], token: token)
             let ruleList = (try JSONSerialization.jsonObject(with: Data(rules.output.utf8)) as? [String: Any])?["rules"] as? [[String: Any]] ?? []
             #expect(ruleList.contains { $0["action"] as? String == "keep" }, "\(rules.output)")
             let stats = try system.aurora(["stats", "--json"], token: token)
             let statsObject = try JSONSerialization.jsonObject(with: Data(stats.output.utf8)) as? [String: Any] ?? [:]
-            #expect(statsObject["feedback"] as? Int == 10)
+            #expect(statsObject["feedback"] as? Int == 13)
             #expect((statsObject["epsilon_spent"] as? Double ?? 0) > 0)
 
             // The readable table names the analysis and the action.
@@ -105,7 +113,7 @@ extension LearningServiceTests {
             #expect(table.status == 0 && table.output.contains("analysis an_") && table.output.contains("income"))
 
             let forget = try system.aurora(["forget", "--yes"], token: token)
-            #expect(forget.status == 0 && forget.output.contains("deleted 10 feedback records"))
+            #expect(forget.status == 0 && forget.output.contains("deleted 13 feedback records"))
         }
 
         @Test func badTokensAreRefusedWithAClearStatus() async throws {

@@ -153,6 +153,10 @@ public nonisolated struct Aurora_Gateway_V1_FeedbackRequest: Sendable {
   /// Callers that brought their own statistics (Recommend) send complete items instead.
   public var items: [Aurora_Learning_V1_FeedbackItem] = []
 
+  /// Accept the recommendation of every column of analysis_id that has no verdict yet and is not
+  /// named in verdicts. The response lists the columns still without a verdict.
+  public var acceptRest: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -344,7 +348,7 @@ nonisolated extension Aurora_Gateway_V1_ColumnVerdict: SwiftProtobuf.Message, Sw
 
 nonisolated extension Aurora_Gateway_V1_FeedbackRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}verdicts\0\u{1}items\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}verdicts\0\u{1}items\0\u{3}accept_rest\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -355,6 +359,7 @@ nonisolated extension Aurora_Gateway_V1_FeedbackRequest: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
       case 2: try { try decoder.decodeRepeatedMessageField(value: &self.verdicts) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.acceptRest) }()
       default: break
       }
     }
@@ -370,6 +375,9 @@ nonisolated extension Aurora_Gateway_V1_FeedbackRequest: SwiftProtobuf.Message, 
     if !self.items.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 3)
     }
+    if self.acceptRest != false {
+      try visitor.visitSingularBoolField(value: self.acceptRest, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -377,6 +385,7 @@ nonisolated extension Aurora_Gateway_V1_FeedbackRequest: SwiftProtobuf.Message, 
     if lhs.analysisID != rhs.analysisID {return false}
     if lhs.verdicts != rhs.verdicts {return false}
     if lhs.items != rhs.items {return false}
+    if lhs.acceptRest != rhs.acceptRest {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

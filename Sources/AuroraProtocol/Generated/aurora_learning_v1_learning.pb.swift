@@ -175,6 +175,25 @@ public nonisolated struct Aurora_Learning_V1_FeedbackRequest: Sendable {
 
   public var items: [Aurora_Learning_V1_FeedbackItem] = []
 
+  /// An analysis id: every column of it that has no verdict yet and is not named in items is
+  /// accepted as recommended (what a user means by "the rest is right").
+  public var acceptRestOfAnalysis: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Columns of an analysis that still have no verdict, zero-based.
+public nonisolated struct Aurora_Learning_V1_UnansweredColumns: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var analysisID: String = String()
+
+  public var columnIndexes: [UInt32] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -189,6 +208,10 @@ public nonisolated struct Aurora_Learning_V1_FeedbackResponse: Sendable {
   public var stored: UInt32 = 0
 
   public var duplicates: UInt32 = 0
+
+  /// For each analysis this request gave verdicts on: the columns left without one after it
+  /// (omitted when every column has a verdict).
+  public var unanswered: [Aurora_Learning_V1_UnansweredColumns] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -606,7 +629,7 @@ nonisolated extension Aurora_Learning_V1_FeedbackItem: SwiftProtobuf.Message, Sw
 
 nonisolated extension Aurora_Learning_V1_FeedbackRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0\u{3}accept_rest_of_analysis\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -615,6 +638,7 @@ nonisolated extension Aurora_Learning_V1_FeedbackRequest: SwiftProtobuf.Message,
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.acceptRestOfAnalysis) }()
       default: break
       }
     }
@@ -624,11 +648,50 @@ nonisolated extension Aurora_Learning_V1_FeedbackRequest: SwiftProtobuf.Message,
     if !self.items.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
     }
+    if !self.acceptRestOfAnalysis.isEmpty {
+      try visitor.visitSingularStringField(value: self.acceptRestOfAnalysis, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_FeedbackRequest, rhs: Aurora_Learning_V1_FeedbackRequest) -> Bool {
     if lhs.items != rhs.items {return false}
+    if lhs.acceptRestOfAnalysis != rhs.acceptRestOfAnalysis {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Learning_V1_UnansweredColumns: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".UnansweredColumns"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{3}column_indexes\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
+      case 2: try { try decoder.decodeRepeatedUInt32Field(value: &self.columnIndexes) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.analysisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.analysisID, fieldNumber: 1)
+    }
+    if !self.columnIndexes.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.columnIndexes, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Learning_V1_UnansweredColumns, rhs: Aurora_Learning_V1_UnansweredColumns) -> Bool {
+    if lhs.analysisID != rhs.analysisID {return false}
+    if lhs.columnIndexes != rhs.columnIndexes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -636,7 +699,7 @@ nonisolated extension Aurora_Learning_V1_FeedbackRequest: SwiftProtobuf.Message,
 
 nonisolated extension Aurora_Learning_V1_FeedbackResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stored\0\u{1}duplicates\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stored\0\u{1}duplicates\0\u{1}unanswered\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -646,6 +709,7 @@ nonisolated extension Aurora_Learning_V1_FeedbackResponse: SwiftProtobuf.Message
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.stored) }()
       case 2: try { try decoder.decodeSingularUInt32Field(value: &self.duplicates) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.unanswered) }()
       default: break
       }
     }
@@ -658,12 +722,16 @@ nonisolated extension Aurora_Learning_V1_FeedbackResponse: SwiftProtobuf.Message
     if self.duplicates != 0 {
       try visitor.visitSingularUInt32Field(value: self.duplicates, fieldNumber: 2)
     }
+    if !self.unanswered.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.unanswered, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_FeedbackResponse, rhs: Aurora_Learning_V1_FeedbackResponse) -> Bool {
     if lhs.stored != rhs.stored {return false}
     if lhs.duplicates != rhs.duplicates {return false}
+    if lhs.unanswered != rhs.unanswered {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
