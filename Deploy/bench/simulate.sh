@@ -11,6 +11,8 @@
 #             (aurora-sim-adapter --via-cli; simulate.py --external-source). results-e2e.json.
 # both        direct, then end to end; prints the two curves' figures side by side.
 # --feedback corrections: the user only answers wrong recommendations (file names get -corrections).
+# Each run also writes RESULTS.trace.jsonl: per verdict the column, the recommendation and the
+# user's answer, in order (same seed, same order: `direct` and `end-to-end` compare line by line).
 # Settings: AURORA_SIM_WORK (default $TMPDIR/aurora-sim: venv, data, results), AURORA_SIM_BUILD=0
 # (use the built binaries), AURORA_SIM_SCRATCH (build the adapter there, e.g. .build-sim; the daemons
 # and the CLI always come from .build/release, as local.sh starts them).
@@ -87,6 +89,7 @@ run_direct() { # run_direct OUT [EXTERNAL_NAME]
   service=$!
   for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
   (cd "$simulate" && SIM_DATA="$work/data" AURORA_LEARNING_ADDRESS=127.0.0.1:$port AURORA_INTERNAL_SECRET=$secret \
+    AURORA_SIM_TRACE="${1%.json}.trace.jsonl" \
     "$venv/bin/python" simulate.py --recommenders static seed knn tree external --n-columns "$columns" --seeds $seeds \
       --feedback "$feedback" --external-cmd "$adapter" ${2:+--external-name "$2"} --user-prefix "$stamp-" --out "$1")
   kill "$service" 2>/dev/null || true; wait "$service" 2>/dev/null || true; service=""
@@ -114,7 +117,7 @@ run_e2e() { # run_e2e OUT RECOMMENDERS...
   cp "$release/aurora" "$dir/aurora"
   echo "end to end: gateway 127.0.0.1:$base, logs in $dir" >&2
   (cd "$simulate" && SIM_DATA="$work/data" AURORA_GATEWAY=127.0.0.1:$base AURORA_LOCAL_DIR=$dir \
-    AURORA_SIM_TOKEN_COMMAND="$root/Deploy/scripts/local.sh token" \
+    AURORA_SIM_TOKEN_COMMAND="$root/Deploy/scripts/local.sh token" AURORA_SIM_TRACE="${out%.json}.trace.jsonl" \
     "$venv/bin/python" simulate.py --recommenders "$@" external --n-columns "$columns" --seeds $seeds \
       --feedback "$feedback" --external-cmd "$adapter --via-cli $dir/aurora" --external-source --external-allow-unknown \
       --external-name aurora-e2e --user-prefix "$stamp-e2e-" --out "$out") 2>&1 | tee "$out.log" >&2

@@ -28,6 +28,8 @@ struct CLIAdapter {
     /// The last analysed column per user, for the feedback that follows its recommend.
     var pending: [String: (analysisID: String, column: String, file: String)] = [:]
     var counters: [String: Int] = [:]
+    /// The last recommendation per user, for AURORA_SIM_TRACE.
+    var recommended: [String: [String: Any]] = [:]
 
     /// The mode's settings from the command line, or nil when the adapter runs in direct mode.
     static func parse(_ arguments: [String]) -> CLIAdapter? {
@@ -109,10 +111,12 @@ struct CLIAdapter {
         self.pending[user] = (analysisID, try Self.columnReference(index: wanted, name: name, columns: columns, file: file), file)
         var reply: [String: Any] = ["action": action]
         for key in ["confidence", "source", "explanation"] { reply[key] = recommendation[key] }
+        self.recommended[user] = reply
         return reply
     }
 
     mutating func feedback(user: String, request: [String: Any]) throws -> [String: Any] {
+        SimAdapter.traceVerdict(user: user, request: request, recommendation: self.recommended.removeValue(forKey: user))
         guard let entry = self.pending.removeValue(forKey: user) else {
             // Its recommend failed (already counted and reported): nothing to give feedback on.
             self.counters["feedback_skipped", default: 0] += 1

@@ -24,6 +24,7 @@ struct SimAdapter {
         configuration.clientName = "aurora-sim-adapter"
         let connection = try await RPCConnection.connect(host: String(address[..<colon]), port: port, configuration: configuration)
         var counter = 0
+        var recommended: [String: [String: Any]] = [:]
         while let line = readLine() {
             guard let request = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
                 Self.reply(["error": "not a JSON object"])
@@ -37,8 +38,14 @@ struct SimAdapter {
                     var message = Aurora_Learning_V1_RecommendRequest()
                     message.batch.columns = [Self.statistics(request["column"] as? [String: Any] ?? [:])]
                     let recommendation = try await connection.unary(LearningAPI.recommend, message, options: options).recommendations[0]
-                    Self.reply(["action": recommendation.action, "confidence": recommendation.confidence, "source": recommendation.source, "explanation": recommendation.explanation])
+                    let reply: [String: Any] = [
+                        "action": recommendation.action, "confidence": recommendation.confidence, "source": recommendation.source,
+                        "explanation": recommendation.explanation,
+                    ]
+                    recommended[user] = reply
+                    Self.reply(reply)
                 case "feedback":
+                    Self.traceVerdict(user: user, request: request, recommendation: recommended.removeValue(forKey: user))
                     counter += 1
                     var item = Aurora_Learning_V1_FeedbackItem()
                     item.feedbackID = "sim-\(ProcessInfo.processInfo.processIdentifier)-\(counter)"
@@ -62,6 +69,23 @@ struct SimAdapter {
             }
         }
         await connection.close()
+    }
+
+    /// AURORA_SIM_TRACE=FILE: one JSON line per verdict (column, recommendation, the user's
+    /// answer), to compare two runs over the same column sequence column by column.
+    static let trace: FileHandle? = ProcessInfo.processInfo.environment["AURORA_SIM_TRACE"].flatMap { path in
+        FileManager.default.createFile(atPath: path, contents: nil)
+        return FileHandle(forWritingAtPath: path)
+    }
+
+    static func traceVerdict(user: String, request: [String: Any], recommendation: [String: Any]?) {
+        guard let trace else { return }
+        let column = request["column"] as? [String: Any] ?? [:]
+        var line: [String: Any] = ["user": user, "column": column["name"] ?? "", "accepted": request["accepted_action"] ?? ""]
+        if let source = request["source"] as? [String: Any] { line["dataset"] = source["dataset"] ?? "" }
+        for (key, value) in recommendation ?? [:] { line[key] = value }
+        guard let data = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys]) else { return }
+        trace.write(data + Data("\n".utf8))
     }
 
     static func reply(_ object: [String: Any]) {
