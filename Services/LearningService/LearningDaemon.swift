@@ -53,6 +53,9 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "Days the recommendation log keeps a row, at least the analysis lifetime [AURORA_LOG_RETENTION_DAYS, default 90].")
     var logRetentionDays: Int?
 
+    @Option(help: "Minutes between full recomputations of the shared rules (feedback refreshes its own buckets at once) [AURORA_SHARED_RULES_REFRESH_MINUTES, default 60].")
+    var sharedRulesRefreshMinutes: Int?
+
     @Option(help: "Feedback batches committing at once [AURORA_FEEDBACK_WRITERS, default 1].")
     var feedbackWriters: Int?
 
@@ -87,6 +90,8 @@ struct LearningDaemon: AsyncParsableCommand {
         guard (1...36_500).contains(service.logRetentionDays), service.logRetentionDays * 24 >= service.analysisLifetimeHours else {
             throw ValidationError("log-retention-days must be 1 to 36500 and cover the analysis lifetime (\(service.analysisLifetimeHours) hours)")
         }
+        let sharedRefresh = try Daemon.setting(self.sharedRulesRefreshMinutes, env: "AURORA_SHARED_RULES_REFRESH_MINUTES", default: 60)
+        guard (1...10_080).contains(sharedRefresh) else { throw ValidationError("shared-rules-refresh-minutes must be 1 to 10080 (a week)") }
         let refitDelay = try Daemon.setting(self.refitDelayMs, env: "AURORA_REFIT_DELAY_MS", default: 1000)
         guard (0...60_000).contains(refitDelay) else { throw ValidationError("refit-delay-ms must be 0 to 60000") }
         service.refitDelay = .milliseconds(refitDelay)
@@ -116,7 +121,7 @@ struct LearningDaemon: AsyncParsableCommand {
             logger: logger)
         let readiness = Readiness()
         readiness.set(ready: false, reason: Self.preparing)
-        let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger)
+        let maintenance = Maintenance(pool: pool, learning: learning, readiness: readiness, logger: logger, sharedRulesRefresh: .seconds(sharedRefresh * 60))
         // Stopped in reverse order: the server drains, maintenance stops, then `learning` writes
         // what its calls queued; the pool closes last.
         defer { pool.close() }
@@ -152,12 +157,14 @@ struct LearningDaemon: AsyncParsableCommand {
 }
 
 /// Background upkeep: readiness follows the database (probed every 5 seconds), the learned-rule
-/// gauges (every 30 seconds), and analyses past their lifetime lose their fingerprints (hourly).
+/// gauges (every 30 seconds), analyses past their lifetime lose their fingerprints (hourly), and
+/// the shared rules are recomputed from all votes (every `sharedRulesRefresh`).
 struct Maintenance: Service {
     let pool: PostgresPool
     let learning: LearningService
     let readiness: Readiness
     let logger: Logger
+    let sharedRulesRefresh: Duration
     let rulesActive = Gauge(label: "aurora_learning_rules_active")
     let rulesTotal = Gauge(label: "aurora_learning_rules")
 
@@ -165,6 +172,7 @@ struct Maintenance: Service {
         try? await cancelWhenGracefulShutdown {
             var lastExpiry = ContinuousClock.now - .seconds(3600)
             var lastCount = ContinuousClock.now - .seconds(30)
+            var lastSharedRefresh = ContinuousClock.now
             while true {
                 do throws(StoreError) {
                     _ = try await self.pool.execute("SELECT 1")
@@ -186,6 +194,10 @@ struct Maintenance: Service {
                 if ContinuousClock.now - lastExpiry >= .seconds(3600) {
                     lastExpiry = ContinuousClock.now
                     await self.learning.expireOldData()
+                }
+                if ContinuousClock.now - lastSharedRefresh >= self.sharedRulesRefresh {
+                    lastSharedRefresh = ContinuousClock.now
+                    await self.learning.refreshSharedRules()
                 }
                 try await Task.sleep(for: .seconds(5))
             }

@@ -125,7 +125,7 @@ struct RulesCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List your learned rules (the default).")
 
-        @Flag(help: "Include inactive rules.")
+        @Flag(help: "Also your inactive rules and the shared rules that apply to you (rules many users agree on).")
         var all = false
 
         @Flag(help: "Print JSON.")
@@ -138,6 +138,7 @@ struct RulesCommand: AsyncParsableCommand {
             try await reportingErrors {
                 var request = Aurora_Learning_V1_ListRulesRequest()
                 request.includeInactive = self.all
+                request.includeShared = self.all
                 let response = try await self.connection.withClient { client in
                     try await client.unary(GatewayAPI.rules, request, options: self.connection.callOptions)
                 }
@@ -155,8 +156,10 @@ struct RulesCommand: AsyncParsableCommand {
                     print("no learned rules yet: correct some recommendations with `aurora feedback`")
                 } else {
                     for rule in response.rules {
-                        let scope = rule.domain.isEmpty ? rule.scope : "\(rule.scope) \(rule.domain)"
-                        print("#\(rule.id)  [\(scope)\(rule.active ? "" : ", inactive")]  \(rule.description_p)")
+                        let shared = rule.scope == "global"
+                        let scope = shared ? "shared" : rule.domain.isEmpty ? rule.scope : "\(rule.scope) \(rule.domain)"
+                        let state = rule.active ? "" : shared ? ", disabled for you" : ", inactive"
+                        print("#\(rule.id)  [\(scope)\(state)]  \(rule.description_p)")
                     }
                 }
             }
@@ -164,9 +167,10 @@ struct RulesCommand: AsyncParsableCommand {
     }
 
     struct Disable: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "disable", abstract: "Stop a learned rule from being used.")
+        static let configuration = CommandConfiguration(
+            commandName: "disable", abstract: "Stop a rule from being used: one of yours, or a shared one for you alone.")
 
-        @Argument(help: "The rule id (from `aurora rules`).")
+        @Argument(help: "The rule id (from `aurora rules --all`).")
         var id: UInt64
 
         @OptionGroup(title: "Connection")

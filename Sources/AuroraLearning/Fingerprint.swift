@@ -115,6 +115,34 @@ public struct Fingerprint: Sendable, Equatable {
     static let skewnessEdges: [Double] = [-1, -0.5, 0.5, 1, 3]
     static let outlierEdges: [Double] = [0, 0.01, 0.05]
 
+    /// A bucket key ("numeric|m1|d2|s3|o0|pos") as a person reads it: "numeric columns, 0–5%
+    /// missing, distinct values 10–50% of rows, skewness 0.5 to 1, outliers ≤ 0%, all positive".
+    public static func describeBucket(_ key: String) -> String {
+        let parts = key.split(separator: "|").map(String.init)
+        guard let type = parts.first else { return key }
+        func level(_ prefix: Character) -> Int? { parts.dropFirst().lazy.compactMap { $0.first == prefix ? Int($0.dropFirst()) : nil }.first }
+        func span(_ level: Int, _ edges: [Double], percent: Bool, separator: String) -> String {
+            func show(_ value: Double) -> String {
+                percent ? "\(Self.plain(value * 100))%" : Self.plain(value)
+            }
+            if level <= 0 { return "≤ \(show(edges[0]))" }
+            if level >= edges.count { return "> \(show(edges[edges.count - 1]))" }
+            return "\(show(edges[level - 1]))\(separator)\(show(edges[level]))"
+        }
+        var clauses = ["\(type) columns"]
+        if let missing = level("m") { clauses.append(missing == 0 ? "no missing values" : "missing \(span(missing, Self.missingEdges, percent: true, separator: "–"))") }
+        if let distinct = level("d") { clauses.append("distinct values \(span(distinct, Self.distinctRatioEdges, percent: true, separator: "–")) of rows") }
+        if let skewness = level("s"), skewness >= 0 { clauses.append("skewness \(span(skewness, Self.skewnessEdges, percent: false, separator: " to "))") }
+        if let outliers = level("o"), outliers >= 0 { clauses.append(outliers == 0 ? "no outliers" : "outliers \(span(outliers, Self.outlierEdges, percent: true, separator: "–"))") }
+        if parts.contains("pos") { clauses.append("all positive") } else if parts.contains("nonneg") { clauses.append("none negative") } else if parts.contains("neg") { clauses.append("some negative") }
+        return clauses.joined(separator: ", ")
+    }
+
+    /// 0.05 as "0.05", 5.0 as "5".
+    static func plain(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
     /// The bucket level of `value`: how many of `edges` it exceeds.
     static func level(_ value: Double, _ edges: [Double]) -> Int { edges.firstIndex { value <= $0 } ?? edges.count }
 

@@ -331,6 +331,16 @@ public final class LearningService: Sendable {
         }
     }
 
+    /// Recomputes every shared rule from all users' votes: feedback refreshes only the buckets it
+    /// touched, and a Forget only the buckets of the user who left.
+    public func refreshSharedRules() async {
+        do throws(StoreError) {
+            try await self.store.refreshGlobalRules(k: self.configuration.kAnonymity, buckets: nil)
+        } catch {
+            self.logger.warning("refreshing the shared rules failed; the next period retries", metadata: ["error": "\(error.redacted)"])
+        }
+    }
+
     func invalidateRules(_ user: String) {
         _ = self.ruleCache.withLock { $0.removeValue(forKey: user) }
     }
@@ -376,7 +386,7 @@ public final class LearningService: Sendable {
     func listRules(_ request: Aurora_Learning_V1_ListRulesRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ListRulesResponse {
         let user = try self.user(context)
         await self.refits.waitUntilFresh(user)
-        let rules = try await Self.mapStore { try await self.store.listRules(user: user, includeInactive: request.includeInactive) }
+        let rules = try await Self.mapStore { try await self.store.listRules(user: user, includeInactive: request.includeInactive, includeShared: request.includeShared) }
         var response = Aurora_Learning_V1_ListRulesResponse()
         response.rules = rules.map { entry in
             var rule = Aurora_Learning_V1_Rule()
@@ -402,7 +412,7 @@ public final class LearningService: Sendable {
         await self.refits.waitUntilFresh(user)
         defer { self.invalidateRules(user) }
         guard try await Self.mapStore({ try await self.store.disableRule(user: user, id: request.id) }) else {
-            throw RPCError(.notFound, "no rule \(request.id) among your rules")
+            throw RPCError(.notFound, "no rule \(request.id) among your rules or the shared ones (`aurora rules --all` lists both)")
         }
         var response = Aurora_Learning_V1_DisableRuleResponse()
         response.disabled = true

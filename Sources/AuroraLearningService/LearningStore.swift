@@ -97,11 +97,22 @@ struct LearningStore: Sendable {
         static let examples =
             "SELECT domain, features::text, accepted, bucket, builtin, builtin_action FROM feedback WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2"
         static let rulesForRefit = "SELECT id, scope, domain, condition_text, action, alpha, beta, support, active, condition::text FROM rules WHERE user_id = $1 FOR UPDATE"
-        static let activeRules =
-            "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules WHERE active AND (user_id = $1 OR scope = 'global')"
+        /// The user's active rules and the shared ones they did not opt out of.
+        static let activeRules = """
+            SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support FROM rules
+            WHERE active AND (user_id = $1 OR (scope = 'global' AND NOT EXISTS (
+                SELECT 1 FROM rule_opt_outs o WHERE o.user_id = $1 AND o.rule_id = rules.id)))
+            """
         static let listRules =
             "SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support, active FROM rules WHERE user_id = $1 AND ($2 OR active) ORDER BY id"
+        /// Shared rules, each active for the user unless they opted out.
+        static let listSharedRules = """
+            SELECT id, scope, domain, condition::text, condition_text, action, alpha, beta, support,
+                   NOT EXISTS (SELECT 1 FROM rule_opt_outs o WHERE o.user_id = $1 AND o.rule_id = rules.id)
+            FROM rules WHERE scope = 'global' AND active ORDER BY id
+            """
         static let builtinRecords = "SELECT source, agreeing, total, choices FROM builtin_records WHERE user_id = $1"
+        /// The per-user reads (each selects by an index on the user).
         static let all = [examples, rulesForRefit, activeRules, listRules, builtinRecords]
     }
 
@@ -286,19 +297,31 @@ struct LearningStore: Sendable {
                 SELECT DISTINCT ON (p.bucket) p.bucket, p.accepted, p.n, t.total FROM per_action p JOIN totals t USING (bucket)
                 WHERE p.users >= $1 ORDER BY p.bucket, p.users DESC, p.n DESC
                 """, buckets.map { ["\(k)", Self.textArray($0)] } ?? ["\(k)"])
-            if let buckets {
-                try transaction.execute(
-                    "DELETE FROM rules WHERE scope = 'global' AND condition_text = ANY($1::text[])",
-                    [Self.textArray(buckets.map { "fingerprint bucket \($0)" })])
-            } else {
-                try transaction.execute("DELETE FROM rules WHERE scope = 'global'")
-            }
+            var winners: [(bucket: String, action: String, n: Double, total: Double)] = []
             for row in result.rows {
                 guard let bucket = row[0], let action = row[1], let n = row[2].flatMap(Double.init), let total = row[3].flatMap(Double.init) else { continue }
-                let condition = String(decoding: try Self.encode(["bucket": bucket]), as: UTF8.self)
+                winners.append((bucket, action, n, total))
+            }
+            // A bucket's rule keeps its id (and the users' opt-outs) while its action wins; a rule
+            // whose bucket lost its winner, or changed it, goes.
+            let kept = Self.textArray(winners.map { "fingerprint bucket \($0.bucket)|\($0.action)" })
+            if let buckets {
                 try transaction.execute(
-                    "INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active) VALUES ('global', NULL, '', $1::jsonb, $2, $3, $4, $5, $6, true)",
-                    [condition, "fingerprint bucket \(bucket)", action, "\(1 + n)", "\(1 + total - n)", "\(Int(total))"])
+                    "DELETE FROM rules WHERE scope = 'global' AND condition_text = ANY($1::text[]) AND NOT (condition_text || '|' || action = ANY($2::text[]))",
+                    [Self.textArray(buckets.map { "fingerprint bucket \($0)" }), kept])
+            } else {
+                try transaction.execute("DELETE FROM rules WHERE scope = 'global' AND NOT (condition_text || '|' || action = ANY($1::text[]))", [kept])
+            }
+            for winner in winners {
+                let condition = String(decoding: try Self.encode(["bucket": winner.bucket]), as: UTF8.self)
+                try transaction.execute(
+                    """
+                    INSERT INTO rules (scope, user_id, domain, condition, condition_text, action, alpha, beta, support, active)
+                    VALUES ('global', NULL, '', $1::jsonb, $2, $3, $4, $5, $6, true)
+                    ON CONFLICT (scope, coalesce(user_id, ''), domain, condition_text, action)
+                    DO UPDATE SET alpha = EXCLUDED.alpha, beta = EXCLUDED.beta, support = EXCLUDED.support, active = true, updated_at = now()
+                    """,
+                    [condition, "fingerprint bucket \(winner.bucket)", winner.action, "\(1 + winner.n)", "\(1 + winner.total - winner.n)", "\(Int(winner.total))"])
             }
         }
     }
@@ -335,21 +358,37 @@ struct LearningStore: Sendable {
             conditions = StoredCondition.decode(condition)?.all ?? []
         }
         // A user's rule reads as its path and region; the stored text is the path alone (its identity).
-        let readable = scope == "global" || conditions.isEmpty ? text : RuleDraft.describe(conditions)
+        let readable = scope == "global" ? bucket.map(Fingerprint.describeBucket) ?? text : conditions.isEmpty ? text : RuleDraft.describe(conditions)
         return ActiveRule(
             id: id, scope: scope, domain: domain, conditions: conditions, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support,
             conditionText: readable)
     }
 
-    func listRules(user: String, includeInactive: Bool) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
+    func listRules(user: String, includeInactive: Bool, includeShared: Bool = false) async throws(StoreError) -> [(rule: ActiveRule, active: Bool)] {
         let result = try await self.pool.execute(Reads.listRules, [user, includeInactive ? "true" : "false"], idempotent: true)
-        return result.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }
+        var rules = result.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }
+        if includeShared {
+            let shared = try await self.pool.execute(Reads.listSharedRules, [user], idempotent: true)
+            rules += shared.rows.compactMap { row in Self.rule(row).map { ($0, row[9] == "t") } }.filter { includeInactive || $0.1 }
+        }
+        return rules
     }
 
+    /// The user's own rule: disabled. A shared rule: disabled for this user only (an opt-out).
     func disableRule(user: String, id: UInt64) async throws(StoreError) -> Bool {
-        try await self.pool.execute(
+        let own = try await self.pool.execute(
             "UPDATE rules SET active = false, disabled_by_user = true, updated_at = now() WHERE id = $1 AND user_id = $2", ["\(id)", user], idempotent: true
-        ).affectedRows > 0
+        ).affectedRows
+        if own > 0 { return true }
+        let shared = try await self.pool.execute(
+            """
+            INSERT INTO rule_opt_outs (user_id, rule_id) SELECT $2, id FROM rules WHERE id = $1 AND scope = 'global'
+            ON CONFLICT DO NOTHING RETURNING rule_id
+            """, ["\(id)", user], idempotent: true)
+        if !shared.rows.isEmpty { return true }
+        // Opted out already: still a success (the call is idempotent).
+        return try await self.pool.execute(
+            "SELECT 1 FROM rule_opt_outs WHERE user_id = $1 AND rule_id = $2", [user, "\(id)"], idempotent: true).rows.count > 0
     }
 
     /// Deletes everything stored about `user`; returns the counts and the fingerprint buckets their
@@ -363,6 +402,7 @@ struct LearningStore: Sendable {
             let log = try transaction.execute("DELETE FROM recommendation_log WHERE user_id = $1", [user]).affectedRows
             try transaction.execute("DELETE FROM privacy_ledger WHERE user_id = $1", [user])
             try transaction.execute("DELETE FROM builtin_records WHERE user_id = $1", [user])
+            try transaction.execute("DELETE FROM rule_opt_outs WHERE user_id = $1", [user])
             return (feedback, rules, log, Array(buckets))
         }
     }

@@ -117,6 +117,17 @@ public enum Migrations {
         (8, """
             ALTER TABLE builtin_records ADD COLUMN choices text NOT NULL DEFAULT '';
             """),
+        // A user's "not for me" on a shared rule. Refreshes keep a shared rule's id while its
+        // bucket keeps its action, so the choice lasts; a rule that goes takes its opt-outs along.
+        (9, """
+            CREATE TABLE rule_opt_outs (
+                user_id text NOT NULL,
+                rule_id bigint NOT NULL REFERENCES rules (id) ON DELETE CASCADE,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                PRIMARY KEY (user_id, rule_id)
+            );
+            CREATE INDEX rule_opt_outs_rule ON rule_opt_outs (rule_id);
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

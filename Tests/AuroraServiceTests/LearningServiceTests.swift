@@ -120,9 +120,10 @@ struct LearningClient: Sendable {
         return try await self.connection.unary(LearningAPI.feedback, request, options: self.options)
     }
 
-    func rules(includeInactive: Bool = false) async throws -> [Aurora_Learning_V1_Rule] {
+    func rules(includeInactive: Bool = false, includeShared: Bool = false) async throws -> [Aurora_Learning_V1_Rule] {
         var request = Aurora_Learning_V1_ListRulesRequest()
         request.includeInactive = includeInactive
+        request.includeShared = includeShared
         return try await self.connection.unary(LearningAPI.listRules, request, options: self.options).rules
     }
 
@@ -434,17 +435,21 @@ struct LearningServiceTests {
     }
 
     /// A cross-user rule needs k = 5 distinct users to agree; a user who did not correct anything
-    /// then gets it, and once the users Forget, it is gone. The column's bucket (95% missing,
-    /// skewed left, 20% outliers, negative) and action (hash_encode) are ones no other test uses.
+    /// then gets it, sees it in `rules --all`, and can disable it for themselves alone; its id
+    /// survives later refreshes; once the users Forget, it is gone. The column's bucket (95%
+    /// missing, skewed left, 20% outliers, negative) and action (hash_encode) are ones no other
+    /// test uses.
     @Test func crossUserRulesNeedFiveUsersAndForgetUndoesThem() async throws {
         var configuration = LearningService.Configuration()
         configuration.globalRefreshInterval = .zero
-        try await withLearningService(configuration: configuration) { port in
+        let logger = Logger(label: "test.learning-service") { _ in CapturingLogHandler() }
+        let learning = LearningService(configuration: configuration, pool: try await migratedPool(connections: 4, logger: logger), logger: logger)
+        try await serving(learning, logger: logger) { port in
             var random = SeededRandomGenerator(seed: 11)
             let column = Columns.numeric(skew: -2, min: -50, missing: 0.95, outliers: 0.2, using: &random)
             let prefix = "crowd-\(UUID().uuidString)"
-            func sharedSuggestion() async throws -> Bool {
-                let newcomer = try await LearningClient.connect(port, user: "\(prefix)-newcomer-\(UUID().uuidString)")
+            func sharedSuggestion(for user: String? = nil) async throws -> Bool {
+                let newcomer = try await LearningClient.connect(port, user: user ?? "\(prefix)-newcomer-\(UUID().uuidString)")
                 defer { Task { await newcomer.connection.close() } }
                 let recommendation = try await newcomer.recommend([column])[0]
                 let learned = [(recommendation.action, recommendation.source)] + recommendation.alternatives.map { ($0.action, $0.source) }
@@ -459,6 +464,33 @@ struct LearningServiceTests {
                 let shared = try await sharedSuggestion()
                 #expect(shared == (index == 4), "after \(index + 1) users agreeing, a shared rule: \(shared)")
             }
+            // Listed for a user who never corrected anything, readably.
+            let picky = try await LearningClient.connect(port, user: "\(prefix)-picky")
+            func listed(_ client: LearningClient) async throws -> Aurora_Learning_V1_Rule? {
+                try await client.rules(includeInactive: true, includeShared: true).first { $0.scope == "global" && $0.action == "hash_encode" && $0.description_p.contains("missing > 90%") }
+            }
+            let rule = try #require(try await listed(picky), "the shared rule is not listed")
+            #expect(rule.active && rule.description_p.hasPrefix("numeric columns"), "\(rule.description_p)")
+            #expect(try await picky.rules().allSatisfy { $0.scope != "global" }, "shared rules are listed only when asked for")
+            // Its id survives a refresh of its bucket (one more user agreeing).
+            let sixth = try await LearningClient.connect(port, user: "\(prefix)-5")
+            users.append(sixth)
+            try await sixth.feedback(column, recommended: "impute_median", accepted: "hash_encode")
+            _ = try await sixth.rules()
+            #expect(try await listed(picky)?.id == rule.id, "a refresh gave the shared rule a new id")
+            await learning.refreshSharedRules()  // the scheduled full refresh
+            #expect(try await listed(picky)?.id == rule.id, "the scheduled refresh gave the shared rule a new id")
+            // Disabled for the picky user alone.
+            var disable = Aurora_Learning_V1_DisableRuleRequest()
+            disable.id = rule.id
+            #expect(try await picky.connection.unary(LearningAPI.disableRule, disable, options: picky.options).disabled)
+            #expect(try await picky.connection.unary(LearningAPI.disableRule, disable, options: picky.options).disabled, "disabling twice is not an error")
+            #expect(try await sharedSuggestion(for: picky.user) == false, "the user opted out, yet the shared rule still applies to them")
+            #expect(try await listed(picky)?.active == false)
+            #expect(try await sharedSuggestion(), "another user lost the shared rule")
+            _ = try await picky.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: picky.options)
+            #expect(try await sharedSuggestion(for: picky.user), "Forget left the user's opt-out behind")
+            await picky.connection.close()
             for client in users {
                 _ = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
                 await client.connection.close()
@@ -590,6 +622,7 @@ struct LearningServiceTests {
         // the indexes that take an age condition the planner picks varies on the test's small
         // tables, so for the maintenance this checks only that one does.)
         let statements = LearningStore.Reads.all.map { ($0, $0.contains("$2") ? "('someone', '1')" : "('someone')", "Index Cond: (user_id = ") } + [
+            (LearningStore.Reads.listSharedRules, "('someone')", "Index Cond: (scope = 'global'"),
             (LearningStore.Maintenance.expireAnalyses, "('168')", "Index Cond: (created_at < "),
             (LearningStore.Maintenance.deleteOldLog, "('90', '10000')", "Index Cond: (created_at < "),
         ]

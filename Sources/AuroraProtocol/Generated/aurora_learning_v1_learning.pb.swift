@@ -257,7 +257,12 @@ public nonisolated struct Aurora_Learning_V1_ListRulesRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// The user's disabled and superseded rules too (and shared rules they opted out of).
   public var includeInactive: Bool = false
+
+  /// The shared (scope "global") rules that apply to the user: the action at least k users chose
+  /// for a fingerprint bucket. `active` is false for one the user opted out of.
+  public var includeShared: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -276,6 +281,8 @@ public nonisolated struct Aurora_Learning_V1_ListRulesResponse: Sendable {
   public init() {}
 }
 
+/// The user's own rule is disabled; a shared rule is disabled for this user only. A shared rule
+/// keeps its id while its bucket keeps its action, and the opt-out with it.
 public nonisolated struct Aurora_Learning_V1_DisableRuleRequest: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -819,7 +826,7 @@ nonisolated extension Aurora_Learning_V1_Rule: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListRulesRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}include_inactive\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}include_inactive\0\u{3}include_shared\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -828,6 +835,7 @@ nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.includeInactive) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.includeShared) }()
       default: break
       }
     }
@@ -837,11 +845,15 @@ nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message
     if self.includeInactive != false {
       try visitor.visitSingularBoolField(value: self.includeInactive, fieldNumber: 1)
     }
+    if self.includeShared != false {
+      try visitor.visitSingularBoolField(value: self.includeShared, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_ListRulesRequest, rhs: Aurora_Learning_V1_ListRulesRequest) -> Bool {
     if lhs.includeInactive != rhs.includeInactive {return false}
+    if lhs.includeShared != rhs.includeShared {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
