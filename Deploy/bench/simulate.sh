@@ -88,6 +88,7 @@ run_direct() { # run_direct OUT [EXTERNAL_NAME]
   AURORA_INTERNAL_SECRET=$secret AURORA_DATABASE_URL=$url "$release/learning-service" --port "$port" --log-level warning &
   service=$!
   for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
+  rm -f "${1%.json}.trace.jsonl"
   (cd "$simulate" && SIM_DATA="$work/data" AURORA_LEARNING_ADDRESS=127.0.0.1:$port AURORA_INTERNAL_SECRET=$secret \
     AURORA_SIM_TRACE="${1%.json}.trace.jsonl" \
     "$venv/bin/python" simulate.py --recommenders static seed knn tree external --n-columns "$columns" --seeds $seeds \
@@ -116,6 +117,7 @@ run_e2e() { # run_e2e OUT RECOMMENDERS...
   # The CLI of this run, as the daemons are: a rebuild during the run changes neither.
   cp "$release/aurora" "$dir/aurora"
   echo "end to end: gateway 127.0.0.1:$base, logs in $dir" >&2
+  rm -f "${out%.json}.trace.jsonl"
   (cd "$simulate" && SIM_DATA="$work/data" AURORA_GATEWAY=127.0.0.1:$base AURORA_LOCAL_DIR=$dir \
     AURORA_SIM_TOKEN_COMMAND="$root/Deploy/scripts/local.sh token" AURORA_SIM_TRACE="${out%.json}.trace.jsonl" \
     "$venv/bin/python" simulate.py --recommenders "$@" external --n-columns "$columns" --seeds $seeds \

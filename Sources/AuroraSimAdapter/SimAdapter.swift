@@ -73,9 +73,12 @@ struct SimAdapter {
 
     /// AURORA_SIM_TRACE=FILE: one JSON line per verdict (column, recommendation, the user's
     /// answer), to compare two runs over the same column sequence column by column.
+    /// Appended to: the harness starts one adapter per user and run (simulate.sh empties it first).
     static let trace: FileHandle? = ProcessInfo.processInfo.environment["AURORA_SIM_TRACE"].flatMap { path in
-        FileManager.default.createFile(atPath: path, contents: nil)
-        return FileHandle(forWritingAtPath: path)
+        if !FileManager.default.fileExists(atPath: path) { FileManager.default.createFile(atPath: path, contents: nil) }
+        let handle = FileHandle(forWritingAtPath: path)
+        _ = try? handle?.seekToEnd()
+        return handle
     }
 
     static func traceVerdict(user: String, request: [String: Any], recommendation: [String: Any]?) {
