@@ -71,6 +71,15 @@ public enum BuiltinRecommender {
         }
         // Numbers.
         let n = stats.numeric ?? .zero
+        // Two values (0/1, 1/2): an indicator already; scaling or one-hot adds nothing.
+        if distinct == 2 {
+            if missing > 0.01 {
+                return [make(.imputeMode, 0.6, "binary_missing", "\(missingText) in a column of two values: fill with the more frequent one"),
+                        make(.imputeConstant, 0.3, "constant_fill", "fill with a constant and keep a missing flag"), make(.keep, 0.2, "keep", "keep it as it is")]
+            }
+            return [make(.keep, 0.7, "binary", "two values (\(Self.number(n.min)) and \(Self.number(n.max))): already an indicator"),
+                    make(.oneHotEncode, 0.3, "one_hot", "one column per value"), make(.standardScale, 0.2, "standard", "scale to mean 0, variance 1")]
+        }
         if missing > 0.01 {
             let skewed = abs(n.skewness) > 1
             return [make(skewed ? .imputeMedian : .imputeMean, 0.65, "numeric_missing",

@@ -139,6 +139,8 @@ public struct ColumnAccumulator: Sendable {
     var maximumLength = 0
     var totalLength = 0
     var cellsWithSpace = 0
+    /// Spaces in all cells: words per cell tell free text from multi-word labels.
+    var spaces = 0
     var trackFrequent = true
 
     public init(style: DecimalStyle = .point, settings: ProfileSettings = ProfileSettings(), exactLimit: Int? = nil) {
@@ -279,7 +281,7 @@ public struct ColumnAccumulator: Sendable {
     private mutating func recordText(_ cell: UnsafeBufferPointer<UInt8>) {
         let count = cell.count
         var characters = 0
-        var space = false
+        var spaces = 0
         var index = 0
         if let base = cell.baseAddress {
             let raw = UnsafeRawPointer(base)
@@ -288,20 +290,23 @@ public struct ColumnAccumulator: Sendable {
                 let word = raw.loadUnaligned(fromByteOffset: index, as: UInt64.self)
                 // Continuation bytes (10xxxxxx) do not start a character.
                 characters += 8 - ((word & ~(word << 1)) & high).nonzeroBitCount
-                // A zero byte in word ^ "        " is a space.
-                let spaces = word ^ 0x2020_2020_2020_2020
-                if (spaces &- 0x0101_0101_0101_0101) & ~spaces & high != 0 { space = true }
+                // A zero byte in word ^ "        " is a space; counted exactly (no borrow
+                // between bytes: the low seven bits are added apart from the high one).
+                let flipped = word ^ 0x2020_2020_2020_2020
+                let low: UInt64 = 0x7F7F_7F7F_7F7F_7F7F
+                spaces += (~(((flipped & low) &+ low) | flipped | low)).nonzeroBitCount
                 index += 8
             }
             while index < count {
                 let byte = base[index]
                 if byte & 0xC0 != 0x80 { characters += 1 }
-                if byte == UInt8(ascii: " ") { space = true }
+                if byte == UInt8(ascii: " ") { spaces += 1 }
                 index += 1
             }
         }
         self.recordLength(bytes: characters)
-        if space { self.cellsWithSpace += 1 }
+        if spaces > 0 { self.cellsWithSpace += 1 }
+        self.spaces += spaces
     }
 
     @inline(__always)
@@ -399,6 +404,7 @@ public struct ColumnAccumulator: Sendable {
         self.maximumLength = max(self.maximumLength, other.maximumLength)
         self.totalLength += other.totalLength
         self.cellsWithSpace += other.cellsWithSpace
+        self.spaces += other.spaces
         if joined == .text {
             // Still tentative if every text cell of both parts came before any number and there
             // are few enough of them.

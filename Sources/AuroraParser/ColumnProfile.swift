@@ -91,18 +91,25 @@ extension ColumnAccumulator {
         }
         // Text: categories, identifiers or free text.
         let meanLength = Double(self.totalLength) / Double(nonMissing)
-        let mostlyMultiWord = self.cellsWithSpace * 2 >= nonMissing
+        // Free text runs to sentences: three words a cell on average (AutoGluon's rule), or long
+        // cells. Shorter multi-word values ("South Los Angeles", "Cesar A.") are labels.
+        let meanWords = 1 + Double(self.spaces) / Double(nonMissing)
         if distinctRatio >= 0.95 && nonMissing >= 20 && self.cellsWithSpace == 0 && self.maximumLength <= 64 {
             return done(.identifier, "almost every value distinct, short and without spaces")
         }
         if looksLikeIdentifierName && distinctRatio >= 0.95 && self.cellsWithSpace == 0 && nonMissing >= 2 {
             return done(.identifier, "distinct values in a column named like an identifier")
         }
+        // One value per row, short and not sentences: names of rows (R's row names, countries,
+        // animals, people). Nothing a model can generalise from, like any key.
+        if distinctRatio >= 0.99 && nonMissing >= 10 && meanWords < 3 && meanLength <= 40 {
+            return done(.identifier, "every value distinct, short labels: a name per row")
+        }
         if meanLength <= 40 && ((distinct <= 50 && Double(distinct) <= 0.5 * Double(nonMissing)) || distinctRatio <= 0.05) {
             return done(.categorical, "\(distinct) distinct values over \(nonMissing) cells")
         }
-        if mostlyMultiWord || meanLength > 40 {
-            return done(.text, "free text: mean length \(Int(meanLength.rounded())), \(Int((Double(self.cellsWithSpace) / Double(nonMissing) * 100).rounded()))% with spaces")
+        if meanWords >= 3 || meanLength > 40 {
+            return done(.text, "free text: mean length \(Int(meanLength.rounded())), \(Self.plain((meanWords * 10).rounded() / 10)) words a value")
         }
         return done(.categorical, "short labels, \(distinct) distinct over \(nonMissing) cells")
     }
@@ -113,6 +120,8 @@ extension ColumnAccumulator {
         for suffix in ["_id", " id", "-id", "_key", "_uuid", "_no", "_number", "id"] where lowered.hasSuffix(suffix) {
             // "id" as a suffix only for camelCase names such as "customerId".
             if suffix == "id" { return name.hasSuffix("Id") || name.hasSuffix("ID") }
+            // "_no" as the answer of a yes/no level ("smoking_yes_cancer_no"), not a number.
+            if suffix == "_no" && (lowered.contains("yes") || lowered.dropLast(3).contains("_no")) { continue }
             return true
         }
         return false

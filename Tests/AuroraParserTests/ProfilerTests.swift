@@ -114,12 +114,16 @@ struct TypeTests {
             ("sku", (0..<n).map { "SKU-\(1000 + $0 * 37)" }),
             ("nothing", (0..<n).map { $0 % 2 == 0 ? "" : "NA" }),
             ("zip", (0..<n).map { String(format: "%05d", $0 % 5 * 100) }),
+            // Multi-word labels of many values (places, names) are categories, not free text.
+            ("place", (0..<n).map { ["South Los Angeles", "Westlake", "Mid City", "Long Beach", "Koreatown", "Hyde Park", "Watts"][$0 % 7] + " \($0 % 4)" }),
+            // One short name per row (R's row names, species): an identifier.
+            ("animal", (0..<n).map { "Animal \($0)" }),
         ])
         let profile = try profileText(text)
         let kinds = Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0.type) })
         #expect(kinds == [
             "int": .integer, "money": .float, "pct": .integer, "flag": .boolean, "day": .date, "stamp": .datetime,
-            "color": .categorical, "comment": .text, "sku": .identifier, "nothing": .empty, "zip": .categorical,
+            "color": .categorical, "comment": .text, "sku": .identifier, "nothing": .empty, "zip": .categorical, "place": .categorical, "animal": .identifier,
         ])
         let byName = Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0) })
         #expect(byName["money"]?.stats.numeric?.currency == true)
@@ -568,6 +572,19 @@ struct RobustnessTests {
             } catch is ProfileError {
                 // A clear error is fine; a crash or a hang is not.
             }
+        }
+    }
+}
+
+@Suite("Profiler: column names")
+struct ColumnNameTests {
+    @Test("names that read as identifiers, and yes/no levels that do not")
+    func identifierNames() {
+        for name in ["id", "customer_id", "customerId", "order_no", "invoice_number", "rowid"] {
+            #expect(ColumnAccumulator.identifierName(name), "\(name)")
+        }
+        for name in ["smoking_yes_cancer_no", "smoking_no_cancer_no", "idea", "valid", "income"] {
+            #expect(!ColumnAccumulator.identifierName(name), "\(name)")
         }
     }
 }
