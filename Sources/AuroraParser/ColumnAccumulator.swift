@@ -111,7 +111,8 @@ public struct ColumnAccumulator: Sendable {
     var percents = 0
     var currencies = 0
     var grouped = 0
-    var ascending = true
+    /// Every number greater than the one before: with whole numbers, all distinct at any size.
+    var strictlyAscending = true
     var firstValue = Double.nan
     var lastValue = Double.nan
 
@@ -322,7 +323,7 @@ public struct ColumnAccumulator: Sendable {
         if number.currency { self.currencies += 1 }
         if number.grouped { self.grouped += 1 }
         if self.firstValue.isNaN { self.firstValue = value }
-        if value < self.lastValue { self.ascending = false }
+        if value <= self.lastValue { self.strictlyAscending = false }
         self.lastValue = value
     }
 
@@ -372,7 +373,7 @@ public struct ColumnAccumulator: Sendable {
     }
 
     /// Adds the statistics of the cells that come after this accumulator's (order matters only
-    /// for "ascending").
+    /// for "strictly ascending").
     public mutating func merge(_ other: ColumnAccumulator) {
         let joined: Hypothesis
         switch (self.hypothesis, other.hypothesis) {
@@ -432,7 +433,7 @@ public struct ColumnAccumulator: Sendable {
         self.currencies += other.currencies
         self.grouped += other.grouped
         if !other.firstValue.isNaN {
-            self.ascending = self.ascending && other.ascending && !(other.firstValue < self.lastValue)
+            self.strictlyAscending = self.strictlyAscending && other.strictlyAscending && !(other.firstValue <= self.lastValue)
             if self.firstValue.isNaN { self.firstValue = other.firstValue }
             self.lastValue = other.lastValue
         }

@@ -50,9 +50,11 @@ extension ColumnAccumulator {
                 return done(.categorical, "digits with leading zeros (\(self.leadingZeros) cells): codes, not quantities")
             }
             if self.fractional == 0 {
-                let unique = distinctRatio >= 0.98
+                // Strictly ascending whole numbers are all distinct: a row number is found at any
+                // size, past the exact distinct count too.
+                let unique = distinctRatio >= 0.98 || self.strictlyAscending
                 if unique && nonMissing >= 2 && (looksLikeIdentifierName
-                    || (nonMissing >= 20 && self.ascending && self.minimum >= 0 && self.maximum - self.minimum + 1 <= Double(nonMissing) * 1.05))
+                    || (nonMissing >= 20 && self.strictlyAscending && self.minimum >= 0 && self.maximum - self.minimum + 1 <= Double(nonMissing) * 1.05))
                 {
                     return done(.identifier, looksLikeIdentifierName ? "distinct whole numbers in a column named like an identifier" : "distinct, ascending, gap-free whole numbers: a row number")
                 }

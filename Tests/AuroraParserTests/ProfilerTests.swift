@@ -196,6 +196,23 @@ struct TypeTests {
         #expect(try profileText((["n"] + numbers.map(String.init)).joined(separator: "\n")).columns[0].type == .integer)
     }
 
+    /// A row index past the exact distinct count (200,000 rows; the exact count stops at 65,536),
+    /// profiled in one part and in four: still an identifier. A column that only ascends with
+    /// repeats (a sorted count) is not.
+    @Test func aLongRowIndexIsAnIdentifier() throws {
+        let rows = 200_000
+        var text = "index,sorted\n"
+        text.reserveCapacity(rows * 16)
+        for row in 1...rows { text += "\(row),\(row / 3)\n" }
+        for threads in [1, 4] {
+            var options = ProfileOptions()
+            options.threads = threads
+            let profile = try profileText(text, options: options)
+            #expect(profile.columns[0].type == .identifier, "\(threads) threads: \(profile.columns[0].reason)")
+            #expect(profile.columns[1].type == .integer, "\(threads) threads: \(profile.columns[1].reason)")
+        }
+    }
+
     @Test func aTextFirstCellDoesNotHideNumbers() throws {
         var lines = ["v", "unknown"]
         for index in 0..<200 { lines.append("\(index % 13)") }
