@@ -26,7 +26,7 @@ public enum BuiltinRecommender {
         let distinct = Double(stats.distinct)
         let missingText = "\(Self.percent(missing)) missing"
         func make(_ action: Action, _ confidence: Double, _ rule: String, _ why: String) -> Suggestion {
-            Suggestion(action: action, confidence: confidence, source: "builtin:\(rule)", explanation: why)
+            Suggestion(action: action, confidence: confidence, source: "builtin:\(rule)", explanation: Self.sentence(why))
         }
         if stats.kind == .empty || missing > 0.99 {
             return [make(.dropColumn, 0.95, "empty", "\(missingText): nothing to learn from"), make(.keep, 0.2, "keep", "keep it as it is")]
@@ -70,44 +70,84 @@ public enum BuiltinRecommender {
             break
         }
         // Numbers.
+        var numbers = Self.numericSuggestions(stats, make: make)
+        // Zeros in a measure that is otherwise positive (sizes, prices, weights) are often missing
+        // values written as 0: said where the column is recommended, whatever the action.
+        if let n = stats.numeric, n.min == 0, n.zeroRatio > 0, n.zeroRatio <= 0.01, n.negativeRatio == 0, n.quantiles.p01 > 0 || n.quantiles.p05 > 0 {
+            let zeros = Double(stats.nonMissing - stats.invalid) * n.zeroRatio
+            numbers[0].explanation += " Note: \(Self.count(zeros)) zero\(zeros.rounded() == 1 ? "" : "s") (\(Self.percent(n.zeroRatio))) in a column otherwise above \(Self.number(n.quantiles.p01 > 0 ? n.quantiles.p01 : n.quantiles.p05)): check whether they stand for missing values."
+        }
+        return numbers
+    }
+
+    /// How sure a rule is, from the strength of its evidence: `low` at the rule's threshold, rising
+    /// linearly to `high` where the evidence is `span` past it.
+    static func graded(_ low: Double, _ high: Double, excess: Double, span: Double) -> Double {
+        low + (high - low) * Swift.min(1, Swift.max(0, excess / span))
+    }
+
+    static func numericSuggestions(_ stats: ColumnStatistics, make: (Action, Double, String, String) -> Suggestion) -> [Suggestion] {
+        let missing = stats.missingRatio
+        let distinct = Double(stats.distinct)
+        let missingText = "\(Self.percent(missing)) of the values are missing"
         let n = stats.numeric ?? .zero
         // Two values (0/1, 1/2): an indicator already; scaling or one-hot adds nothing.
         if distinct == 2 {
             if missing > 0.01 {
-                return [make(.imputeMode, 0.6, "binary_missing", "\(missingText) in a column of two values: fill with the more frequent one"),
-                        make(.imputeConstant, 0.3, "constant_fill", "fill with a constant and keep a missing flag"), make(.keep, 0.2, "keep", "keep it as it is")]
+                return [make(.imputeMode, Self.graded(0.55, 0.7, excess: missing, span: 0.2), "binary_missing", "\(missingText) in a column of two values: fill them with the more frequent one"),
+                        make(.imputeConstant, 0.3, "constant_fill", "fill with a constant and keep a missing-value flag"), make(.keep, 0.2, "keep", "keep it as it is")]
             }
-            return [make(.keep, 0.7, "binary", "two values (\(Self.number(n.min)) and \(Self.number(n.max))): already an indicator"),
+            return [make(.keep, 0.7, "binary", "two values (\(Self.number(n.min)) and \(Self.number(n.max))): the column is an indicator already"),
                     make(.oneHotEncode, 0.3, "one_hot", "one column per value"), make(.standardScale, 0.2, "standard", "scale to mean 0, variance 1")]
+        }
+        // Most values missing: little to learn from, and a filled-in column would be mostly invented.
+        if missing > 0.5 {
+            return [make(.dropColumn, Self.graded(0.55, 0.85, excess: missing - 0.5, span: 0.4), "numeric_mostly_missing",
+                         "\(missingText): a filled-in column would be mostly invented, so drop it"),
+                    make(.imputeConstant, 0.4, "constant_fill", "fill with a constant and keep a missing-value flag, if missingness itself carries signal"),
+                    make(.imputeMedian, 0.25, "numeric_missing_alt", "fill with the median")]
         }
         if missing > 0.01 {
             let skewed = abs(n.skewness) > 1
-            return [make(skewed ? .imputeMedian : .imputeMean, 0.65, "numeric_missing",
-                         "\(missingText); skewness \(Self.number(n.skewness)): fill with the \(skewed ? "median (robust to the skew)" : "mean")"),
-                    make(skewed ? .imputeMean : .imputeMedian, 0.4, "numeric_missing_alt", "fill with the \(skewed ? "mean" : "median")"),
-                    make(.imputeConstant, 0.2, "constant_fill", "fill with a constant and keep a missing flag")]
+            let heavy = missing > 0.3
+            return [make(skewed ? .imputeMedian : .imputeMean, Self.graded(0.55, 0.75, excess: missing - 0.01, span: 0.2), "numeric_missing",
+                         "\(missingText) and the skewness is \(Self.number(n.skewness)): fill them with the \(skewed ? "median, which the skew does not pull" : "mean")"
+                             + (heavy ? "; with this many gaps, a missing-value flag beside it may carry signal" : "")),
+                    make(.imputeConstant, heavy ? 0.45 : 0.2, "constant_fill", "fill with a constant and keep a missing-value flag"),
+                    make(skewed ? .imputeMean : .imputeMedian, 0.4, "numeric_missing_alt", "fill with the \(skewed ? "mean" : "median")")]
         }
         if stats.kind == .integer && distinct <= 5 {
-            return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with \(Self.count(distinct)) distinct values: categories in disguise"),
+            return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with only \(Self.count(distinct)) distinct values are categories in disguise"),
                     make(.ordinalEncode, 0.4, "ordinal", "keep the order as codes"), make(.standardScale, 0.3, "standard", "scale to mean 0, variance 1")]
         }
         if n.outlierRatio > 0.05 {
-            return [make(.robustScale, 0.65, "outliers", "\(Self.percent(n.outlierRatio)) outliers beyond 1.5 IQR: median and IQR are not pulled by them"),
+            return [make(.robustScale, Self.graded(0.55, 0.8, excess: n.outlierRatio - 0.05, span: 0.15), "outliers",
+                         "\(Self.percent(n.outlierRatio)) of the values are outliers beyond 1.5 IQR: the median and IQR are not pulled by them"),
                     make(.clipOutliers, 0.45, "clip", "clip to the fences first"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
         }
         if abs(n.skewness) > 1 {
+            let confidence = Self.graded(0.6, 0.85, excess: abs(n.skewness) - 1, span: 3)
             if n.min > 0 {
-                return [make(.logTransform, 0.7, "skewed_positive", "skewness \(Self.number(n.skewness)), all values > 0 (min \(Self.number(n.min))): a log makes it symmetric"),
+                return [make(.logTransform, confidence, "skewed_positive",
+                             "the skewness is \(Self.number(n.skewness)) and all values > 0 (min \(Self.number(n.min))): a log makes the distribution symmetric"),
                         make(.yeoJohnson, 0.45, "yeo_johnson", "a Yeo-Johnson power transform"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
             }
-            return [make(.yeoJohnson, 0.65, "skewed", "skewness \(Self.number(n.skewness)) with values ≤ 0 (min \(Self.number(n.min))): Yeo-Johnson handles them"),
+            return [make(.yeoJohnson, confidence - 0.05, "skewed",
+                         "the skewness is \(Self.number(n.skewness)) with values ≤ 0 (min \(Self.number(n.min))): Yeo-Johnson handles them where a log cannot"),
                     make(.quantileTransform, 0.45, "quantile", "map to a uniform distribution"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
         }
         if n.min >= 0 && n.max <= 1 {
-            return [make(.keep, 0.6, "unit_interval", "already within [0, 1]"), make(.minmaxScale, 0.35, "minmax", "scale to [0, 1]")]
+            return [make(.keep, 0.6, "unit_interval", "all values lie within [0, 1] already"), make(.minmaxScale, 0.35, "minmax", "scale to [0, 1]")]
         }
-        return [make(.standardScale, 0.7, "standard", "roughly symmetric (skewness \(Self.number(n.skewness))): scale to mean 0, variance 1"),
+        return [make(.standardScale, 0.7, "standard", "the distribution is roughly symmetric (skewness \(Self.number(n.skewness))): scale it to mean 0, variance 1"),
                 make(.minmaxScale, 0.4, "minmax", "scale to [0, 1]"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
+    }
+
+    /// "free text: ..." as "Free text: ...." : explanations read as sentences.
+    static func sentence(_ text: String) -> String {
+        guard let first = text.first else { return text }
+        let capitalised = first.uppercased() + text.dropFirst()
+        return capitalised.hasSuffix(".") ? capitalised : capitalised + "."
     }
 
     /// A count for a person; never traps (a Double beyond Int's range would in `Int(_:)`).

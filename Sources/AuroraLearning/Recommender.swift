@@ -192,20 +192,20 @@ public enum Recommender {
         let builtinChoice = BuiltinChoice(suggestions[0])
         // No source recommends an action that does not apply to the column.
         var builtin = suggestions.filter { ActionApplicability.applies($0.action, to: stats) }
-        if builtin.isEmpty { builtin = [Suggestion(action: .keep, confidence: 0.2, source: "builtin:keep", explanation: "keep it as it is")] }
+        if builtin.isEmpty { builtin = [Suggestion(action: .keep, confidence: 0.2, source: "builtin:keep", explanation: "Keep it as it is.")] }
         var fallback: Suggestion?
         if let record = rules.builtinRecords[builtin[0].source], record.total > 0 {
             let calibrated = record.confidence(default: builtin[0].confidence)
             if calibrated < builtin[0].confidence {
                 builtin[0].confidence = calibrated
-                builtin[0].explanation += "; your choice in \(record.agreeing) of \(record.total) such columns"
+                builtin[0].explanation += " Your choice in \(record.agreeing) of \(record.total) such columns."
                 // Demoted, the rule gives way only to what this user chose instead in such
                 // columns, never to a runner-up nobody asked for.
                 if let choice = record.preferredChoice(for: stats), choice.confidence > calibrated {
                     let rule = builtin[0].source.dropFirst("builtin:".count)
                     fallback = Suggestion(
                         action: choice.action, confidence: choice.confidence, source: "corrected:\(rule)",
-                        explanation: "you chose \(choice.action.rawValue) in \(choice.count) of \(record.total) columns where the built-in rule said \(builtin[0].action.rawValue)")
+                        explanation: "You chose \(choice.action.rawValue) in \(choice.count) of \(record.total) columns where the built-in rule said \(builtin[0].action.rawValue).")
                 }
             }
         }
@@ -213,7 +213,7 @@ public enum Recommender {
         let learned = matches.map { rule, scopeText in
             Suggestion(
                 action: rule.action, confidence: rule.confidence, source: "learned:\(rule.id)",
-                explanation: "your rule \(rule.id)\(scopeText): \(rule.description)")
+                explanation: "Your rule \(rule.id)\(scopeText): \(rule.description).")
         }
         var candidates = builtin
         if let fallback { candidates.insert(fallback, at: 0) }
@@ -224,7 +224,7 @@ public enum Recommender {
             candidates.insert(best, at: 0)
             ruleID = matches[0].rule.id
             if best.action != builtin[0].action {
-                candidates[0].explanation += "; instead of \(builtin[0].action.rawValue) (\(builtin[0].explanation))"
+                candidates[0].explanation += " Instead of \(builtin[0].action.rawValue): \(builtin[0].explanation)"
             }
         } else if let best = learned.first {
             candidates.insert(best, at: 1)
@@ -232,7 +232,7 @@ public enum Recommender {
         // A log of a column with zeros is log(1 + x): say so, where it is recommended.
         if let numbers = stats.numeric, numbers.min <= 0 {
             for index in candidates.indices where candidates[index].action == .logTransform {
-                candidates[index].explanation += " (the column has zeros: log(1 + x))"
+                candidates[index].explanation += " The column has zeros, so the log is taken of 1 + x."
             }
         }
         // Alternatives: the rest, best first, one per action.

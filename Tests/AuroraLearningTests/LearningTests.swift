@@ -150,8 +150,25 @@ struct RecommenderTests {
         let skewed = BuiltinRecommender.suggestions(for: self.numeric(skew: 4.2, min: 0.5))
         #expect(skewed[0].action == .logTransform)
         #expect(skewed[0].source == "builtin:skewed_positive")
-        #expect(skewed[0].explanation.contains("skewness 4.20"))
+        #expect(skewed[0].explanation.contains("skewness is 4.20"))
         #expect(skewed[0].explanation.contains("all values > 0"))
+        // Whole sentences.
+        #expect(skewed.allSatisfy { $0.explanation.first?.isUppercase == true && $0.explanation.hasSuffix(".") }, "\(skewed.map(\.explanation))")
+        // Confidence graded by the evidence.
+        let mild = BuiltinRecommender.suggestions(for: self.numeric(skew: 1.2, min: 0.5))[0]
+        #expect(mild.action == .logTransform && mild.confidence < skewed[0].confidence, "\(mild.confidence) vs \(skewed[0].confidence)")
+        let fewGaps = BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 40))[0]
+        let manyGaps = BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 400))[0]
+        #expect(fewGaps.action == .imputeMean && manyGaps.action == .imputeMean && fewGaps.confidence < manyGaps.confidence)
+        #expect(manyGaps.explanation.contains("missing-value flag"), "\(manyGaps.explanation)")
+        // Mostly missing: dropped, not filled.
+        #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 700))[0].action == .dropColumn)
+        // A few zeros in an otherwise positive measure are flagged.
+        var sizes = self.numeric(skew: 0.3, min: 0)
+        sizes.numeric.zeroRatio = 0.002
+        sizes.numeric.quantiles = [0, 3.1, 4.7, 5.7, 6.5, 8.0, 8.9]
+        let flagged = BuiltinRecommender.suggestions(for: sizes)[0]
+        #expect(flagged.explanation.contains("2 zeros (0.2%)") && flagged.explanation.contains("missing values"), "\(flagged.explanation)")
         #expect(skewed.count >= 2, "runners-up")
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.1, min: -5))[0].action == .standardScale)
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 2, min: -5))[0].action == .yeoJohnson)
@@ -293,7 +310,7 @@ struct RecommenderTests {
         #expect(corrected.chosen.source == "learned:7")
         let lowered = corrected.alternatives.first { $0.source == "builtin:standard" }
         #expect(lowered.map { abs($0.confidence - 3.8 / 12) < 1e-12 } == true)
-        #expect(lowered?.explanation.hasSuffix("your choice in 1 of 8 such columns") == true)
+        #expect(lowered?.explanation.hasSuffix("Your choice in 1 of 8 such columns.") == true)
         // With no learned rule and no record of what the user chose instead, the built-in stays,
         // with its lowered confidence: never an untested runner-up.
         let alone = Recommender.recommend(stats, domain: "", rules: RuleBook([], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 0, total: 20)]))
