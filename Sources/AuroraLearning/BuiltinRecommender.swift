@@ -60,6 +60,10 @@ public enum BuiltinRecommender {
                 return [make(.imputeMode, 0.65, "categorical_missing", "\(missingText) in a categorical column: fill with the most frequent value"),
                         make(.oneHotEncode, 0.45, "categorical", "\(Self.count(distinct)) categories: one column each")]
             }
+            if let scale = stats.orderedScale {
+                return [make(.ordinalEncode, 0.75, "ordered_categories", "the \(Self.count(distinct)) values are \(scale.readable), an ordered scale: number them in that order"),
+                        make(.oneHotEncode, 0.4, "categorical", "\(Self.count(distinct)) categories: one column each")]
+            }
             if distinct < 40 {
                 return [make(.oneHotEncode, 0.75, "categorical", "\(Self.count(distinct)) categories (< 40): one column each"),
                         make(.ordinalEncode, 0.35, "ordinal", "number the categories"), make(.frequencyEncode, 0.25, "frequency", "replace each by its frequency")]

@@ -29,6 +29,15 @@ extension ColumnAccumulator {
         }
         func done(_ kind: ColumnKind, _ reason: String) -> ColumnProfile {
             stats.kind = kind
+            var reason = reason
+            // Every value known (within the frequent-value summary) and on one ordered scale.
+            if kind == .categorical && distinct <= 20 {
+                let values = self.frequent.top(self.frequent.capacity).map(\.value)
+                if values.count == distinct, let scale = OrderedScales.scale(of: values) {
+                    stats.orderedScale = scale
+                    reason += "; the values are \(scale.readable), an ordered scale"
+                }
+            }
             return ColumnProfile(index: index, name: name, reason: reason, stats: stats)
         }
         if nonMissing == 0 { return done(.empty, "every cell is missing") }

@@ -21,6 +21,24 @@ extension ColumnKind {
     }
 }
 
+extension OrderedScale {
+    /// nil for ORDERED_SCALE_UNSPECIFIED and values this build does not know.
+    public init?(_ message: Aurora_Profile_V1_OrderedScale) {
+        switch message {
+        case .size: self = .size
+        case .level: self = .level
+        case .agreement: self = .agreement
+        case .frequency: self = .frequency
+        case .quality: self = .quality
+        case .letterGrade: self = .letterGrade
+        case .clarity: self = .clarity
+        case .education: self = .education
+        case .rank: self = .rank
+        default: return nil
+        }
+    }
+}
+
 extension ColumnStatistics {
     /// An unknown type reads as `.empty` (validation refuses it before).
     public init(_ message: Aurora_Profile_V1_ColumnStatistics) {
@@ -30,6 +48,7 @@ extension ColumnStatistics {
             distinct: Int(clamping: message.distinctEstimate), invalid: Int(clamping: message.invalid), exact: message.exact,
             topValues: message.topValues.map { ValueCount(value: $0.value, count: Int(clamping: $0.count)) },
             topValueRatio: message.topValueRatio)
+        self.orderedScale = OrderedScale(message.orderedScale)
         if message.hasNumeric {
             let n = message.numeric
             self.numeric = NumericSummary(

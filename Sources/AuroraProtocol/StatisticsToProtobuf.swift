@@ -18,6 +18,22 @@ extension ColumnKind {
     }
 }
 
+extension OrderedScale {
+    public var message: Aurora_Profile_V1_OrderedScale {
+        switch self {
+        case .size: .size
+        case .level: .level
+        case .agreement: .agreement
+        case .frequency: .frequency
+        case .quality: .quality
+        case .letterGrade: .letterGrade
+        case .clarity: .clarity
+        case .education: .education
+        case .rank: .rank
+        }
+    }
+}
+
 extension ColumnStatistics {
     public var message: Aurora_Profile_V1_ColumnStatistics {
         var stats = Aurora_Profile_V1_ColumnStatistics()
@@ -28,6 +44,7 @@ extension ColumnStatistics {
         stats.invalid = UInt64(clamping: self.invalid)
         stats.exact = self.exact
         stats.topValueRatio = self.topValueRatio
+        stats.orderedScale = self.orderedScale?.message ?? .unspecified
         stats.topValues = self.topValues.map { value in
             var count = Aurora_Profile_V1_ValueCount()
             count.value = value.value

@@ -37,6 +37,8 @@ public struct ColumnStatistics: Sendable, Equatable {
     public var topValues: [ValueCount]
     /// Share of the non-missing cells holding the most frequent value.
     public var topValueRatio: Double
+    /// The known ordered scale every value of a categorical column belongs to, if any.
+    public var orderedScale: OrderedScale?
 
     public init(
         kind: ColumnKind, count: Int, missing: Int, distinct: Int, invalid: Int = 0, exact: Bool = true,
@@ -227,5 +229,27 @@ public enum CivilTime {
         var text = "\(year)-\(two(month))-\(two(day))"
         if time { text += "T\(two(rest / 3600)):\(two(rest / 60 % 60)):\(two(rest % 60))Z" }
         return text
+    }
+}
+
+/// An order the values of a categorical column follow (sizes, Likert answers, grades, ...).
+public enum OrderedScale: String, Sendable, Equatable, CaseIterable {
+    case size, level, agreement, frequency, quality
+    case letterGrade = "letter_grade"
+    case clarity, education, rank
+
+    /// How a person reads it in an explanation.
+    public var readable: String {
+        switch self {
+        case .size: "sizes"
+        case .level: "levels (low to high)"
+        case .agreement: "agreement (Likert)"
+        case .frequency: "frequencies (never to always)"
+        case .quality: "quality grades"
+        case .letterGrade: "letter grades"
+        case .clarity: "clarity grades"
+        case .education: "education levels"
+        case .rank: "ranks"
+        }
     }
 }

@@ -133,7 +133,7 @@ struct StatisticsReport: Encodable {
 
     enum Keys: String, CodingKey {
         case count, missing, missingRatio = "missing_ratio", distinct, distinctRatio = "distinct_ratio", invalid, exact
-        case topValues = "top_values", topValueRatio = "top_value_ratio", numeric, text, date, boolean
+        case topValues = "top_values", topValueRatio = "top_value_ratio", orderedScale = "ordered_scale", numeric, text, date, boolean
     }
     enum ValueKeys: String, CodingKey { case value, count }
     enum NumericKeys: String, CodingKey {
@@ -164,6 +164,7 @@ struct StatisticsReport: Encodable {
             try v.encode(value.count, forKey: .count)
         }
         try c.encode(JSONNumber(s.topValueRatio), forKey: .topValueRatio)
+        try c.encode(s.orderedScale?.rawValue, forKey: .orderedScale)
         if let n = s.numeric {
             var nc = c.nestedContainer(keyedBy: NumericKeys.self, forKey: .numeric)
             let fields: [(NumericKeys, Double)] = [

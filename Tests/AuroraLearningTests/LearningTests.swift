@@ -161,6 +161,11 @@ struct RecommenderTests {
         let manyGaps = BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 400))[0]
         #expect(fewGaps.action == .imputeMean && manyGaps.action == .imputeMean && fewGaps.confidence < manyGaps.confidence)
         #expect(manyGaps.explanation.contains("missing-value flag"), "\(manyGaps.explanation)")
+        // Ordered categories are numbered in order, not one-hot encoded.
+        var grades = self.column(.categorical, count: 1000, missing: 0, distinct: 5)
+        grades.orderedScale = .quality
+        let ordinal = BuiltinRecommender.suggestions(for: grades)[0]
+        #expect(ordinal.action == .ordinalEncode && ordinal.explanation.contains("quality grades"), "\(ordinal)")
         // Mostly missing: dropped, not filled.
         #expect(BuiltinRecommender.suggestions(for: self.numeric(skew: 0.2, min: 0, missing: 700))[0].action == .dropColumn)
         // A few zeros in an otherwise positive measure are flagged.

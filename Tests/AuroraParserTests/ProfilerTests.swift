@@ -605,3 +605,28 @@ struct ColumnNameTests {
         }
     }
 }
+
+@Suite("Profiler: ordered categories")
+struct OrderedCategoryTests {
+    /// The diamonds grades, a Likert answer and clothing sizes are on ordered scales; colours,
+    /// blood groups and city names are not.
+    @Test func orderedScalesAreRecognised() throws {
+        let n = 60
+        func pick(_ values: [String]) -> [String] { (0..<n).map { values[($0 * 7 + $0 / 5) % values.count] } }
+        var lines = ["cut,color,clarity,answer,size,colour,blood,city"]
+        let columns = [
+            pick(["Fair", "Good", "Very Good", "Premium", "Ideal"]), pick(["D", "E", "F", "G", "H", "I", "J"]),
+            pick(["I1", "SI2", "SI1", "VS2", "VS1", "VVS2", "VVS1", "IF"]),
+            pick(["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"]), pick(["XS", "S", "M", "L", "XL"]),
+            pick(["red", "green", "blue"]), pick(["A", "B", "AB", "O"]), pick(["Paris", "Lyon", "Nice", "Lille"]),
+        ]
+        for row in 0..<n { lines.append(columns.map { $0[row] }.joined(separator: ",")) }
+        let profile = try profileText(lines.joined(separator: "\n") + "\n")
+        let scales = Dictionary(uniqueKeysWithValues: profile.columns.map { ($0.name, $0.stats.orderedScale) })
+        #expect(scales == [
+            "cut": .quality, "color": .letterGrade, "clarity": .clarity, "answer": .agreement, "size": .size,
+            "colour": nil, "blood": nil, "city": nil,
+        ])
+        #expect(profile.columns[0].reason.contains("ordered scale"))
+    }
+}

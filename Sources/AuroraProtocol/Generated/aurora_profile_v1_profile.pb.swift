@@ -95,6 +95,92 @@ public nonisolated enum Aurora_Profile_V1_ColumnType: SwiftProtobuf.Enum, Swift.
 
 }
 
+/// An order the values of a categorical column follow, recognised from a known vocabulary (the
+/// values themselves stay with the client).
+public nonisolated enum Aurora_Profile_V1_OrderedScale: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// XS < S < M < L < XL, small < medium < large
+  case size // = 1
+
+  /// very low < low < medium < high < very high
+  case level // = 2
+
+  /// strongly disagree < ... < strongly agree (Likert)
+  case agreement // = 3
+
+  /// never < rarely < sometimes < often < always
+  case frequency // = 4
+
+  /// poor < fair < good < very good < excellent, premium, ideal
+  case quality // = 5
+
+  /// A+ < ... < F, or a run of single letters (D, E, F, G, ...)
+  case letterGrade // = 6
+
+  /// gem clarity: I3 < I2 < I1 < SI2 < ... < IF < FL
+  case clarity // = 7
+
+  /// none < primary < secondary < bachelor < master < doctorate
+  case education // = 8
+
+  /// first < second < third, 1st < 2nd < 3rd
+  case rank // = 9
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .size
+    case 2: self = .level
+    case 3: self = .agreement
+    case 4: self = .frequency
+    case 5: self = .quality
+    case 6: self = .letterGrade
+    case 7: self = .clarity
+    case 8: self = .education
+    case 9: self = .rank
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .size: return 1
+    case .level: return 2
+    case .agreement: return 3
+    case .frequency: return 4
+    case .quality: return 5
+    case .letterGrade: return 6
+    case .clarity: return 7
+    case .education: return 8
+    case .rank: return 9
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Aurora_Profile_V1_OrderedScale] = [
+    .unspecified,
+    .size,
+    .level,
+    .agreement,
+    .frequency,
+    .quality,
+    .letterGrade,
+    .clarity,
+    .education,
+    .rank,
+  ]
+
+}
+
 /// Over the numbers of the column (its non-numeric cells left out).
 public nonisolated struct Aurora_Profile_V1_NumericStats: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
@@ -290,6 +376,12 @@ public nonisolated struct Aurora_Profile_V1_ColumnStatistics: @unchecked Sendabl
   public var exact: Bool {
     get {_storage._exact}
     set {_uniqueStorage()._exact = newValue}
+  }
+
+  /// Set when every value of a categorical column belongs to one known ordered scale.
+  public var orderedScale: Aurora_Profile_V1_OrderedScale {
+    get {_storage._orderedScale}
+    set {_uniqueStorage()._orderedScale = newValue}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -558,6 +650,10 @@ nonisolated extension Aurora_Profile_V1_ColumnType: SwiftProtobuf._ProtoNameProv
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0COLUMN_TYPE_UNSPECIFIED\0\u{1}COLUMN_TYPE_INTEGER\0\u{1}COLUMN_TYPE_FLOAT\0\u{1}COLUMN_TYPE_BOOLEAN\0\u{1}COLUMN_TYPE_DATE\0\u{1}COLUMN_TYPE_DATETIME\0\u{1}COLUMN_TYPE_CATEGORICAL\0\u{1}COLUMN_TYPE_TEXT\0\u{1}COLUMN_TYPE_IDENTIFIER\0\u{1}COLUMN_TYPE_EMPTY\0")
 }
 
+nonisolated extension Aurora_Profile_V1_OrderedScale: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0ORDERED_SCALE_UNSPECIFIED\0\u{1}ORDERED_SCALE_SIZE\0\u{1}ORDERED_SCALE_LEVEL\0\u{1}ORDERED_SCALE_AGREEMENT\0\u{1}ORDERED_SCALE_FREQUENCY\0\u{1}ORDERED_SCALE_QUALITY\0\u{1}ORDERED_SCALE_LETTER_GRADE\0\u{1}ORDERED_SCALE_CLARITY\0\u{1}ORDERED_SCALE_EDUCATION\0\u{1}ORDERED_SCALE_RANK\0")
+}
+
 nonisolated extension Aurora_Profile_V1_NumericStats: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".NumericStats"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}min\0\u{1}max\0\u{1}mean\0\u{1}variance\0\u{1}skewness\0\u{1}kurtosis\0\u{3}zero_ratio\0\u{3}negative_ratio\0\u{3}outlier_ratio\0\u{1}quantiles\0\u{1}histogram\0\u{3}decimal_comma\0\u{1}currency\0\u{1}percent\0\u{3}thousands_separators\0")
@@ -810,7 +906,7 @@ nonisolated extension Aurora_Profile_V1_ValueCount: SwiftProtobuf.Message, Swift
 
 nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ColumnStatistics"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0\u{1}invalid\0\u{1}boolean\0\u{1}exact\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}type\0\u{1}count\0\u{1}missing\0\u{3}distinct_estimate\0\u{1}numeric\0\u{1}text\0\u{1}date\0\u{3}top_values\0\u{3}top_value_ratio\0\u{1}invalid\0\u{1}boolean\0\u{1}exact\0\u{3}ordered_scale\0")
 
   fileprivate class _StorageClass {
     var _type: Aurora_Profile_V1_ColumnType = .unspecified
@@ -825,6 +921,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
     var _invalid: UInt64 = 0
     var _boolean: Aurora_Profile_V1_BooleanStats? = nil
     var _exact: Bool = false
+    var _orderedScale: Aurora_Profile_V1_OrderedScale = .unspecified
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -847,6 +944,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       _invalid = source._invalid
       _boolean = source._boolean
       _exact = source._exact
+      _orderedScale = source._orderedScale
     }
   }
 
@@ -877,6 +975,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._invalid) }()
         case 11: try { try decoder.decodeSingularMessageField(value: &_storage._boolean) }()
         case 12: try { try decoder.decodeSingularBoolField(value: &_storage._exact) }()
+        case 13: try { try decoder.decodeSingularEnumField(value: &_storage._orderedScale) }()
         default: break
         }
       }
@@ -925,6 +1024,9 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
       if _storage._exact != false {
         try visitor.visitSingularBoolField(value: _storage._exact, fieldNumber: 12)
       }
+      if _storage._orderedScale != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._orderedScale, fieldNumber: 13)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -946,6 +1048,7 @@ nonisolated extension Aurora_Profile_V1_ColumnStatistics: SwiftProtobuf.Message,
         if _storage._invalid != rhs_storage._invalid {return false}
         if _storage._boolean != rhs_storage._boolean {return false}
         if _storage._exact != rhs_storage._exact {return false}
+        if _storage._orderedScale != rhs_storage._orderedScale {return false}
         return true
       }
       if !storagesAreEqual {return false}
