@@ -24,6 +24,9 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(help: "Domain that scopes learned rules (finance, clinical, ...).")
     var domain: String?
 
+    @Option(help: "The column a model will predict (name or zero-based index): left out of the features, given its own encoding.")
+    var target: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
@@ -56,6 +59,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
                         var start = Aurora_Gateway_V1_AnalyzeUpload()
                         start.start.read = read
                         start.start.domain = self.domain ?? ""
+                        start.start.target = self.target ?? ""
                         try await writer.send(start)
                         while true {
                             let data: Data
@@ -154,14 +158,14 @@ enum AnalysisTable {
         for column in profile.columns {
             let recommendation = report.recommendations[column.index]
             rows.append([
-                "\(column.index)", Self.clip(column.name, 24), column.type.rawValue, Self.keyStats(column.stats),
+                "\(column.index)", Self.clip(column.name, 24) + (recommendation?.source == "target" ? " (target)" : ""), column.type.rawValue, Self.keyStats(column.stats),
                 recommendation?.action ?? "-", recommendation.map { String(format: "%.2f", $0.confidence) } ?? "-",
                 recommendation.map { $0.explanation + ($0.source.hasPrefix("learned:") ? " [\($0.source)]" : "") } ?? "",
             ])
         }
         lines += Self.table(rows, wrapLast: Self.terminalWidth())
         lines.append("")
-        lines.append("Accept or correct: aurora feedback \(report.analysisID ?? "ID") --accept COLUMN --correct COLUMN=ACTION")
+        lines.append("Accept or correct: aurora feedback \(report.analysisID ?? "ID") --correct COLUMN=ACTION --accept-rest")
         return lines.joined(separator: "\n")
     }
 

@@ -143,6 +143,7 @@ public final class GatewayService: Sendable {
         case nil: throw RPCError(.invalidArgument, "Analyze got no upload: send AnalyzeStart, then the file's bytes")
         }
         guard start.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "domain is longer than 64 bytes") }
+        guard start.target.utf8.count <= 1024 else { throw RPCError(.invalidArgument, "target is longer than 1024 bytes") }
         let options = self.downstream(context, user: user)
         let started = ContinuousClock.now
         var received = 0
@@ -185,6 +186,13 @@ public final class GatewayService: Sendable {
         request.batch.columns = profile.columns.map { RequestValidation.clampingNumbers(Self.withoutValues($0.stats)) }
         request.analysisID = "an_" + Self.randomHex(bytes: 12)
         request.columnKeys = profile.columns.map { self.columnKey(user: user, name: $0.name) }
+        if !start.target.isEmpty {
+            // A name wins over an index (a column may be called "3"); the message names neither.
+            guard let target = profile.columns.firstIndex(where: { $0.name == start.target }) ?? Int(start.target).flatMap({ $0 >= 0 && $0 < profile.columns.count ? $0 : nil }) else {
+                throw RPCError(.invalidArgument, "the target is not among the file's \(profile.columns.count) columns: give its name exactly as in the header, or its zero-based index")
+            }
+            request.targetColumns = [UInt32(target)]
+        }
         let recommendations: Aurora_Learning_V1_RecommendResponse
         do {
             recommendations = try await self.learning.unary(LearningAPI.recommend, request, options: options)

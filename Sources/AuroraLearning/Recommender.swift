@@ -182,6 +182,37 @@ public struct RuleBook: Sendable {
 public enum Recommender {
     public typealias Decision = (chosen: Suggestion, alternatives: [Suggestion], ruleID: Int64?, bucket: String, builtin: BuiltinChoice)
 
+    /// The column a model will predict: encoded for the model's output, never treated as a
+    /// feature (no learned rule, no feature transform). Classes become integer labels; a
+    /// strongly right-skewed positive quantity may be modelled on a log scale.
+    public static func recommendTarget(_ stats: ColumnStatistics) -> Decision {
+        let fingerprint = Fingerprint(stats)
+        func make(_ action: Action, _ confidence: Double, _ why: String) -> Suggestion {
+            Suggestion(action: action, confidence: confidence, source: "target", explanation: why)
+        }
+        var candidates: [Suggestion]
+        switch stats.kind {
+        case .categorical, .boolean, .text, .identifier:
+            candidates = [make(.ordinalEncode, 0.8, "The target's \(BuiltinRecommender.count(Double(stats.distinct))) classes become integer labels (a label encoder); it is not a feature."),
+                          make(.keep, 0.3, "Keep the labels as they are, if the model takes strings.")]
+        case .integer where stats.distinct <= 10:
+            candidates = [make(.keep, 0.8, "The target's \(BuiltinRecommender.count(Double(stats.distinct))) classes are integer labels already; it is not a feature.")]
+        case .integer, .float:
+            let n = stats.numeric ?? .zero
+            if n.min > 0 && n.skewness > 1 {
+                candidates = [make(.logTransform, 0.55, "The target is skewed (skewness \(BuiltinRecommender.number(n.skewness))) and positive: a model fitted on its log predicts it better; take exp of the predictions."),
+                              make(.keep, 0.5, "Keep the target as it is; it is not a feature.")]
+            } else {
+                candidates = [make(.keep, 0.8, "The target stays as it is; it is not a feature.")]
+            }
+        default:
+            candidates = [make(.keep, 0.6, "The target stays as it is; it is not a feature.")]
+        }
+        candidates = candidates.filter { ActionApplicability.applies($0.action, to: stats) }
+        if candidates.isEmpty { candidates = [make(.keep, 0.5, "The target stays as it is; it is not a feature.")] }
+        return (candidates[0], Array(candidates.dropFirst()), nil, fingerprint.bucket, BuiltinChoice(candidates[0]))
+    }
+
     public static func recommend(_ stats: ColumnStatistics, domain: String, rules: [ActiveRule]) -> Decision {
         Self.recommend(stats, domain: domain, rules: RuleBook(rules))
     }

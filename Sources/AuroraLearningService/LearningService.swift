@@ -151,7 +151,10 @@ public final class LearningService: Sendable {
         let analysisID = request.analysisID
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
-        let decisions = columns.map { Recommender.recommend($0, domain: request.batch.domain, rules: rules) }
+        let targets = Set(request.targetColumns.map(Int.init))
+        let decisions = columns.enumerated().map { index, stats in
+            targets.contains(index) ? Recommender.recommendTarget(stats) : Recommender.recommend(stats, domain: request.batch.domain, rules: rules)
+        }
         var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         let ids = try await Self.mapStore { try await self.recommendationIDs.take(decisions.count) }
@@ -241,6 +244,8 @@ public final class LearningService: Sendable {
                 guard let accepted = Action(rawValue: verdict) else {
                     throw RPCError(.invalidArgument, "items[\(index)].accepted_action: unknown action '\(verdict)'; actions are \(Self.actionNames)")
                 }
+                // The target is not a feature: a verdict on its encoding teaches nothing about features.
+                if column.isTarget { continue }
                 pending.append(accepting(column, as: accepted.rawValue, feedbackID: item.feedbackID, analysisID: item.analysisID))
                 continue
             }
@@ -261,7 +266,7 @@ public final class LearningService: Sendable {
         // "The rest is right": every column without a verdict, and not named above, accepted.
         let rest = request.acceptRestOfAnalysis
         if !rest.isEmpty {
-            for column in try await columns(of: rest) where !column.answered && named[rest]?.contains(column.columnIndex) != true {
+            for column in try await columns(of: rest) where !column.answered && !column.isTarget && named[rest]?.contains(column.columnIndex) != true {
                 pending.append(accepting(column, as: column.action, feedbackID: "", analysisID: rest))
             }
         }
@@ -290,7 +295,7 @@ public final class LearningService: Sendable {
         response.stored = UInt32(stored)
         response.duplicates = UInt32(flags.count - stored)
         for (analysisID, columns) in analyses.sorted(by: { $0.key < $1.key }) {
-            let left = columns.filter { !$0.answered && named[analysisID]?.contains($0.columnIndex) != true }
+            let left = columns.filter { !$0.answered && !$0.isTarget && named[analysisID]?.contains($0.columnIndex) != true }
             guard !left.isEmpty else { continue }
             var unanswered = Aurora_Learning_V1_UnansweredColumns()
             unanswered.analysisID = analysisID

@@ -489,13 +489,16 @@ struct LearningStore: Sendable {
         var builtin: BuiltinChoice?
         /// A verdict was recorded for it.
         var answered: Bool
+        /// The analysis's target (recommended by source "target"): not a feature, not learned from.
+        var isTarget: Bool
     }
 
     /// The columns of a user's analysis whose fingerprints are still kept (empty: unknown or expired).
     func analysedColumns(user: String, analysisID: String) async throws(StoreError) -> [AnalysedColumn] {
         let result = try await self.pool.execute(
             """
-            SELECT id, column_index, column_key, bucket, action, domain, features::text, builtin, builtin_action, outcome IS NOT NULL
+            SELECT id, column_index, column_key, bucket, action, domain, features::text, builtin, builtin_action, outcome IS NOT NULL,
+                   source = 'target'
             FROM recommendation_log WHERE user_id = $1 AND analysis_id = $2 AND features IS NOT NULL ORDER BY column_index
             """, [user, analysisID], idempotent: true)
         return result.rows.compactMap { row in
@@ -503,7 +506,7 @@ struct LearningStore: Sendable {
             return AnalysedColumn(
                 recommendationID: id, columnIndex: index, columnKey: row[2], bucket: row[3] ?? "", action: row[4] ?? "",
                 domain: row[5] ?? "", features: Self.parseArray(features),
-                builtin: BuiltinChoice(source: row[7], action: row[8]), answered: row[9] == "t")
+                builtin: BuiltinChoice(source: row[7], action: row[8]), answered: row[9] == "t", isTarget: row[10] == "t")
         }
     }
 

@@ -55,6 +55,9 @@ public enum RequestValidation {
         guard request.columnKeys.isEmpty || request.columnKeys.count == columns.count else {
             throw Self.refuse("column_keys", "has \(request.columnKeys.count) keys for \(columns.count) columns; send one per column or none")
         }
+        for (index, target) in request.targetColumns.enumerated() where Int(target) >= columns.count {
+            throw Self.refuse("target_columns[\(index)]", "(\(target)) is not a column: the batch has \(columns.count) columns, indexes 0 to \(columns.count - 1)")
+        }
         for (index, key) in request.columnKeys.enumerated() {
             try Self.text(key, "column_keys[\(index)]", maximumBytes: Self.maximumColumnKeyBytes)
         }

@@ -116,6 +116,29 @@ extension LearningServiceTests {
             #expect(forget.status == 0 && forget.output.contains("deleted 13 feedback records"))
         }
 
+        /// `--target`: the label column gets its own encoding, no feature rule, and no verdict is
+        /// asked of it; an unknown target is refused with a message that says how to name it.
+        @Test func theTargetIsLeftOutOfTheFeatures() async throws {
+            let system = try await LocalSystem.start()
+            defer { system.stop() }
+            let token = try await system.token(user: "e2e-target-\(UUID().uuidString)")
+            let path = try self.writeFile(SimilarFiles.customers(seed: 3), in: system, name: "target.csv")
+            let result = try system.aurora(["analyze", path, "--json", "--target", "segment"], token: token)
+            #expect(result.status == 0, "\(result.errors)")
+            let analysis = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any] ?? [:]
+            let target = self.recommendation(analysis, column: "segment")
+            #expect(target["source"] as? String == "target" && target["action"] as? String == "ordinal_encode", "\(target)")
+            #expect(self.recommendation(analysis, column: "income")["source"] as? String != "target")
+            let id = analysis["analysis_id"] as? String ?? ""
+            let rest = try system.aurora(["feedback", id, "--correct", "income=keep", "--json"], token: token)
+            let restObject = try JSONSerialization.jsonObject(with: Data(rest.output.utf8)) as? [String: Any] ?? [:]
+            #expect(restObject["unanswered_columns"] as? [Int] == [0, 3], "the target needs no verdict: \(rest.output) \(rest.errors)")
+            let table = try system.aurora(["analyze", path, "--target", "2"], token: token)
+            #expect(table.status == 0 && table.output.contains("segment (target)"), "\(table.output)")
+            let unknown = try system.aurora(["analyze", path, "--target", "no_such_column"], token: token)
+            #expect(unknown.status != 0 && unknown.errors.contains("zero-based index"), "\(unknown.errors)")
+        }
+
         @Test func badTokensAreRefusedWithAClearStatus() async throws {
             let system = try await LocalSystem.start()
             defer { system.stop() }

@@ -54,6 +54,10 @@ public nonisolated struct Aurora_Gateway_V1_AnalyzeStart: Sendable {
   /// Optional domain ("finance", "clinical", ...) that scopes learned rules; at most 64 bytes.
   public var domain: String = String()
 
+  /// Optional: the column a model will predict, by name (as in the header) or zero-based index.
+  /// It is left out of the features: it gets its own encoding, learns nothing and teaches nothing.
+  public var target: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -168,7 +172,7 @@ fileprivate nonisolated let _protobuf_package = "aurora.gateway.v1"
 
 nonisolated extension Aurora_Gateway_V1_AnalyzeStart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnalyzeStart"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}read\0\u{1}domain\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}read\0\u{1}domain\0\u{1}target\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -178,6 +182,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeStart: SwiftProtobuf.Message, Swi
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularMessageField(value: &self._read) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.domain) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.target) }()
       default: break
       }
     }
@@ -194,12 +199,16 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeStart: SwiftProtobuf.Message, Swi
     if !self.domain.isEmpty {
       try visitor.visitSingularStringField(value: self.domain, fieldNumber: 2)
     }
+    if !self.target.isEmpty {
+      try visitor.visitSingularStringField(value: self.target, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Gateway_V1_AnalyzeStart, rhs: Aurora_Gateway_V1_AnalyzeStart) -> Bool {
     if lhs._read != rhs._read {return false}
     if lhs.domain != rhs.domain {return false}
+    if lhs.target != rhs.target {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -54,6 +54,10 @@ public nonisolated struct Aurora_Learning_V1_RecommendRequest: Sendable {
   /// name a column by its key.
   public var columnKeys: [String] = []
 
+  /// Zero-based indexes of target columns (what a model will predict): each gets its own
+  /// encoding (source "target"), no learned rule applies to it, and feedback on it is not learned.
+  public var targetColumns: [UInt32] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -388,7 +392,7 @@ fileprivate nonisolated let _protobuf_package = "aurora.learning.v1"
 
 nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}batch\0\u{3}analysis_id\0\u{3}column_keys\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}batch\0\u{3}analysis_id\0\u{3}column_keys\0\u{3}target_columns\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -399,6 +403,7 @@ nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message
       case 1: try { try decoder.decodeSingularMessageField(value: &self._batch) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
       case 3: try { try decoder.decodeRepeatedStringField(value: &self.columnKeys) }()
+      case 4: try { try decoder.decodeRepeatedUInt32Field(value: &self.targetColumns) }()
       default: break
       }
     }
@@ -418,6 +423,9 @@ nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message
     if !self.columnKeys.isEmpty {
       try visitor.visitRepeatedStringField(value: self.columnKeys, fieldNumber: 3)
     }
+    if !self.targetColumns.isEmpty {
+      try visitor.visitPackedUInt32Field(value: self.targetColumns, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -425,6 +433,7 @@ nonisolated extension Aurora_Learning_V1_RecommendRequest: SwiftProtobuf.Message
     if lhs._batch != rhs._batch {return false}
     if lhs.analysisID != rhs.analysisID {return false}
     if lhs.columnKeys != rhs.columnKeys {return false}
+    if lhs.targetColumns != rhs.targetColumns {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
