@@ -283,6 +283,16 @@ struct RecommenderTests {
         #expect(RuleDraft.describe([RuleCondition(feature: skew, threshold: -0.5, above: true)]) == "skewness measured")
         #expect(RuleDraft.describe([RuleCondition(feature: missing, threshold: 1.5, above: true)]) == "missing ratio > 0.05")
         #expect(RuleDraft.describe([RuleCondition(feature: missing, threshold: 0.5, above: false)]) == "missing ratio ≤ 0.00")
+        // One bound per quantity, the tightest, whichever features read as it; bounds outside a
+        // feature's range say nothing and are left out.
+        let ratio = Fingerprint.index("distinct_ratio")
+        let ratioLevel = Fingerprint.index("distinct_ratio_level")
+        let merged = RuleDraft.describe([
+            RuleCondition(feature: ratio, threshold: 1.0, above: false), RuleCondition(feature: ratioLevel, threshold: 1.5, above: false),
+            RuleCondition(feature: missing, threshold: 1.5, above: true),
+        ])
+        #expect(merged == "distinct ratio ≤ 0.10, missing ratio > 0.05", "\(merged)")
+        #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("missing"), threshold: -0.15, above: true)]) == "any column")
     }
 
     @Test func learnedRuleWinsOnlyWhenMoreConfident() {
