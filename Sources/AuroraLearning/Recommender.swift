@@ -8,6 +8,9 @@ public struct ActiveRule: Sendable, Equatable {
     public var scope: String
     public var domain: String
     public var conditions: [RuleCondition]
+    /// The tree path alone (`conditions` without the region of the rule's own examples): where
+    /// the rule's leaf reaches. Used only when the built-in rule has failed this user.
+    public var path: [RuleCondition]
     /// Global rules match a bucket instead of conditions.
     public var bucket: String?
     public var action: Action
@@ -16,11 +19,15 @@ public struct ActiveRule: Sendable, Equatable {
     public var support: Int
     public var conditionText: String
 
-    public init(id: Int64, scope: String, domain: String, conditions: [RuleCondition], bucket: String?, action: Action, alpha: Double, beta: Double, support: Int, conditionText: String) {
+    public init(
+        id: Int64, scope: String, domain: String, conditions: [RuleCondition], path: [RuleCondition]? = nil, bucket: String?, action: Action,
+        alpha: Double, beta: Double, support: Int, conditionText: String
+    ) {
         self.id = id
         self.scope = scope
         self.domain = domain
         self.conditions = conditions
+        self.path = path ?? conditions
         self.bucket = bucket
         self.action = action
         self.alpha = alpha
@@ -175,6 +182,15 @@ public struct RuleBook: Sendable {
         if let rule = self.globalRules[fingerprint.bucket] { found.append((rule, " (shared by several users)")) }
         return found
     }
+
+    /// The user's rule (for the domain first) whose tree leaf holds the column, region aside: the
+    /// learner's best guess where none of the user's examples lie.
+    func nearest(_ fingerprint: Fingerprint, domain: String) -> (rule: ActiveRule, scopeText: String)? {
+        if let rule = self.domainRules[domain]?.first(where: { $0.bucket == nil && $0.path.allSatisfy { $0.holds(fingerprint.features) } }) {
+            return (rule, " for \(domain)")
+        }
+        return self.userRules.first { $0.bucket == nil && $0.path.allSatisfy { $0.holds(fingerprint.features) } }.map { ($0, "") }
+    }
 }
 
 /// Combines the built-in suggestion with the user's learned rules: the most specific matching
@@ -240,11 +256,25 @@ public enum Recommender {
                 }
             }
         }
-        let matches = rules.matching(fingerprint, domain: domain).filter { ActionApplicability.applies($0.rule.action, to: stats) }
-        let learned = matches.map { rule, scopeText in
+        var matches = rules.matching(fingerprint, domain: domain).filter { ActionApplicability.applies($0.rule.action, to: stats) }
+        var learned = matches.map { rule, scopeText in
             Suggestion(
                 action: rule.action, confidence: rule.confidence, source: "learned:\(rule.id)",
                 explanation: "Your rule \(rule.id)\(scopeText): \(rule.description).")
+        }
+        // The built-in rule has failed this user in such columns (agreed in under 40% of at
+        // least `minimumChoices`) and nothing narrower covers the column: the tree leaf that
+        // holds it is a better guess than a rule the user keeps rejecting. Still only an action
+        // that applies to the column.
+        if learned.isEmpty, fallback == nil, let record = rules.builtinRecords[builtin[0].source], record.total >= BuiltinRecord.minimumChoices,
+            builtin[0].confidence < 0.4, let (rule, scopeText) = rules.nearest(fingerprint, domain: domain),
+            ActionApplicability.applies(rule.action, to: stats), rule.action != builtin[0].action
+        {
+            let confidence = max(builtin[0].confidence + 0.01, rule.confidence * 0.8)
+            matches = [(rule, scopeText)]
+            learned = [Suggestion(
+                action: rule.action, confidence: confidence, source: "learned:\(rule.id)",
+                explanation: "The nearest of your rules, \(rule.id)\(scopeText), outside the columns it was learned from: \(rule.description).")]
         }
         var candidates = builtin
         if let fallback { candidates.insert(fallback, at: 0) }

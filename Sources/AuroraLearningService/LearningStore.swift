@@ -351,16 +351,19 @@ struct LearningStore: Sendable {
             let beta = row[7].flatMap(Double.init), let support = row[8].flatMap(Int.init)
         else { return nil }
         var conditions: [RuleCondition] = []
+        var path: [RuleCondition] = []
         var bucket: String?
         if scope == "global" {
             bucket = (try? JSONDecoder().decode([String: String].self, from: Data(condition.utf8)))?["bucket"]
         } else {
-            conditions = StoredCondition.decode(condition)?.all ?? []
+            let stored = StoredCondition.decode(condition)
+            conditions = stored?.all ?? []
+            path = stored?.path ?? []
         }
         // A user's rule reads as its path and region; the stored text is the path alone (its identity).
         let readable = scope == "global" ? bucket.map(Fingerprint.describeBucket) ?? text : conditions.isEmpty ? text : RuleDraft.describe(conditions)
         return ActiveRule(
-            id: id, scope: scope, domain: domain, conditions: conditions, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support,
+            id: id, scope: scope, domain: domain, conditions: conditions, path: path, bucket: bucket, action: action, alpha: alpha, beta: beta, support: support,
             conditionText: readable)
     }
 

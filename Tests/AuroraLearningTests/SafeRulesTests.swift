@@ -25,9 +25,29 @@ struct SafeRulesTests {
         let drafts = DecisionTreeLearner().fit(examples.map { Example(features: Fingerprint($0.0).features, action: $0.1) })
         return drafts.enumerated().map { index, draft in
             ActiveRule(
-                id: Int64(index + 1), scope: "user", domain: "", conditions: draft.allConditions, bucket: nil, action: draft.action,
+                id: Int64(index + 1), scope: "user", domain: "", conditions: draft.allConditions, path: draft.conditions, bucket: nil, action: draft.action,
                 alpha: draft.alpha, beta: draft.beta, support: draft.support, conditionText: draft.fullText)
         }
+    }
+
+    /// A user who only corrects: the built-in "standard" rule was wrong for them five times of
+    /// five (they chose robust_scale), and a new column lies outside the region of those
+    /// examples. With the built-in demoted that far, the tree leaf holding the column decides,
+    /// said as such; for a user whose built-in was right, the built-in stays.
+    @Test func aFailedBuiltinGivesWayToTheNearestRule() {
+        // The leaf holds every numeric column; its examples had no negative values.
+        let negative = RuleCondition(feature: Fingerprint.index("non_negative"), threshold: 0.5, above: true)
+        let rules = [ActiveRule(
+            id: 7, scope: "user", domain: "", conditions: [negative], path: [], bucket: nil, action: .robustScale, alpha: 6, beta: 1, support: 5,
+            conditionText: RuleDraft.describe([negative]))]
+        let outside = Self.numbers(min: -5000, max: 80_000, skew: 0.1, distinct: 990)
+        #expect(Recommender.recommend(outside, domain: "", rules: RuleBook(rules)).ruleID == nil, "the column lies outside the rule's region")
+        let failed = BuiltinRecord(agreeing: 0, total: 5, choices: [.robustScale: 2, .minmaxScale: 2, .keep: 1])
+        let decision = Recommender.recommend(outside, domain: "", rules: RuleBook(rules, builtinRecords: ["builtin:standard": failed]))
+        #expect(decision.chosen.action == .robustScale && decision.chosen.explanation.contains("nearest of your rules"), "\(decision.chosen)")
+        let trusted = BuiltinRecord(agreeing: 9, total: 10, choices: [.robustScale: 1])
+        let kept = Recommender.recommend(outside, domain: "", rules: RuleBook(rules, builtinRecords: ["builtin:standard": trusted]))
+        #expect(kept.chosen.action == .standardScale, "\(kept.chosen)")
     }
 
     /// The report's scenario: one numeric column corrected to log_transform in each of three
