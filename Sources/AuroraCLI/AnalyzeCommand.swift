@@ -137,7 +137,8 @@ extension AnalysisReport {
         for r in response.recommendations {
             recommendations[Int(r.columnIndex)] = RecommendationReport(
                 action: r.action, confidence: r.confidence, source: r.source, explanation: r.explanation,
-                alternatives: r.alternatives.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source) })
+                alternatives: r.alternatives.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source) },
+                steps: r.steps.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source, explanation: $0.explanation) })
         }
         self.init(analysisID: response.analysisID, profile: DatasetProfile(response.profile), recommendations: recommendations)
     }
@@ -159,14 +160,28 @@ enum AnalysisTable {
             let recommendation = report.recommendations[column.index]
             rows.append([
                 "\(column.index)", Self.clip(column.name, 24) + (recommendation?.source == "target" ? " (target)" : ""), column.type.rawValue, Self.keyStats(column.stats),
-                recommendation?.action ?? "-", recommendation.map { String(format: "%.2f", $0.confidence) } ?? "-",
-                recommendation.map { $0.explanation + ($0.source.hasPrefix("learned:") ? " [\($0.source)]" : "") } ?? "",
+                recommendation.map(Self.actions) ?? "-", recommendation.map { String(format: "%.2f", $0.confidence) } ?? "-",
+                recommendation.map(Self.why) ?? "",
             ])
         }
         lines += Self.table(rows, wrapLast: Self.terminalWidth())
         lines.append("")
         lines.append("Accept or correct: aurora feedback \(report.analysisID ?? "ID") --correct COLUMN=ACTION --accept-rest")
         return lines.joined(separator: "\n")
+    }
+
+    /// The recommended action, or its steps in order ("impute_median → log_transform").
+    static func actions(_ recommendation: RecommendationReport) -> String {
+        recommendation.steps.count > 1 ? recommendation.steps.map(\.action).joined(separator: " → ") : recommendation.action
+    }
+
+    /// The recommendation's reason, then the other steps' reasons.
+    static func why(_ recommendation: RecommendationReport) -> String {
+        var text = recommendation.explanation + (recommendation.source.hasPrefix("learned:") ? " [\(recommendation.source)]" : "")
+        for step in recommendation.steps where step.action != recommendation.action || step.source != recommendation.source {
+            text += " " + step.explanation
+        }
+        return text
     }
 
     /// Rows padded into columns; the last column is wrapped at word boundaries to fit `width`

@@ -188,6 +188,14 @@ public final class LearningService: Sendable {
             recommendation.source = decision.chosen.source
             recommendation.explanation = decision.chosen.explanation
             recommendation.recommendationID = ids[index]
+            recommendation.steps = Pipeline.steps(around: decision.chosen, for: columns[index]).map { suggestion in
+                var step = Aurora_Learning_V1_Step()
+                step.action = suggestion.action.rawValue
+                step.confidence = suggestion.confidence
+                step.source = suggestion.source
+                step.explanation = suggestion.explanation
+                return step
+            }
             recommendation.alternatives = decision.alternatives.map { suggestion in
                 var alternative = Aurora_Learning_V1_Alternative()
                 alternative.action = suggestion.action.rawValue

@@ -34,6 +34,22 @@ public struct RecommendationReport: Sendable, Equatable, Encodable {
     public var source: String
     public var explanation: String
     public var alternatives: [Alternative]
+    /// The preparation in order, `action` among them.
+    public var steps: [Step]
+
+    public struct Step: Sendable, Equatable, Encodable {
+        public var action: String
+        public var confidence: Double
+        public var source: String
+        public var explanation: String
+
+        public init(action: String, confidence: Double, source: String, explanation: String) {
+            self.action = action
+            self.confidence = confidence
+            self.source = source
+            self.explanation = explanation
+        }
+    }
 
     public struct Alternative: Sendable, Equatable, Encodable {
         public var action: String
@@ -47,12 +63,13 @@ public struct RecommendationReport: Sendable, Equatable, Encodable {
         }
     }
 
-    public init(action: String, confidence: Double, source: String, explanation: String, alternatives: [Alternative]) {
+    public init(action: String, confidence: Double, source: String, explanation: String, alternatives: [Alternative], steps: [Step] = []) {
         self.action = action
         self.confidence = confidence
         self.source = source
         self.explanation = explanation
         self.alternatives = alternatives
+        self.steps = steps
     }
 }
 

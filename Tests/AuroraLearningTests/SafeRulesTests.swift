@@ -50,6 +50,27 @@ struct SafeRulesTests {
         #expect(kept.chosen.action == .standardScale, "\(kept.chosen)")
     }
 
+    /// A recommendation is a chain: the gaps filled before a transform that cannot take them,
+    /// and after a fill, what the complete column needs. Each step says why.
+    @Test func recommendationsArePipelines() {
+        var skewed = Self.numbers(min: 0.5, max: 900, skew: 3.1, missing: 200)
+        skewed.numeric!.zeroRatio = 0
+        let filled = Recommender.recommend(skewed, domain: "", rules: RuleBook([]))
+        let steps = Pipeline.steps(around: filled.chosen, for: skewed)
+        #expect(steps.map(\.action) == [.imputeMedian, .logTransform], "\(steps)")
+        #expect(steps[1].explanation.hasPrefix("Then, once filled:"), "\(steps[1].explanation)")
+        // A learned scaling on a column with a few gaps: the fill comes first.
+        let gaps = Self.numbers(min: 1, max: 90, skew: 0.2, missing: 5)
+        let scaled = Pipeline.steps(around: Suggestion(action: .robustScale, confidence: 0.8, source: "learned:4", explanation: "Your rule 4."), for: gaps)
+        #expect(scaled.map(\.action) == [.imputeMean, .robustScale] && scaled[0].source == "builtin:fill_first", "\(scaled)")
+        // Heavy gaps in categories: filled, with an indicator suggested.
+        let sparse = Self.categories(5, missing: 140)
+        let encoded = Pipeline.steps(around: Suggestion(action: .oneHotEncode, confidence: 0.7, source: "learned:5", explanation: "Your rule 5."), for: sparse)
+        #expect(encoded.map(\.action) == [.imputeMode, .oneHotEncode] && encoded[0].explanation.contains("missing-value indicator"), "\(encoded)")
+        // A dropped column has nothing more to do.
+        #expect(Pipeline.steps(around: Suggestion(action: .dropColumn, confidence: 0.9, source: "builtin:empty", explanation: "Empty."), for: sparse).count == 1)
+    }
+
     /// The report's scenario: one numeric column corrected to log_transform in each of three
     /// files, nothing accepted. The rule is for numeric columns only; categories, identifiers,
     /// negative numbers and dates keep the built-in recommendation, and no action recommended

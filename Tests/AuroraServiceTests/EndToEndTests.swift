@@ -67,6 +67,9 @@ extension LearningServiceTests {
             #expect(builtin["action"] as? String != "keep", "the built-in recommender should not keep a skewed income as it is: \(builtin)")
             #expect(!(builtin["explanation"] as? String ?? "").isEmpty)
             #expect(builtin["alternatives"] is [Any])
+            // The recommendation is one step of the column's pipeline.
+            let steps = builtin["steps"] as? [[String: Any]] ?? []
+            #expect(steps.contains { $0["action"] as? String == builtin["action"] as? String }, "\(builtin)")
 
             // This user keeps incomes as they are: three corrections on three similar files.
             var analysisID = first["analysis_id"] as! String

@@ -104,6 +104,28 @@ public nonisolated struct Aurora_Learning_V1_Recommendation: Sendable {
   /// Quote it in feedback so the outcome is credited to the rule that recommended.
   public var recommendationID: UInt64 = 0
 
+  /// The column's preparation in order, `action` among the steps: e.g. impute_median, then
+  /// log_transform. Steps around `action` come from the built-in rules; feedback speaks of `action`.
+  public var steps: [Aurora_Learning_V1_Step] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Aurora_Learning_V1_Step: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var action: String = String()
+
+  public var confidence: Double = 0
+
+  public var source: String = String()
+
+  public var explanation: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -481,7 +503,7 @@ nonisolated extension Aurora_Learning_V1_Alternative: SwiftProtobuf.Message, Swi
 
 nonisolated extension Aurora_Learning_V1_Recommendation: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Recommendation"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}column_index\0\u{1}action\0\u{1}confidence\0\u{1}source\0\u{1}explanation\0\u{1}alternatives\0\u{3}recommendation_id\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}column_index\0\u{1}action\0\u{1}confidence\0\u{1}source\0\u{1}explanation\0\u{1}alternatives\0\u{3}recommendation_id\0\u{1}steps\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -496,6 +518,7 @@ nonisolated extension Aurora_Learning_V1_Recommendation: SwiftProtobuf.Message, 
       case 5: try { try decoder.decodeSingularStringField(value: &self.explanation) }()
       case 6: try { try decoder.decodeRepeatedMessageField(value: &self.alternatives) }()
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.recommendationID) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.steps) }()
       default: break
       }
     }
@@ -523,6 +546,9 @@ nonisolated extension Aurora_Learning_V1_Recommendation: SwiftProtobuf.Message, 
     if self.recommendationID != 0 {
       try visitor.visitSingularUInt64Field(value: self.recommendationID, fieldNumber: 7)
     }
+    if !self.steps.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.steps, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -534,6 +560,52 @@ nonisolated extension Aurora_Learning_V1_Recommendation: SwiftProtobuf.Message, 
     if lhs.explanation != rhs.explanation {return false}
     if lhs.alternatives != rhs.alternatives {return false}
     if lhs.recommendationID != rhs.recommendationID {return false}
+    if lhs.steps != rhs.steps {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Aurora_Learning_V1_Step: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Step"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}action\0\u{1}confidence\0\u{1}source\0\u{1}explanation\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.confidence) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.source) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.explanation) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 1)
+    }
+    if self.confidence.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.confidence, fieldNumber: 2)
+    }
+    if !self.source.isEmpty {
+      try visitor.visitSingularStringField(value: self.source, fieldNumber: 3)
+    }
+    if !self.explanation.isEmpty {
+      try visitor.visitSingularStringField(value: self.explanation, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Aurora_Learning_V1_Step, rhs: Aurora_Learning_V1_Step) -> Bool {
+    if lhs.action != rhs.action {return false}
+    if lhs.confidence != rhs.confidence {return false}
+    if lhs.source != rhs.source {return false}
+    if lhs.explanation != rhs.explanation {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
