@@ -127,8 +127,7 @@ public struct ColumnAccumulator: Sendable {
     var dateMaximum: (Int64, Int64, Int64) = (.min, .min, .min)
 
     // Every non-missing cell.
-    var distinct: HyperLogLog
-    var exactDistinct: ExactDistinct
+    var distinct: DistinctValues
     /// Text cells before any number in a column whose first cell was text: while there are at
     /// most three, a number still makes it a numeric column (with them as non-numbers), so that a
     /// stray "unknown" or "<5" in the first row does not turn a column of numbers into text.
@@ -148,8 +147,7 @@ public struct ColumnAccumulator: Sendable {
         self.style = style
         self.quantiles = KLLSketch(k: settings.quantileSketchK)
         self.exactNumbers = ExactNumbers(limit: exactLimit ?? settings.exactLimit)
-        self.distinct = HyperLogLog(precision: settings.distinctPrecision)
-        self.exactDistinct = ExactDistinct(limit: exactLimit ?? settings.exactLimit)
+        self.distinct = DistinctValues(limit: exactLimit ?? settings.exactLimit, precision: settings.distinctPrecision)
         self.frequent = FrequentValues(capacity: settings.frequentCapacity)
     }
 
@@ -259,7 +257,6 @@ public struct ColumnAccumulator: Sendable {
         if numbers > 0 { self.addNumbers(UnsafeBufferPointer(start: scratch.numbers, count: numbers)) }
         let hashes = UnsafeBufferPointer(start: scratch.hashes, count: present)
         self.distinct.add(hashes: hashes)
-        self.exactDistinct.add(hashes: hashes)
         if self.trackFrequent {
             self.frequent.add(hashes: hashes) { batch[Int(scratch.kept[$0])] }
             // In a column of (nearly) distinct values no value is frequent: stop paying for the
@@ -399,7 +396,6 @@ public struct ColumnAccumulator: Sendable {
         self.cells += other.cells
         self.missing += other.missing
         self.distinct.merge(other.distinct)
-        self.exactDistinct.merge(other.exactDistinct)
         self.frequent.merge(other.frequent)
         self.minimumLength = min(self.minimumLength, other.minimumLength)
         self.maximumLength = max(self.maximumLength, other.maximumLength)

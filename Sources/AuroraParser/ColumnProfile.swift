@@ -10,8 +10,8 @@ extension ColumnAccumulator {
         let distinct: Int
         if let exactSummary, self.invalid == 0 {
             distinct = exactSummary.distinct  // by value: "1.0" and "1" are one number
-        } else if self.exactDistinct.isExact {
-            distinct = self.exactDistinct.count
+        } else if self.distinct.isExact {
+            distinct = self.distinct.exact.count
         } else {
             distinct = nonMissing == 0 ? 0 : max(1, min(nonMissing, Int(self.distinct.estimate.rounded())))
         }
@@ -20,7 +20,7 @@ extension ColumnAccumulator {
         let top = self.frequent.top(settings.topValues).filter { $0.count > 1 }.map { ValueCount(value: $0.value, count: $0.count) }
         var stats = ColumnStatistics(
             kind: .empty, count: self.cells, missing: self.missing, distinct: distinct, invalid: 0,
-            exact: self.exactDistinct.isExact || exactSummary != nil, topValues: top,
+            exact: self.distinct.isExact || exactSummary != nil, topValues: top,
             topValueRatio: Ratio.of(top.first?.count ?? 0, nonMissing, empty: 0))
         if nonMissing > 0 {
             stats.text = TextSummary(

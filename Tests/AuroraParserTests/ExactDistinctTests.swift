@@ -43,4 +43,35 @@ struct ExactDistinctTests {
         left.merge(right)
         #expect(!left.isExact)
     }
+
+    /// Exact to the limit, then the sketch (fed only from there on, with the set's hashes):
+    /// within HyperLogLog's error of the truth in one part or merged from several, whichever
+    /// side gave up first.
+    @Test func sketchTakesOverPastTheLimit() {
+        func values(_ hashes: [UInt64], limit: Int = 1000) -> DistinctValues {
+            var values = DistinctValues(limit: limit, precision: 12)
+            var start = 0
+            while start < hashes.count {
+                let end = min(hashes.count, start + 777)
+                hashes[start..<end].withUnsafeBufferPointer { values.add(hashes: $0) }
+                start = end
+            }
+            return values
+        }
+        // Well mixed, as the profiler's hashes are (the sketch reads their top bits).
+        func mixed(_ hashes: [UInt64]) -> [UInt64] { hashes.map(Hash64.finish) }
+        let few = values(mixed(Self.hashes(900, repeats: 4)))
+        #expect(few.isExact && few.estimate == 900)
+        let many = values(mixed(Self.hashes(50_000, repeats: 2)))
+        #expect(!many.isExact && abs(many.estimate - 50_000) < 50_000 * 0.05, "\(many.estimate)")
+        let all = mixed(Self.hashes(50_000, repeats: 1))
+        for split in [300, 25_000, 49_700] {
+            var left = values(Array(all[..<split]))
+            left.merge(values(Array(all[split...])))
+            #expect(!left.isExact && abs(left.estimate - 50_000) < 50_000 * 0.05, "split at \(split): \(left.estimate)")
+        }
+        var small = values(Array(all[..<600]))
+        small.merge(values(Array(all[300..<900])))
+        #expect(small.isExact && small.estimate == 900)
+    }
 }

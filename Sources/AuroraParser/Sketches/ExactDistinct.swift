@@ -21,7 +21,10 @@ struct ExactDistinct: Sendable {
 
     /// One pass over the batch inside the table's buffer (entering it per cell, with its
     /// uniqueness check, cost more than the probe); it steps out only to grow the table.
-    mutating func add(hashes: UnsafeBufferPointer<UInt64>) {
+    /// Adds `hashes`; returns the index of the first one not taken when the set outgrew its
+    /// limit with this batch (the keys stay until `release`, for a sketch to take over), or nil.
+    @discardableResult
+    mutating func add(hashes: UnsafeBufferPointer<UInt64>) -> Int? {
         var next = 0
         while next < hashes.count, self.isExact {
             if (self.count + 1) * 2 > self.slots.count { self.grow() }
@@ -37,11 +40,18 @@ struct ExactDistinct: Sendable {
             }
             self.count = count
         }
-        if !self.isExact { self.slots = [] }
+        return self.isExact ? nil : next
     }
 
-    /// Puts `key` in its slot unless it is there already; true when it was added. The table must
-    /// have a free slot.
+    /// The distinct hashes held (low bit set: 0 marks an empty slot).
+    var keys: [UInt64] { self.slots.filter { $0 != 0 } }
+
+    /// Past the limit: the keys are no longer needed.
+    mutating func release() {
+        self.count = max(self.count, self.limit + 1)
+        self.slots = []
+    }
+
     @inline(__always)
     private static func place(_ key: UInt64, in slots: UnsafeMutableBufferPointer<UInt64>) -> Bool {
         let mask = slots.count - 1
@@ -68,12 +78,50 @@ struct ExactDistinct: Sendable {
 
     mutating func merge(_ other: ExactDistinct) {
         guard self.isExact else { return }
-        guard other.isExact else {
-            self.count = self.limit + 1
-            self.slots = []
+        guard other.isExact else { return self.release() }
+        if other.keys.withUnsafeBufferPointer({ self.add(hashes: $0) }) != nil { self.release() }
+    }
+}
+
+/// A column's distinct count: exact (a hash set) up to a limit, then HyperLogLog, which takes
+/// the set's hashes when it gives up. The sketch is fed only past the limit, so a column of few
+/// values pays one set probe per cell, not a probe and a register update.
+struct DistinctValues: Sendable {
+    private(set) var exact: ExactDistinct
+    private(set) var sketch: HyperLogLog
+
+    init(limit: Int, precision: Int) {
+        self.exact = ExactDistinct(limit: limit)
+        self.sketch = HyperLogLog(precision: precision)
+    }
+
+    var isExact: Bool { self.exact.isExact }
+    var estimate: Double { self.isExact ? Double(self.exact.count) : self.sketch.estimate }
+
+    mutating func add(hashes: UnsafeBufferPointer<UInt64>) {
+        guard self.isExact else { return self.sketch.add(hashes: hashes) }
+        guard let first = self.exact.add(hashes: hashes) else { return }
+        self.spill()
+        self.sketch.add(hashes: UnsafeBufferPointer(rebasing: hashes[first...]))
+    }
+
+    mutating func merge(_ other: DistinctValues) {
+        if self.isExact && other.isExact {
+            let keys = other.exact.keys
+            if keys.withUnsafeBufferPointer({ self.exact.add(hashes: $0) }) != nil {
+                self.spill()
+                keys.withUnsafeBufferPointer { self.sketch.add(hashes: $0) }
+            }
             return
         }
-        // The other table's keys are hashes with their low bit set already: added like a batch.
-        other.slots.filter { $0 != 0 }.withUnsafeBufferPointer { self.add(hashes: $0) }
+        if self.isExact { self.spill() }
+        self.sketch.merge(other.sketch)
+        if other.isExact { other.exact.keys.withUnsafeBufferPointer { self.sketch.add(hashes: $0) } }
+    }
+
+    /// The set outgrew its limit: its hashes go to the sketch, and it is freed.
+    private mutating func spill() {
+        self.exact.keys.withUnsafeBufferPointer { self.sketch.add(hashes: $0) }
+        self.exact.release()
     }
 }
