@@ -73,5 +73,10 @@ struct ExactDistinctTests {
         var small = values(Array(all[..<600]))
         small.merge(values(Array(all[300..<900])))
         #expect(small.isExact && small.estimate == 900)
+        // Past the limit in values, a small set stays exact; a larger one gives way.
+        let repeated = values(mixed(Self.hashes(900, repeats: 50)), limit: 10_000)
+        #expect(repeated.isExact && repeated.estimate == 900)
+        let wide = values(mixed(Self.hashes(5000, repeats: 3)), limit: 10_000)
+        #expect(!wide.isExact && abs(wide.estimate - 5000) < 5000 * 0.05, "\(wide.estimate)")
     }
 }

@@ -83,16 +83,24 @@ struct ExactDistinct: Sendable {
     }
 }
 
-/// A column's distinct count: exact (a hash set) up to a limit, then HyperLogLog, which takes
-/// the set's hashes when it gives up. The sketch is fed only past the limit, so a column of few
-/// values pays one set probe per cell, not a probe and a register update.
+/// A column's distinct count: exact (a hash set) while the column is within the exact limit
+/// (`limit` values, as pandas would count them), then HyperLogLog, which takes the set's hashes
+/// when it gives up. Past `limit` values a set of up to `smallSet` distinct values stays (it fits
+/// the cache: a probe costs little, and few values stay exact in any file); a larger one gives
+/// way to the sketch, whose register update is cheaper than a probe that misses the cache
+/// (measured: 6% of a 200 MB profile's time in such probes). The sketch is fed only once the set
+/// gave up.
 struct DistinctValues: Sendable {
     private(set) var exact: ExactDistinct
     private(set) var sketch: HyperLogLog
+    let limit: Int
+    static let smallSet = 4096
+    private var values = 0
 
     init(limit: Int, precision: Int) {
         self.exact = ExactDistinct(limit: limit)
         self.sketch = HyperLogLog(precision: precision)
+        self.limit = limit
     }
 
     var isExact: Bool { self.exact.isExact }
@@ -100,17 +108,24 @@ struct DistinctValues: Sendable {
 
     mutating func add(hashes: UnsafeBufferPointer<UInt64>) {
         guard self.isExact else { return self.sketch.add(hashes: hashes) }
-        guard let first = self.exact.add(hashes: hashes) else { return }
-        self.spill()
-        self.sketch.add(hashes: UnsafeBufferPointer(rebasing: hashes[first...]))
+        self.values += hashes.count
+        if let first = self.exact.add(hashes: hashes) {
+            self.spill()
+            self.sketch.add(hashes: UnsafeBufferPointer(rebasing: hashes[first...]))
+        } else if self.values > self.limit && self.exact.count > Self.smallSet {
+            self.spill()
+        }
     }
 
     mutating func merge(_ other: DistinctValues) {
+        self.values += other.values
         if self.isExact && other.isExact {
             let keys = other.exact.keys
             if keys.withUnsafeBufferPointer({ self.exact.add(hashes: $0) }) != nil {
                 self.spill()
                 keys.withUnsafeBufferPointer { self.sketch.add(hashes: $0) }
+            } else if self.values > self.limit && self.exact.count > Self.smallSet {
+                self.spill()
             }
             return
         }
