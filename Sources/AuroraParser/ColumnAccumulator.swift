@@ -256,6 +256,7 @@ public struct ColumnAccumulator: Sendable {
         }
         if numbers > 0 { self.addNumbers(UnsafeBufferPointer(start: scratch.numbers, count: numbers)) }
         let hashes = UnsafeBufferPointer(start: scratch.hashes, count: present)
+        if self.priorRows > 0 { self.distinct.priorValues = self.prior(self.nonMissing) }
         self.distinct.add(hashes: hashes)
         if self.trackFrequent {
             self.frequent.add(hashes: hashes) { batch[Int(scratch.kept[$0])] }
@@ -325,17 +326,22 @@ public struct ColumnAccumulator: Sendable {
     }
 
     /// Rows before this accumulator's in the file (it profiles a later part of it): the quantile
-    /// sketch samples as if this column's numbers in them had come first, at this part's density.
+    /// sketch samples as if this column's numbers in them had come first, at this part's density,
+    /// and the exact structures know when the whole column is past their limit.
     var priorRows = 0
+
+    /// About how many of this column's `count` values (numbers, non-missing cells) the rows
+    /// before this part hold, at this part's density.
+    private func prior(_ count: Int) -> Int {
+        self.priorRows == 0 ? 0 : Int((Double(self.priorRows) * Double(count) / Double(max(1, self.cells))).rounded())
+    }
 
     /// The batch's numbers (already counted by `addNumber`) to the moments and the sketch.
     private mutating func addNumbers(_ numbers: UnsafeBufferPointer<Double>) {
-        if self.priorRows > 0 {
-            let seen = self.quantiles.count + numbers.count
-            self.quantiles.priorCount = Int((Double(self.priorRows) * Double(seen) / Double(max(1, self.cells))).rounded())
-        }
+        let prior = self.prior(self.quantiles.count + numbers.count)
+        if self.priorRows > 0 { self.quantiles.priorCount = prior }
         self.quantiles.add(contentsOf: numbers)
-        self.exactNumbers.add(contentsOf: numbers)
+        self.exactNumbers.add(contentsOf: numbers, prior: prior)
         var offset = 0
         while offset < numbers.count {
             let take = min(Self.numberGroup - self.pendingNumbers.count, numbers.count - offset)

@@ -96,6 +96,8 @@ struct DistinctValues: Sendable {
     let limit: Int
     static let smallSet = 4096
     private var values = 0
+    /// About how many values of the column come before this part's in the file.
+    var priorValues = 0
 
     init(limit: Int, precision: Int) {
         self.exact = ExactDistinct(limit: limit)
@@ -112,7 +114,7 @@ struct DistinctValues: Sendable {
         if let first = self.exact.add(hashes: hashes) {
             self.spill()
             self.sketch.add(hashes: UnsafeBufferPointer(rebasing: hashes[first...]))
-        } else if self.values > self.limit && self.exact.count > Self.smallSet {
+        } else if self.priorValues + self.values > self.limit && self.exact.count > Self.smallSet {
             self.spill()
         }
     }

@@ -9,9 +9,11 @@ struct ExactNumbers: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    mutating func add(contentsOf numbers: UnsafeBufferPointer<Double>) {
+    /// `prior`: about how many numbers of the column come before these in the file (a later
+    /// part's): past the limit with them, the merged column cannot be exact, so none are kept.
+    mutating func add(contentsOf numbers: UnsafeBufferPointer<Double>, prior: Int = 0) {
         guard self.isExact else { return }
-        guard self.values.count + numbers.count <= self.limit else { return self.giveUp() }
+        guard prior + self.values.count + numbers.count <= self.limit else { return self.giveUp() }
         self.values.append(contentsOf: numbers)
     }
 
