@@ -32,9 +32,14 @@ struct ExactDistinct: Sendable {
             let limit = self.limit
             next = self.slots.withUnsafeMutableBufferPointer { slots in
                 var index = next
-                while index < hashes.count, (count + 1) * 2 <= slots.count, count <= limit {
-                    if Self.place(hashes[index] | 1, in: slots) { count += 1 }
-                    index += 1
+                // Each hash adds at most one key: `room` hashes fit before the table must grow
+                // (half full) or the count passes the limit, so the inner loop checks neither.
+                while index < hashes.count, case let room = min(slots.count / 2 - count, limit + 1 - count), room > 0 {
+                    let end = min(hashes.count, index + room)
+                    while index < end {
+                        if Self.place(hashes[index] | 1, in: slots) { count += 1 }
+                        index += 1
+                    }
                 }
                 return index
             }
