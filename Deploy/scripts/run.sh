@@ -25,11 +25,11 @@ analysis=$(sed -n 's/^analysis //p' "$AURORA_LOCAL_DIR/analysis.txt")
 # This user log-transforms spend figures rather than imputing them first. Three corrections on three
 # uploads (the rule needs 3 agreeing corrections), then a fourth upload gets the learned rule.
 echo
-echo "== aurora feedback $analysis --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets"
-$aurora feedback "$analysis" --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets
+echo "== aurora feedback $analysis --correct monthly_spend=log_transform --accept-rest"
+$aurora feedback "$analysis" --correct monthly_spend=log_transform --accept-rest
 for round in 2 3; do
   id=$($aurora analyze "$sample" --domain retail --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["analysis_id"])')
-  $aurora feedback "$id" --correct monthly_spend=log_transform --accept plan --accept sessions_last_30d --accept support_tickets >/dev/null
+  $aurora feedback "$id" --correct monthly_spend=log_transform --accept-rest >/dev/null
 done
 echo
 echo "== aurora rules"
