@@ -32,8 +32,9 @@ public struct Fingerprint: Sendable, Equatable {
     }
 
     public static let schema: [Feature] = {
-        func flag(_ name: String, _ yes: String, _ no: String) -> Feature {
-            Feature(name: name, range: 0...3, continuous: false) { _, above in above ? yes : no }
+        // Type flags are 0 or 3 (weighted for the tree), the other flags 0 or 1.
+        func flag(_ name: String, _ yes: String, _ no: String, maximum: Double = 1) -> Feature {
+            Feature(name: name, range: 0...maximum, continuous: false) { _, above in above ? yes : no }
         }
         func continuous(
             _ name: String, _ range: ClosedRange<Double>, _ label: String, rowSensitivity: Double = 10, epsilonWeight: Double = 1,
@@ -43,7 +44,7 @@ public struct Fingerprint: Sendable, Equatable {
                 "\(label) \(above ? ">" : "≤") \(Self.format(inverse(threshold)))"
             }
         }
-        var features = Self.typeNames.map { type in flag("type_\(type)", type, "not \(type)") }
+        var features = Self.typeNames.map { type in flag("type_\(type)", type, "not \(type)", maximum: 3) }
         features += [
             continuous("missing", 0...4, "missing ratio", rowSensitivity: 1, epsilonWeight: 2, { $0 / 4 }),
             continuous("distinct_log", 0...12, "distinct values", epsilonWeight: 1.5, { exp2($0 * 2) - 1 }),

@@ -293,6 +293,9 @@ struct RecommenderTests {
         ])
         #expect(merged == "distinct ratio ≤ 0.10, missing ratio > 0.05", "\(merged)")
         #expect(RuleDraft.describe([RuleCondition(feature: Fingerprint.index("missing"), threshold: -0.15, above: true)]) == "any column")
+        // A flag's region around examples that all have it: "all values > 0", not also "some values ≤ 0".
+        let positive = Fingerprint.index("all_positive")
+        #expect(RuleDraft.describe([RuleCondition(feature: positive, threshold: 0.5, above: true), RuleCondition(feature: positive, threshold: 1.5, above: false)]) == "all values > 0")
     }
 
     @Test func learnedRuleWinsOnlyWhenMoreConfident() {
