@@ -118,7 +118,9 @@ struct CLIError: Error, CustomStringConvertible {
             return CLIError(.auth, "not allowed: \(error.message)")
         case .resourceExhausted where error.retryAfter != nil:
             let seconds = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 1
-            return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", seconds)) s.")
+            // Rounded up, never "0.0 s": a retry sooner than the limiter allows is refused again.
+            let wait = max(0.1, (seconds * 10).rounded(.up) / 10)
+            return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", wait)) s.")
         case .unavailable, .deadlineExceeded:
             return CLIError(.unavailable, "the AURORA service at \(gateway) is unavailable: \(error.message). Check the address (--gateway, AURORA_GATEWAY) and retry.")
         case .invalidArgument, .outOfRange, .resourceExhausted, .failedPrecondition:
