@@ -101,7 +101,8 @@ public enum BuiltinRecommender {
                 return [make(.imputeMode, Self.graded(0.55, 0.7, excess: missing, span: 0.2), "binary_missing", "\(missingText) in a column of two values: fill them with the more frequent one"),
                         make(.imputeConstant, 0.3, "constant_fill", "fill with a constant and keep a missing-value flag"), make(.keep, 0.2, "keep", "keep it as it is")]
             }
-            return [make(.keep, 0.7, "binary", "two values (\(Self.number(n.min)) and \(Self.number(n.max))): the column is an indicator already"),
+            let values = stats.kind == .integer ? "\(Self.count(n.min)) and \(Self.count(n.max))" : "\(Self.number(n.min)) and \(Self.number(n.max))"
+            return [make(.keep, 0.7, "binary", "two values (\(values)): the column is an indicator already"),
                     make(.oneHotEncode, 0.3, "one_hot", "one column per value"), make(.standardScale, 0.2, "standard", "scale to mean 0, variance 1")]
         }
         // Most values missing: little to learn from, and a filled-in column would be mostly invented.
@@ -124,18 +125,21 @@ public enum BuiltinRecommender {
             return [make(.oneHotEncode, 0.6, "low_cardinality_integer", "whole numbers with only \(Self.count(distinct)) distinct values are categories in disguise"),
                     make(.ordinalEncode, 0.4, "ordinal", "keep the order as codes"), make(.standardScale, 0.3, "standard", "scale to mean 0, variance 1")]
         }
+        // Right-skewed and positive (money, counts, sizes): a log, which also pulls in the
+        // outliers such a distribution has.
+        if n.skewness > 1 && n.min > 0 {
+            let outliers = n.outlierRatio > 0.05 ? "; it also pulls in the \(Self.percent(n.outlierRatio)) of values beyond 1.5 IQR" : ""
+            return [make(.logTransform, Self.graded(0.6, 0.85, excess: n.skewness - 1, span: 3), "skewed_positive",
+                         "the skewness is \(Self.number(n.skewness)) and all values > 0 (min \(Self.number(n.min))): a log makes the distribution symmetric\(outliers)"),
+                    make(.robustScale, 0.45, "robust", "scale by the median and IQR instead"), make(.yeoJohnson, 0.4, "yeo_johnson", "a Yeo-Johnson power transform")]
+        }
         if n.outlierRatio > 0.05 {
             return [make(.robustScale, Self.graded(0.55, 0.8, excess: n.outlierRatio - 0.05, span: 0.15), "outliers",
-                         "\(Self.percent(n.outlierRatio)) of the values are outliers beyond 1.5 IQR: the median and IQR are not pulled by them"),
+                         "\(Self.percent(n.outlierRatio)) of the values are outliers beyond 1.5 IQR (skewness \(Self.number(n.skewness))): scale by the median and IQR, which they do not pull"),
                     make(.clipOutliers, 0.45, "clip", "clip to the fences first"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
         }
         if abs(n.skewness) > 1 {
             let confidence = Self.graded(0.6, 0.85, excess: abs(n.skewness) - 1, span: 3)
-            if n.min > 0 {
-                return [make(.logTransform, confidence, "skewed_positive",
-                             "the skewness is \(Self.number(n.skewness)) and all values > 0 (min \(Self.number(n.min))): a log makes the distribution symmetric"),
-                        make(.yeoJohnson, 0.45, "yeo_johnson", "a Yeo-Johnson power transform"), make(.quantileTransform, 0.35, "quantile", "map to a uniform distribution")]
-            }
             return [make(.yeoJohnson, confidence - 0.05, "skewed",
                          "the skewness is \(Self.number(n.skewness)) with values ≤ 0 (min \(Self.number(n.min))): Yeo-Johnson handles them where a log cannot"),
                     make(.quantileTransform, 0.45, "quantile", "map to a uniform distribution"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
@@ -143,7 +147,7 @@ public enum BuiltinRecommender {
         if n.min >= 0 && n.max <= 1 {
             return [make(.keep, 0.6, "unit_interval", "all values lie within [0, 1] already"), make(.minmaxScale, 0.35, "minmax", "scale to [0, 1]")]
         }
-        return [make(.standardScale, 0.7, "standard", "the distribution is roughly symmetric (skewness \(Self.number(n.skewness))): scale it to mean 0, variance 1"),
+        return [make(.standardScale, 0.7, "standard", "no strong skew (skewness \(Self.number(n.skewness)), within ±1) and few outliers: scale it to mean 0, variance 1"),
                 make(.minmaxScale, 0.4, "minmax", "scale to [0, 1]"), make(.robustScale, 0.3, "robust", "scale by median and IQR")]
     }
 

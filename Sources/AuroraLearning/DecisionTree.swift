@@ -70,15 +70,22 @@ public struct RuleDraft: Sendable, Equatable {
     /// fingerprint must not push a column of the same kind out of it.
     public static let regionMargin = 0.15
 
+    /// Features every region bounds, tested or not: how many distinct values and how skewed the
+    /// examples were. A leaf that tests nothing else (all of a user's examples agreed) would
+    /// otherwise cover every column of their kinds: three accepted 0/1 flags made "keep" a rule
+    /// for every numeric column.
+    static let alwaysBounded = ["distinct_log", "skewness"]
+
     /// The region of `examples`: the kinds they have, and the observed range of each feature in
-    /// `tested`. Type flags are 3 for the column's kind and 0 otherwise.
+    /// `tested` and of `alwaysBounded`. Type flags are 3 for the column's kind and 0 otherwise.
     public static func region(of examples: [[Double]], tested: [Int]) -> [RuleCondition] {
         guard let first = examples.first else { return [] }
         var region: [RuleCondition] = []
         for type in Fingerprint.typeNames.indices where type < first.count {
             if !examples.contains(where: { $0[type] > 1.5 }) { region.append(RuleCondition(feature: type, threshold: 1.5, above: false)) }
         }
-        for feature in Set(tested).sorted() where feature >= Fingerprint.typeNames.count && feature < first.count {
+        let bounded = Set(tested).union(Self.alwaysBounded.map(Fingerprint.index))
+        for feature in bounded.sorted() where feature >= Fingerprint.typeNames.count && feature < first.count {
             let values = examples.map { $0[feature] }
             let schema = Fingerprint.schema.indices.contains(feature) ? Fingerprint.schema[feature] : nil
             // Exact features (flags, levels) are whole numbers: their observed range is exact.

@@ -38,16 +38,18 @@ public struct Fingerprint: Sendable, Equatable {
         }
         func continuous(
             _ name: String, _ range: ClosedRange<Double>, _ label: String, rowSensitivity: Double = 10, epsilonWeight: Double = 1,
-            _ inverse: @escaping @Sendable (Double) -> Double
+            wholeNumbers: Bool = false, _ inverse: @escaping @Sendable (Double) -> Double
         ) -> Feature {
             Feature(name: name, range: range, continuous: true, rowSensitivity: rowSensitivity, epsilonWeight: epsilonWeight) { threshold, above in
-                "\(label) \(above ? ">" : "≤") \(Self.format(inverse(threshold)))"
+                // A count reads as a count: "distinct values > 56", not "> 56.8".
+                let value = inverse(threshold)
+                return "\(label) \(above ? ">" : "≤") \(wholeNumbers ? Self.fixed(value.rounded(.down), decimals: 0) : Self.format(value))"
             }
         }
         var features = Self.typeNames.map { type in flag("type_\(type)", type, "not \(type)", maximum: 3) }
         features += [
             continuous("missing", 0...4, "missing ratio", rowSensitivity: 1, epsilonWeight: 2, { $0 / 4 }),
-            continuous("distinct_log", 0...12, "distinct values", epsilonWeight: 1.5, { exp2($0 * 2) - 1 }),
+            continuous("distinct_log", 0...12, "distinct values", epsilonWeight: 1.5, wholeNumbers: true, { exp2($0 * 2) - 1 }),
             continuous("distinct_ratio", 0...2, "distinct ratio", epsilonWeight: 0.5, { $0 / 2 }),
             flag("constant", "constant", "not constant"),
             flag("near_constant", "near-constant", "not near-constant"),

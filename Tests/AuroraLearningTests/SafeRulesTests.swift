@@ -81,7 +81,8 @@ struct SafeRulesTests {
         ]
         let rules = Self.rules(from: corrected.map { ($0, .logTransform) })
         #expect(rules.count == 1)
-        #expect(rules[0].conditionText == "numeric columns", "\(rules[0].conditionText)")
+        // Numeric columns like the examples: their distinct counts and skewness, with a margin.
+        #expect(rules[0].conditionText == "numeric columns, distinct values > 56, distinct values ≤ 8499, skewness > -0.95, skewness ≤ 19.6", "\(rules[0].conditionText)")
         #expect(rules[0].confidence == 0.8)
         let others: [ColumnStatistics] = [
             Self.categories(3), Self.categories(2, missing: 11), Self.categories(200),
