@@ -92,8 +92,21 @@ struct FeedbackCommand: AsyncParsableCommand {
             guard !request.verdicts.isEmpty || self.acceptRest else {
                 throw ValidationError("give at least one --accept COLUMN, --correct COLUMN=ACTION or --accept-rest")
             }
-            let response = try await self.connection.withClient { client in
-                try await client.unary(GatewayAPI.feedback, request, options: self.connection.callOptions)
+            var named: [String: String] = [:]
+            for verdict in request.verdicts {
+                let option = Self.option(for: verdict)
+                if let earlier = named[verdict.column] {
+                    throw ValidationError("column '\(verdict.column)' is named twice (\(earlier) and \(option)): give one verdict per column")
+                }
+                named[verdict.column] = option
+            }
+            let response: Aurora_Learning_V1_FeedbackResponse
+            do {
+                response = try await self.connection.withClient { client in
+                    try await client.unary(GatewayAPI.feedback, request, options: self.connection.callOptions)
+                }
+            } catch let error as CLIError {
+                throw Self.namingTheVerdict(error, verdicts: request.verdicts)
             }
             let unanswered = response.unanswered.first { $0.analysisID == self.analysisID }?.columnIndexes ?? []
             if self.json {
@@ -111,8 +124,25 @@ extension FeedbackCommand {
     static func unansweredAdvice(_ columns: [UInt32], analysisID: String) -> String {
         let shown = columns.prefix(20).map(String.init).joined(separator: ", ") + (columns.count > 20 ? ", … (\(columns.count) in all)" : "")
         let noun = columns.count == 1 ? "column \(shown) has" : "\(columns.count) columns have"
+        let their = columns.count == 1 ? "its recommendation is" : "their recommendations are"
         return "\(noun) no verdict yet\(columns.count == 1 ? "" : " (\(shown))"); a column without one teaches AURORA nothing. "
-            + "If their recommendations are right: aurora feedback \(analysisID) --accept-rest"
+            + "If \(their) right: aurora feedback \(analysisID) --accept-rest"
+    }
+
+    /// How the user wrote a verdict: `--accept income` or `--correct income=keep`.
+    static func option(for verdict: Aurora_Gateway_V1_ColumnVerdict) -> String {
+        verdict.action.isEmpty ? "--accept \(verdict.column)" : "--correct \(verdict.column)=\(verdict.action)"
+    }
+
+    /// The service names a verdict by its place in the request ("items[2]: ..."), which the user
+    /// never wrote: the message names the option instead.
+    static func namingTheVerdict(_ error: CLIError, verdicts: [Aurora_Gateway_V1_ColumnVerdict]) -> CLIError {
+        guard error.description.hasPrefix("items["), let close = error.description.firstIndex(of: "]"),
+            let index = Int(error.description[error.description.index(error.description.startIndex, offsetBy: 6)..<close]), verdicts.indices.contains(index)
+        else { return error }
+        var rest = error.description[error.description.index(after: close)...]
+        if rest.hasPrefix(":") { rest = rest.dropFirst() }
+        return CLIError(error.kind, "\(Self.option(for: verdicts[index])):\(rest)")
     }
 }
 

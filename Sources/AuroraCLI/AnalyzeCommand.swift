@@ -46,6 +46,10 @@ struct AnalyzeCommand: AsyncParsableCommand {
         try await reportingErrors {
             guard (4096...(16 << 20)).contains(self.chunkBytes) else { throw ValidationError("--chunk-bytes must be 4096 to 16777216") }
             let read = try self.reading.readOptionsMessage()
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: self.file, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw CLIError(.data, "\(self.file) is a directory: give a CSV file")
+            }
             guard let handle = FileHandle(forReadingAtPath: self.file) else {
                 throw CLIError(.data, "\(self.file): cannot open the file (\(String(cString: strerror(errno))))")
             }
@@ -84,7 +88,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
             if self.json {
                 try JSONOutput.print(report)
             } else {
-                print(AnalysisTable.render(report, file: self.file))
+                print(Terminal.printable(AnalysisTable.render(report, file: self.file)))
             }
         }
     }
@@ -253,5 +257,18 @@ enum AnalysisTable {
 
     static func clip(_ text: String, _ width: Int) -> String {
         text.count <= width ? text : String(text.prefix(width - 1)) + "…"
+    }
+}
+
+/// Text from a file (names, values) shown on a terminal: control characters other than line
+/// ends and tabs become U+FFFD, so a header cannot move the cursor, clear the screen or retitle
+/// the window (ESC sequences), nor ring the bell.
+enum Terminal {
+    static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { scalar in
+            let value = scalar.value
+            let control = (value < 0x20 && value != 0x0A && value != 0x09) || (0x7F...0x9F).contains(value)
+            return control ? "\u{FFFD}" : scalar
+        }))
     }
 }

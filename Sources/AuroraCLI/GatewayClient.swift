@@ -87,6 +87,8 @@ struct LoginConfig: Codable {
 struct CLIError: Error, CustomStringConvertible {
     enum Kind: Int32 {
         case failure = 1
+        /// A bad option: an unknown column, analysis, rule or target (sysexits EX_USAGE).
+        case usage = 64
         /// The input file cannot be read as a table (sysexits EX_DATAERR).
         case data = 65
         /// The service cannot be reached or is failing (EX_UNAVAILABLE).
@@ -123,10 +125,13 @@ struct CLIError: Error, CustomStringConvertible {
             return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", wait)) s.")
         case .unavailable, .deadlineExceeded:
             return CLIError(.unavailable, "the AURORA service at \(gateway) is unavailable: \(error.message). Check the address (--gateway, AURORA_GATEWAY) and retry.")
+        case .invalidArgument where error.message.hasPrefix("the target"):
+            return CLIError(.usage, "--target: \(error.message)")
         case .invalidArgument, .outOfRange, .resourceExhausted, .failedPrecondition:
-            return CLIError(.data, "\(file.map { "\($0): " } ?? "")\(error.message)\(context)")
+            // About the file when there is one; otherwise about what the options asked for.
+            return CLIError(file == nil ? .usage : .data, "\(file.map { "\($0): " } ?? "")\(error.message)\(context)")
         case .notFound:
-            return CLIError(.failure, "\(error.message)\(context)")
+            return CLIError(.usage, "\(error.message)\(context)")
         default:
             return CLIError(.failure, "\(error.code): \(error.message)\(context)")
         }

@@ -54,7 +54,7 @@ struct ProfileCommand: ParsableCommand {
             if self.json {
                 try JSONOutput.print(AnalysisReport(profile: profile))
             } else {
-                print(ProfileTable.render(profile, file: self.file))
+                print(Terminal.printable(ProfileTable.render(profile, file: self.file)))
             }
         } catch let error as ProfileError {
             FileHandle.standardError.write(Data("aurora: \(self.file): \(error)\n".utf8))

@@ -40,7 +40,8 @@ public enum BuiltinRecommender {
         }
         switch stats.kind {
         case .identifier:
-            return [make(.dropColumn, 0.85, "identifier", "\(Self.count(distinct)) distinct values over \(Self.count(nonMissing)) cells: an identifier carries no signal"),
+            let about = stats.exact ? "" : "about "
+            return [make(.dropColumn, 0.85, "identifier", "\(about)\(Self.count(distinct)) distinct values over \(Self.count(nonMissing)) cells: an identifier carries no signal"),
                     make(.hashEncode, 0.2, "hash", "hash it if it must stay"), make(.keep, 0.15, "keep", "keep it as it is")]
         case .date, .datetime:
             return [make(.datetimeFeatures, 0.8, "datetime", "dates: year, month, weekday and elapsed time are usable features"),

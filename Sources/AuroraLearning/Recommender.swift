@@ -287,7 +287,8 @@ public enum Recommender {
         if let best = learned.first, best.confidence > candidates[0].confidence || fallback != nil && best.confidence >= candidates[0].confidence {
             candidates.insert(best, at: 0)
             ruleID = matches[0].rule.id
-            if best.action != builtin[0].action {
+            // (A fill the rule replaces still comes first in the column's steps: not "instead".)
+            if best.action != builtin[0].action && !(Pipeline.filling.contains(builtin[0].action) && stats.missing > 0) {
                 candidates[0].explanation += " Instead of \(builtin[0].action.rawValue): \(builtin[0].explanation)"
             }
         } else if let best = learned.first {

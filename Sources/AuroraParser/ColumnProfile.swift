@@ -30,8 +30,9 @@ extension ColumnAccumulator {
         func done(_ kind: ColumnKind, _ reason: String) -> ColumnProfile {
             stats.kind = kind
             var reason = reason
-            // Every value known (within the frequent-value summary) and on one ordered scale.
-            if kind == .categorical && distinct <= 20 {
+            // Every value known (within the frequent-value summary), repeated (a label per row is
+            // an index, not a scale) and on one ordered scale.
+            if kind == .categorical && distinct <= 20 && distinct * 2 <= nonMissing {
                 let values = self.frequent.top(self.frequent.capacity).map(\.value)
                 if values.count == distinct, let scale = OrderedScales.scale(of: values) {
                     stats.orderedScale = scale

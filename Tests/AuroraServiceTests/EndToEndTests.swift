@@ -139,7 +139,16 @@ extension LearningServiceTests {
             let table = try system.aurora(["analyze", path, "--target", "2"], token: token)
             #expect(table.status == 0 && table.output.contains("segment (target)"), "\(table.output)")
             let unknown = try system.aurora(["analyze", path, "--target", "no_such_column"], token: token)
-            #expect(unknown.status != 0 && unknown.errors.contains("zero-based index"), "\(unknown.errors)")
+            #expect(unknown.status == 64 && unknown.errors.contains("zero-based index"), "\(unknown.status) \(unknown.errors)")
+            // Verdicts are named as the user wrote them; a column named twice is refused before any call.
+            let missing = try system.aurora(["feedback", id, "--correct", "nosuch=keep"], token: token)
+            #expect(missing.status == 64 && missing.errors.contains("--correct nosuch=keep: analysis") && !missing.errors.contains("items["), "\(missing.errors)")
+            let twice = try system.aurora(["feedback", id, "--accept", "income", "--correct", "income=keep"], token: token)
+            #expect(twice.status != 0 && twice.errors.contains("named twice"), "\(twice.errors)")
+            // A header cannot drive the terminal: control characters are shown as U+FFFD.
+            let hostile = try self.writeFile("\u{1B}[2Jname,value\na,1\nb,2\nc,3\n", in: system, name: "escape.csv")
+            let shown = try system.aurora(["analyze", hostile], token: token)
+            #expect(shown.status == 0 && !shown.output.contains("\u{1B}") && shown.output.contains("\u{FFFD}[2Jname"), "\(shown.output)")
         }
 
         @Test func badTokensAreRefusedWithAClearStatus() async throws {
