@@ -53,6 +53,22 @@ public enum ActionApplicability {
         }
     }
 
+    /// What `action` needs of a column, without the column's own figures (said where only the
+    /// refusal, not the statistics, is kept).
+    public static func requirement(of action: Action) -> String {
+        switch action {
+        case .keep, .dropColumn: "nothing"
+        case .standardScale, .minmaxScale, .robustScale, .quantileTransform, .yeoJohnson, .clipOutliers: "numbers"
+        case .logTransform: "numbers, none below 0"
+        case .imputeMean, .imputeMedian: "numbers with missing cells"
+        case .imputeMode, .imputeConstant: "missing cells"
+        case .oneHotEncode: "categories, at most \(Self.maximumOneHotLevels) levels"
+        case .ordinalEncode, .targetEncode, .frequencyEncode, .hashEncode: "categories (or at most \(Self.maximumNumericLevels) distinct numbers)"
+        case .datetimeFeatures: "dates"
+        case .textTfidf: "text"
+        }
+    }
+
     public static func applies(_ action: Action, to stats: ColumnStatistics) -> Bool {
         Self.refusal(action, for: stats) == nil
     }

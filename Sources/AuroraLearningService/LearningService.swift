@@ -164,6 +164,7 @@ public final class LearningService: Sendable {
                 action: decision.chosen.action.rawValue, builtin: decision.builtin)
             if !analysisID.isEmpty {
                 let stats = columns[index]
+                item.refused = Action.allCases.filter { !ActionApplicability.applies($0, to: stats) }
                 let noised = noise.noised(Fingerprint(stats), rows: stats.count, using: &generator)
                 item.analysis = LearningStore.AnalysisColumn(
                     analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
@@ -254,6 +255,11 @@ public final class LearningService: Sendable {
                 }
                 // The target is not a feature: a verdict on its encoding teaches nothing about features.
                 if column.isTarget { continue }
+                guard !column.refused.contains(accepted.rawValue) else {
+                    throw RPCError(
+                        .invalidArgument,
+                        "items[\(index)]: \(accepted.rawValue) does not apply to column \(column.columnIndex) of analysis \(item.analysisID) (it needs \(ActionApplicability.requirement(of: accepted))); nothing was recorded")
+                }
                 pending.append(accepting(column, as: accepted.rawValue, feedbackID: item.feedbackID, analysisID: item.analysisID))
                 continue
             }

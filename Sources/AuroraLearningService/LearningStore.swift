@@ -422,6 +422,8 @@ struct LearningStore: Sendable {
         /// The built-in rule's suggestion for the column (kept for feedback on an analysis).
         var builtin: BuiltinChoice
         var analysis: AnalysisColumn?
+        /// The actions that do not apply to the column (kept for feedback on an analysis).
+        var refused: [Action] = []
     }
 
     struct AnalysisColumn: Sendable {
@@ -457,11 +459,11 @@ struct LearningStore: Sendable {
             WITH config AS MATERIALIZED (
                 SELECT set_config('synchronous_commit', $1, true)
             ), input AS (
-                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::text[])
-                    AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, builtin, builtin_action)
+                SELECT * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::text[], $9::integer[], $10::text[], $11::text[], $12::text[], $13::float8[], $14::text[], $15::text[], $16::text[])
+                    AS input (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, epsilon, builtin, builtin_action, refused)
             ), inserted AS (
-                INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, builtin, builtin_action)
-                SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[], builtin, builtin_action
+                INSERT INTO recommendation_log (id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features, builtin, builtin_action, refused)
+                SELECT id, user_id, bucket, rule_id, source, action, analysis_id, column_index, column_key, domain, features::float8[], builtin, builtin_action, refused
                 FROM input CROSS JOIN config
                 ON CONFLICT (id) DO NOTHING
                 RETURNING id
@@ -477,6 +479,7 @@ struct LearningStore: Sendable {
                 Self.textArray(items.map { $0.analysis?.domain ?? "" }), Self.textArray(items.map { $0.analysis.map { Self.arrayLiteral($0.features) } }),
                 Self.textArray(items.map { "\($0.analysis?.epsilon ?? 0)" }), Self.textArray(items.map(\.builtin.source)),
                 Self.textArray(items.map(\.builtin.action.rawValue)),
+                Self.textArray(items.map { $0.analysis == nil ? nil : $0.refused.map(\.rawValue).joined(separator: ",") }),
             ], idempotent: true)
     }
 
@@ -494,6 +497,8 @@ struct LearningStore: Sendable {
         var answered: Bool
         /// The analysis's target (recommended by source "target"): not a feature, not learned from.
         var isTarget: Bool
+        /// Actions that do not apply to the column.
+        var refused: Set<String>
     }
 
     /// The columns of a user's analysis whose fingerprints are still kept (empty: unknown or expired).
@@ -501,7 +506,7 @@ struct LearningStore: Sendable {
         let result = try await self.pool.execute(
             """
             SELECT id, column_index, column_key, bucket, action, domain, features::text, builtin, builtin_action, outcome IS NOT NULL,
-                   source = 'target'
+                   source = 'target', refused
             FROM recommendation_log WHERE user_id = $1 AND analysis_id = $2 AND features IS NOT NULL ORDER BY column_index
             """, [user, analysisID], idempotent: true)
         return result.rows.compactMap { row in
@@ -509,7 +514,8 @@ struct LearningStore: Sendable {
             return AnalysedColumn(
                 recommendationID: id, columnIndex: index, columnKey: row[2], bucket: row[3] ?? "", action: row[4] ?? "",
                 domain: row[5] ?? "", features: Self.parseArray(features),
-                builtin: BuiltinChoice(source: row[7], action: row[8]), answered: row[9] == "t", isTarget: row[10] == "t")
+                builtin: BuiltinChoice(source: row[7], action: row[8]), answered: row[9] == "t", isTarget: row[10] == "t",
+                refused: Set((row[11] ?? "").split(separator: ",").map(String.init)))
         }
     }
 

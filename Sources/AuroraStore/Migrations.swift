@@ -128,6 +128,11 @@ public enum Migrations {
             );
             CREATE INDEX rule_opt_outs_rule ON rule_opt_outs (rule_id);
             """),
+        // The actions that do not apply to an analysed column ("impute_median,text_tfidf"):
+        // feedback on the analysis refuses a correction to one of them. Action names only.
+        (10, """
+            ALTER TABLE recommendation_log ADD COLUMN refused text;
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

@@ -143,6 +143,10 @@ extension LearningServiceTests {
             // Verdicts are named as the user wrote them; a column named twice is refused before any call.
             let missing = try system.aurora(["feedback", id, "--correct", "nosuch=keep"], token: token)
             #expect(missing.status == 64 && missing.errors.contains("--correct nosuch=keep: analysis") && !missing.errors.contains("items["), "\(missing.errors)")
+            // A correction to an action that cannot apply to the column is refused, saying what it needs.
+            let impossible = try system.aurora(["feedback", id, "--correct", "customer_id=log_transform"], token: token)
+            #expect(impossible.status == 64 && impossible.errors.contains("--correct customer_id=log_transform: log_transform does not apply")
+                && impossible.errors.contains("it needs numbers"), "\(impossible.errors)")
             let twice = try system.aurora(["feedback", id, "--accept", "income", "--correct", "income=keep"], token: token)
             #expect(twice.status != 0 && twice.errors.contains("named twice"), "\(twice.errors)")
             // A header cannot drive the terminal: control characters are shown as U+FFFD.
