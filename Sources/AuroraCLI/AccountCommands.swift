@@ -200,7 +200,12 @@ struct RulesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "disable", abstract: "Stop a rule from being used: one of yours, or a shared one for you alone.")
 
-        @Argument(help: "The rule id (from `aurora rules --all`).")
+        @Argument(help: "The rule id (from `aurora rules --all`), with or without its '#'.", transform: { text in
+            guard let id = UInt64(text.hasPrefix("#") ? String(text.dropFirst()) : text) else {
+                throw ValidationError("a rule id is a number such as 5 or #5, not '\(text)'")
+            }
+            return id
+        })
         var id: UInt64
 
         @OptionGroup(title: "Connection")

@@ -50,6 +50,9 @@ struct AnalyzeCommand: AsyncParsableCommand {
             if FileManager.default.fileExists(atPath: self.file, isDirectory: &isDirectory), isDirectory.boolValue {
                 throw CLIError(.data, "\(self.file) is a directory: give a CSV file")
             }
+            if (try? FileManager.default.attributesOfItem(atPath: self.file)[.size] as? Int) == 0 {
+                throw CLIError(.data, "\(self.file) is empty: nothing to analyse")
+            }
             guard let handle = FileHandle(forReadingAtPath: self.file) else {
                 throw CLIError(.data, "\(self.file): cannot open the file (\(String(cString: strerror(errno))))")
             }

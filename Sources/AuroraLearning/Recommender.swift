@@ -45,7 +45,7 @@ public struct ActiveRule: Sendable, Equatable {
     }
 
     public var description: String {
-        "\(self.conditionText) → \(self.action.rawValue), \(self.agreeing) of \(self.support) accepted"
+        "\(self.conditionText) → \(self.action.rawValue), your choice in \(self.agreeing) of \(self.support) such columns"
     }
 }
 
@@ -248,7 +248,7 @@ public enum Recommender {
             let calibrated = record.confidence(default: builtin[0].confidence)
             if calibrated < builtin[0].confidence {
                 builtin[0].confidence = calibrated
-                builtin[0].explanation += " Your choice in \(record.agreeing) of \(record.total) such columns."
+                builtin[0].explanation += " You agreed with this rule in \(record.agreeing) of \(record.total) such columns."
                 // Demoted, the rule gives way only to what this user chose instead in such
                 // columns, never to a runner-up nobody asked for.
                 if let choice = record.preferredChoice(for: stats), choice.confidence > calibrated {

@@ -310,7 +310,7 @@ struct RecommenderTests {
         let strong = Recommender.recommend(stats, domain: "", rules: [rule(agreeing: 9, support: 9)])
         #expect(strong.chosen.action == .keep)
         #expect(strong.chosen.source == "learned:7")
-        #expect(strong.chosen.explanation.contains("9 of 9 accepted"))
+        #expect(strong.chosen.explanation.contains("your choice in 9 of 9 such columns"))
         #expect(strong.alternatives.first?.action == .standardScale)
     }
 
@@ -328,7 +328,7 @@ struct RecommenderTests {
         #expect(corrected.chosen.source == "learned:7")
         let lowered = corrected.alternatives.first { $0.source == "builtin:standard" }
         #expect(lowered.map { abs($0.confidence - 3.8 / 12) < 1e-12 } == true)
-        #expect(lowered?.explanation.hasSuffix("Your choice in 1 of 8 such columns.") == true)
+        #expect(lowered?.explanation.hasSuffix("You agreed with this rule in 1 of 8 such columns.") == true)
         // With no learned rule and no record of what the user chose instead, the built-in stays,
         // with its lowered confidence: never an untested runner-up.
         let alone = Recommender.recommend(stats, domain: "", rules: RuleBook([], builtinRecords: ["builtin:standard": BuiltinRecord(agreeing: 0, total: 20)]))

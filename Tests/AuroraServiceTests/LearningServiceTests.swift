@@ -190,7 +190,7 @@ struct LearningServiceTests {
             }
             let rule = try await client.rules()[0]
             #expect(rule.description_p.contains("robust_scale"))
-            #expect(rule.description_p.contains("of 4 accepted"))
+            #expect(rule.description_p.contains("of 4 such columns"))
             await client.connection.close()
         }
     }
@@ -347,7 +347,7 @@ struct LearningServiceTests {
             let rules = try await client.rules()
             let log = rules.first { $0.action == "log_transform" }
             #expect(log?.condition.hasPrefix("numeric columns") == true, "\(rules.map(\.condition))")
-            #expect(log?.description_p.contains("50 of 50 accepted") == true, "\(rules.map(\.description_p))")
+            #expect(log?.description_p.contains("in 50 of 50 such columns") == true, "\(rules.map(\.description_p))")
             await client.connection.close()
         }
     }

@@ -256,7 +256,7 @@ public nonisolated struct Aurora_Learning_V1_Rule: Sendable {
 
   public var domain: String = String()
 
-  /// Readable: "numeric, skewness > 1.0, all positive -> log_transform, 14 of 15 accepted".
+  /// Readable: "numeric, skewness > 1.0, all positive -> log_transform, your choice in 14 of 15 such columns".
   public var description_p: String = String()
 
   public var condition: String = String()
