@@ -45,6 +45,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             guard (4096...(16 << 20)).contains(self.chunkBytes) else { throw ValidationError("--chunk-bytes must be 4096 to 16777216") }
+            if let target = self.target, target.isEmpty { throw ValidationError("--target needs a column name or a zero-based index") }
             let read = try self.reading.readOptionsMessage()
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: self.file, isDirectory: &isDirectory), isDirectory.boolValue {

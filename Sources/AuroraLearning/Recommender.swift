@@ -229,6 +229,10 @@ public enum Recommender {
         }
         candidates = candidates.filter { ActionApplicability.applies($0.action, to: stats) }
         if candidates.isEmpty { candidates = [make(.keep, 0.5, "The target stays as it is; it is not a feature.")] }
+        // Rows without a target teach a model nothing, and a filled-in target would be invented.
+        if stats.missing > 0 {
+            candidates[0].explanation += " \(BuiltinRecommender.percent(stats.missingRatio)) of the rows have no target: drop them before training; do not fill them."
+        }
         return (candidates[0], Array(candidates.dropFirst()), nil, fingerprint.bucket, BuiltinChoice(candidates[0]))
     }
 
