@@ -2,7 +2,7 @@
 /// below it, column by column. Votes for a header: a text cell over typed values, a text cell that
 /// never recurs in a column of repeated values, numbers that run in sequence across the row (years,
 /// bins: `1960,1961,…` or `142.24,144.78,…`) where the rows below do not. Votes against: a cell of
-/// the same type as the values below it, a text cell that recurs below, duplicate names.
+/// the same type as the values below it, a text cell that recurs below.
 enum HeaderDetector {
     typealias CellKind = DialectSniffer.CellKind
 
@@ -43,8 +43,8 @@ enum HeaderDetector {
             }
             if nameKind == .number || nameKind == .date { votes -= 1 }
         }
-        let names = first.filter { !$0.isEmpty }
-        if Set(names).count < names.count { votes -= 1 }
+        // A repeated name is no evidence either way: exports repeat column names, and data rows
+        // repeat values ("yes,yes,no"), which the recurrence vote above already weighs.
         let typedCell = nameKinds.enumerated().contains { column, kind in
             (kind == .number || kind == .date) && sequence?.columns.contains(column) != true
         }

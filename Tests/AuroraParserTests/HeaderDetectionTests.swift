@@ -83,6 +83,9 @@ struct HeaderDetectionTests {
         let named = try Self.detect(["colour,answer,side"] + values)
         #expect(named.header)
         #expect(named.names == ["colour", "answer", "side"])
+        // A repeated name over free text is still a header (as pandas reads it).
+        let notes = try Self.detect(["note,note,city"] + (0..<10).map { "first remark number \($0),second remark \($0 * 3),town \($0)" })
+        #expect(notes.header && notes.names == ["note", "note_2", "city"], "\(notes.reason)")
         // Duplicate names with clear evidence elsewhere still make a header.
         let duplicated = try Self.detect(["name,score,score"] + (0..<10).map { "p\($0),\($0 * 3 % 7),\($0 % 4)" })
         #expect(duplicated.header)
