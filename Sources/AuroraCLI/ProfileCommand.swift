@@ -218,7 +218,7 @@ enum ProfileTable {
         for column in profile.columns {
             let stats = column.stats
             table.append([
-                "\(column.index + 1)", truncate(column.name, 24), column.type.rawValue,
+                "\(column.index)", truncate(column.name, 24), column.type.rawValue,
                 "\(format(stats.missingRatio * 100))%", "\(stats.distinct)", Self.summary(column),
             ])
         }

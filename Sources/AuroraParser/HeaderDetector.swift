@@ -35,11 +35,11 @@ enum HeaderDetector {
                     votes -= 2
                 } else if nameKind == .text {
                     votes += 2
-                    if evidence.count < 2 { evidence.append("column \(column + 1) holds \(bodyKind)s under a text cell") }
+                    if evidence.count < 2 { evidence.append("column \(column) holds \(bodyKind)s under a text cell") }
                 }
             } else if nameKind == .text, let recurs = Self.recursInRepeatedColumn(first[column], column: column, body: body) {
                 votes += recurs ? -1 : 1
-                if !recurs && evidence.count < 2 { evidence.append("column \(column + 1)'s first cell never recurs among its repeated values") }
+                if !recurs && evidence.count < 2 { evidence.append("column \(column)'s first cell never recurs among its repeated values") }
             }
             if nameKind == .number || nameKind == .date { votes -= 1 }
         }
