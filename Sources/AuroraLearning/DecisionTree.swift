@@ -111,60 +111,37 @@ public struct RuleDraft: Sendable, Equatable {
         }
         // A test on numbers says nothing about columns without them: left out when no allowed kind has numbers.
         let numeric = allowed.contains(Fingerprint.typeNames.firstIndex(of: "numeric")!)
-        // Keep the tightest bound per feature and direction.
-        var tightest: [String: RuleCondition] = [:]
+        // One bound per quantity and direction, the tightest: several features read as one
+        // quantity ("distinct ratio" from the ratio, its level and its fine level). A bound
+        // outside its feature's range excludes nothing ("missing ratio > -0.15") and is left out.
+        var tightest: [String: (condition: RuleCondition, value: Double?)] = [:]
         var order: [String] = []
         for condition in conditions where condition.feature >= typeCount {
-            if !numeric, Fingerprint.schema.indices.contains(condition.feature), Fingerprint.numericOnly.contains(Fingerprint.schema[condition.feature].name) {
+            // A condition read back from the store may name a feature this version does not have.
+            guard Fingerprint.schema.indices.contains(condition.feature) else {
+                let key = "feature \(condition.feature)\(condition.above)"
+                if tightest[key] == nil { order.append(key) }
+                tightest[key] = (condition, nil)
                 continue
             }
-            let key = "\(condition.feature)\(condition.above)"
+            let feature = Fingerprint.schema[condition.feature]
+            if !numeric, Fingerprint.numericOnly.contains(feature.name) { continue }
+            if condition.above ? condition.threshold < feature.range.lowerBound : condition.threshold >= feature.range.upperBound { continue }
+            let quantity = feature.quantity?(condition.threshold, condition.above)
+            let key = "\(quantity?.label ?? feature.name)\(condition.above)"
             if let existing = tightest[key] {
-                let tighter = condition.above ? condition.threshold > existing.threshold : condition.threshold < existing.threshold
-                if tighter { tightest[key] = condition }
+                let (new, old) = (quantity?.value ?? condition.threshold, existing.value ?? existing.condition.threshold)
+                if condition.above ? new > old : new < old { tightest[key] = (condition, quantity?.value) }
             } else {
-                tightest[key] = condition
+                tightest[key] = (condition, quantity?.value)
                 order.append(key)
             }
         }
-        let rendered = order.compactMap { tightest[$0] }.compactMap { condition -> String? in
-            // A condition read back from the store may name a feature this version does not have.
+        parts += order.compactMap { tightest[$0]?.condition }.map { condition in
             guard Fingerprint.schema.indices.contains(condition.feature) else { return "feature \(condition.feature) \(condition.above ? ">" : "≤") \(condition.threshold)" }
-            let feature = Fingerprint.schema[condition.feature]
-            // A bound outside the feature's range excludes nothing ("missing ratio > -0.15").
-            if condition.above ? condition.threshold < feature.range.lowerBound : condition.threshold >= feature.range.upperBound { return nil }
-            return feature.describe(condition.threshold, condition.above)
+            return Fingerprint.schema[condition.feature].describe(condition.threshold, condition.above)
         }
-        parts += Self.tightestPerQuantity(rendered)
         return parts.isEmpty ? "any column" : parts.joined(separator: ", ")
-    }
-
-    /// Several features read as one quantity ("distinct ratio" from the ratio, its level and its
-    /// fine form): one bound per quantity and direction, the tightest, in first-seen order.
-    static func tightestPerQuantity(_ clauses: [String]) -> [String] {
-        var kept: [(key: String, value: Double?, text: String)] = []
-        for clause in clauses {
-            var parsed: (key: String, value: Double)?
-            for op in [" ≤ ", " < ", " > ", " ≥ "] {
-                guard let range = clause.range(of: op) else { continue }
-                let number = clause[range.upperBound...].prefix { $0.isNumber || $0 == "." || $0 == "-" }
-                if let value = Double(number), clause[range.upperBound...].count == number.count || clause.hasSuffix("%") {
-                    parsed = (String(clause[..<range.upperBound]), value)
-                }
-                break
-            }
-            guard let parsed else {
-                if !kept.contains(where: { $0.text == clause }) { kept.append((clause, nil, clause)) }
-                continue
-            }
-            if let index = kept.firstIndex(where: { $0.key == parsed.key }), let existing = kept[index].value {
-                let upper = parsed.key.hasSuffix("≤ ") || parsed.key.hasSuffix("< ")
-                if upper ? parsed.value < existing : parsed.value > existing { kept[index] = (parsed.key, parsed.value, clause) }
-            } else {
-                kept.append((parsed.key, parsed.value, clause))
-            }
-        }
-        return kept.map(\.text)
     }
 }
 

@@ -28,6 +28,9 @@ public struct Fingerprint: Sendable, Equatable {
         public var rowSensitivity: Double = 10
         /// This feature's share of a fingerprint's ε, relative to the other continuous features.
         public var epsilonWeight: Double = 1
+        /// A threshold as the quantity a person reads ("distinct ratio", 0.1), nil for a flag:
+        /// several features read as one quantity, and a rule says each quantity's bound once.
+        public var quantity: (@Sendable (_ threshold: Double, _ above: Bool) -> (label: String, value: Double)?)? = nil
         public var describe: @Sendable (_ threshold: Double, _ above: Bool) -> String
     }
 
@@ -40,7 +43,10 @@ public struct Fingerprint: Sendable, Equatable {
             _ name: String, _ range: ClosedRange<Double>, _ label: String, rowSensitivity: Double = 10, epsilonWeight: Double = 1,
             wholeNumbers: Bool = false, _ inverse: @escaping @Sendable (Double) -> Double
         ) -> Feature {
-            Feature(name: name, range: range, continuous: true, rowSensitivity: rowSensitivity, epsilonWeight: epsilonWeight) { threshold, above in
+            Feature(
+                name: name, range: range, continuous: true, rowSensitivity: rowSensitivity, epsilonWeight: epsilonWeight,
+                quantity: { threshold, _ in (label, inverse(threshold)) }
+            ) { threshold, above in
                 // A count reads as a count: "distinct values > 56", not "> 56.8".
                 let value = inverse(threshold)
                 return "\(label) \(above ? ">" : "≤") \(wholeNumbers ? Self.fixed(value.rounded(.down), decimals: 0) : Self.format(value))"
@@ -68,11 +74,16 @@ public struct Fingerprint: Sendable, Equatable {
         // features: exact but coarse, where the noised values above are fine but blurred. Last,
         // so the indices in rules stored before them still hold.
         func level(_ name: String, _ edges: [Double], _ label: String, numericOnly: Bool, wholeNumbers: Bool = false) -> Feature {
-            Feature(name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false) { threshold, above in
-                // Thresholds come from the store: clamped before the conversion, which traps on NaN or ±inf.
+            // Thresholds come from the store: clamped before the conversion, which traps on NaN or ±inf.
+            @Sendable func edge(_ threshold: Double) -> Double? {
                 let index = threshold.isFinite ? Int(min(max(threshold, -1), Double(edges.count)).rounded(.down)) : -1
-                guard index >= 0 else { return above ? "\(label) measured" : "no \(label)" }
-                let value = edges[min(index, edges.count - 1)]
+                return index >= 0 ? edges[min(index, edges.count - 1)] : nil
+            }
+            return Feature(
+                name: name, range: (numericOnly ? -1 : 0)...Double(edges.count), continuous: false,
+                quantity: { threshold, _ in edge(threshold).map { (label, $0) } }
+            ) { threshold, above in
+                guard let value = edge(threshold) else { return above ? "\(label) measured" : "no \(label)" }
                 // Counts read as counts ("distinct values ≤ 10"), ratios and moments as before.
                 let edge = wholeNumbers ? Self.fixed(value, decimals: 0) : Self.format(value)
                 return above ? "\(label) > \(edge)" : "\(label) ≤ \(edge)\(numericOnly ? " or none" : "")"
