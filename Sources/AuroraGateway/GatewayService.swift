@@ -143,7 +143,7 @@ public final class GatewayService: Sendable {
         case nil: throw RPCError(.invalidArgument, "Analyze got no upload: send AnalyzeStart, then the file's bytes")
         }
         guard start.domain.utf8.count <= 64 else { throw RPCError(.invalidArgument, "domain is longer than 64 bytes") }
-        guard start.target.utf8.count <= 1024 else { throw RPCError(.invalidArgument, "target is longer than 1024 bytes") }
+        guard start.target.utf8.count <= 1024 else { throw RPCError(.invalidArgument, "the target is longer than 1024 bytes: give a column name or a zero-based index") }
         let options = self.downstream(context, user: user)
         let started = ContinuousClock.now
         var received = 0

@@ -383,15 +383,13 @@ struct LearningStore: Sendable {
             "UPDATE rules SET active = false, disabled_by_user = true, updated_at = now() WHERE id = $1 AND user_id = $2", ["\(id)", user], idempotent: true
         ).affectedRows
         if own > 0 { return true }
-        let shared = try await self.pool.execute(
+        // Opted out already: still a success (the call is idempotent), so the row is returned either way.
+        return try await self.pool.execute(
             """
             INSERT INTO rule_opt_outs (user_id, rule_id) SELECT $2, id FROM rules WHERE id = $1 AND scope = 'global'
-            ON CONFLICT DO NOTHING RETURNING rule_id
-            """, ["\(id)", user], idempotent: true)
-        if !shared.rows.isEmpty { return true }
-        // Opted out already: still a success (the call is idempotent).
-        return try await self.pool.execute(
-            "SELECT 1 FROM rule_opt_outs WHERE user_id = $1 AND rule_id = $2", [user, "\(id)"], idempotent: true).rows.count > 0
+            ON CONFLICT (user_id, rule_id) DO UPDATE SET user_id = EXCLUDED.user_id RETURNING rule_id
+            """, ["\(id)", user], idempotent: true
+        ).rows.count > 0
     }
 
     /// Deletes everything stored about `user`; returns the counts and the fingerprint buckets their

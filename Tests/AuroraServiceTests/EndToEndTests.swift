@@ -140,6 +140,8 @@ extension LearningServiceTests {
             #expect(table.status == 0 && table.output.contains("segment (target)"), "\(table.output)")
             let unknown = try system.aurora(["analyze", path, "--target", "no_such_column"], token: token)
             #expect(unknown.status == 64 && unknown.errors.contains("zero-based index"), "\(unknown.status) \(unknown.errors)")
+            let long = try system.aurora(["analyze", path, "--target", String(repeating: "t", count: 1025)], token: token)
+            #expect(long.status == 64 && long.errors.contains("longer than 1024 bytes"), "\(long.status) \(long.errors)")
             // Verdicts are named as the user wrote them; a column named twice is refused before any call.
             let missing = try system.aurora(["feedback", id, "--correct", "nosuch=keep"], token: token)
             #expect(missing.status == 64 && missing.errors.contains("--correct nosuch=keep: analysis") && !missing.errors.contains("items["), "\(missing.errors)")

@@ -244,6 +244,11 @@ struct LearningValidationTests {
             await expectRefusal(naming: "items[0].analysis_id") { try await feedback { $0.analysisID = String(repeating: "a", count: 100_000) } }
             await expectRefusal(naming: "items[0].column_key") { try await feedback { $0.columnKey = String(repeating: "k", count: 129) } }
             await expectRefusal(naming: "items[0].recommendation_id") { try await feedback { $0.recommendationID = UInt64(Int64.max) + 1 } }
+            // The rest of an analysis: its id bounded; a column id past the batch refused.
+            var rest = Aurora_Learning_V1_FeedbackRequest()
+            rest.acceptRestOfAnalysis = String(repeating: "a", count: 65)
+            await expectRefusal(naming: "accept_rest_of_analysis") { _ = try await client.connection.unary(LearningAPI.feedback, rest, options: client.options) }
+            await expectRefusal(naming: "target_columns[0]") { try await recommend { $0.targetColumns = [2] } }
             var disable = Aurora_Learning_V1_DisableRuleRequest()
             disable.id = UInt64.max
             await expectRefusal(naming: "id") { _ = try await client.connection.unary(LearningAPI.disableRule, disable, options: client.options) }
@@ -407,5 +412,17 @@ struct GatewayValidationTests {
                 #expect(error.code == .unimplemented, "a sane column is forwarded: \(error)")
             }
         }
+    }
+}
+
+@Suite("gateway feedback requests")
+struct GatewayFeedbackValidationTests {
+    /// "Accept the rest" needs the analysis whose other columns it accepts.
+    @Test func acceptRestNeedsAnAnalysis() throws {
+        var request = Aurora_Gateway_V1_FeedbackRequest()
+        request.acceptRest = true
+        #expect(throws: RPCError.self) { try RequestValidation.check(request, maximumItems: 10) }
+        request.analysisID = "an_0123"
+        try RequestValidation.check(request, maximumItems: 10)
     }
 }

@@ -119,10 +119,13 @@ struct DistinctValues: Sendable {
         if let first = self.exact.add(hashes: hashes) {
             self.spill()
             self.sketch.add(hashes: UnsafeBufferPointer(rebasing: hashes[first...]))
-        } else if self.priorValues + self.values > self.limit && self.exact.count > Self.smallSet {
+        } else if self.largePastTheLimit {
             self.spill()
         }
     }
+
+    /// Past the limit in values, with more distinct values than a cheap set holds.
+    private var largePastTheLimit: Bool { self.priorValues + self.values > self.limit && self.exact.count > Self.smallSet }
 
     mutating func merge(_ other: DistinctValues) {
         self.values += other.values
@@ -131,7 +134,7 @@ struct DistinctValues: Sendable {
             if keys.withUnsafeBufferPointer({ self.exact.add(hashes: $0) }) != nil {
                 self.spill()
                 keys.withUnsafeBufferPointer { self.sketch.add(hashes: $0) }
-            } else if self.values > self.limit && self.exact.count > Self.smallSet {
+            } else if self.largePastTheLimit {
                 self.spill()
             }
             return
