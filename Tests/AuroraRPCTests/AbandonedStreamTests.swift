@@ -92,19 +92,25 @@ struct AbandonedStreamTests {
             #expect(stalled?.code == .deadlineExceeded, "\(String(describing: stalled))")
             #expect(ContinuousClock.now - started < .seconds(5))
             #expect(try await Self.waitUntil(.seconds(1)) { running.value == 0 })
-
-            // An upload that keeps sending, however slowly, is not idle: it lasts longer than the
-            // idle timeout in all, but no pause comes near it (a loaded machine may stretch a
-            // 150 ms sleep, not to a second).
+            await client.close()
+        }
+        // An upload that keeps sending, however slowly, is not idle: it lasts longer than the
+        // idle timeout in all, but no pause comes near it. The timeout is 20 pauses long: the
+        // whole test suite on two loaded cores once stretched a 150 ms pause past a 1 s timeout.
+        connection.uploadIdleTimeout = .seconds(3)
+        try await withServer(router: Self.countingRouter(running), connection: connection) { port, _ in
+            let client = try await connect(port)
+            let started = ContinuousClock.now
             let summary = try await client.clientStreaming(Diagnostics.upload) { writer in
-                for _ in 0..<12 {
+                for _ in 0..<24 {
                     var chunk = Aurora_Diag_V1_Chunk()
                     chunk.data = Data([2])
                     try await writer.send(chunk)
                     try await Task.sleep(for: .milliseconds(150))
                 }
             }
-            #expect(summary.bytes == 12)
+            #expect(summary.bytes == 24)
+            #expect(ContinuousClock.now - started > .seconds(3), "the upload did not outlast the idle timeout")
             await client.close()
         }
     }
