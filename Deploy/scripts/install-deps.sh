@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages AURORA builds and tests with, if any is missing. Idempotent.
 set -euo pipefail
-packages=(libzstd-dev libpq-dev zstd postgresql protobuf-compiler python3-venv)
+packages=(libzstd-dev libpq-dev zstd postgresql protobuf-compiler python3-venv prometheus)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, starts a private PostgreSQL (Deploy/scripts/postgres.sh),
-# builds, runs every test, compares the statistics with pandas (Deploy/scripts/pandas-check.sh), runs each libFuzzer target for 30 s (Deploy/scripts/fuzz.sh;
+# checks the alerting rules (promtool), builds, runs every test, compares the statistics with pandas (Deploy/scripts/pandas-check.sh), runs each libFuzzer target for 30 s (Deploy/scripts/fuzz.sh;
 # AURORA_FUZZ_SECONDS sets the time, 0 skips), validates Deploy/ (Deploy/scripts/validate-deploy.sh: hadolint,
 # kubernetes-validate, compose and manifests against the binaries, the release daemons run as the
 # containers run them), stops the database. AURORA_SKIP_DEPLOY_VALIDATION=1 skips the last part.
@@ -19,6 +19,8 @@ trap 'Deploy/scripts/postgres.sh stop; if [ -n "$created" ]; then rm -rf "$creat
 AURORA_TEST_DATABASE_URL=$(Deploy/scripts/postgres.sh start)
 export AURORA_TEST_DATABASE_URL
 export AURORA_TEST_POSTGRES_SCRIPT="$root/Deploy/scripts/postgres.sh"
+# The alerting rules: valid, and each fires on the series it is meant for (promtool unit tests).
+(cd Deploy/observability && promtool check rules alerts.yml && promtool test rules alerts.test.yml)
 swift build --build-tests
 swift test --skip-build --disable-xctest
 # Every statistic against pandas on the corpus and the simulate pool; the JSON report against its schema.

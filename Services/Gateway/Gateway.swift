@@ -130,6 +130,8 @@ struct Serve: AsyncParsableCommand {
     var admin: AdminOptions
 
     func run() async throws {
+        // Before any metric exists: metrics made earlier would report to no registry.
+        let registry = Daemon.bootstrapMetrics()
         let logger = try Daemon.logger(label: "aurora.gateway", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
         let secret = try Daemon.internalSecret(file: self.internalSecretFile)
         let keys = try await self.tokens.load()
@@ -193,7 +195,7 @@ struct Serve: AsyncParsableCommand {
             ])
         // The upstream clients come after the server in shutdown order: they close once it drained.
         try await Daemon.serve(
-            server, name: "gateway", admin: self.admin, defaultAdminPort: 9101, readiness: readiness, background: [parser, learning, reloader],
+            server, name: "gateway", admin: self.admin, defaultAdminPort: 9101, metrics: registry, readiness: readiness, background: [parser, learning, reloader],
             logger: logger)
     }
 

@@ -72,6 +72,9 @@ struct LearningDaemon: AsyncParsableCommand {
     var admin: AdminOptions
 
     func run() async throws {
+        // Before any metric exists: metrics made earlier would report to no registry.
+        // Before any metric exists: metrics made earlier would report to no registry.
+        let registry = Daemon.bootstrapMetrics()
         let logger = try Daemon.logger(label: "aurora.learning-service", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
         var url = Daemon.optionalSetting(self.databaseURL, env: "AURORA_DATABASE_URL")
         if url == nil, let path = ProcessInfo.processInfo.environment["AURORA_DATABASE_URL_FILE"] {
@@ -126,7 +129,7 @@ struct LearningDaemon: AsyncParsableCommand {
         // what its calls queued; the pool closes last.
         defer { pool.close() }
         try await Daemon.serve(
-            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, readiness: readiness, background: [learning, maintenance],
+            server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, metrics: registry, readiness: readiness, background: [learning, maintenance],
             prepare: { try await Self.migrate(pool, readiness: readiness, logger: logger) }, logger: logger)
     }
 

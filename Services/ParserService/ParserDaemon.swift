@@ -63,6 +63,8 @@ struct ParserDaemon: AsyncParsableCommand {
     var admin: AdminOptions
 
     func run() async throws {
+        // Before any metric exists: metrics made earlier would report to no registry.
+        let registry = Daemon.bootstrapMetrics()
         let logger = try Daemon.logger(label: "aurora.parser-service", level: Daemon.setting(self.logLevel, env: "AURORA_LOG_LEVEL", default: "info"))
         var service = ParserService.Configuration()
         service.maxUploadBytes = try Daemon.setting(self.maxUploadBytes, env: "AURORA_PARSER_MAX_UPLOAD_BYTES", default: 10 << 30)
@@ -97,6 +99,6 @@ struct ParserDaemon: AsyncParsableCommand {
             logger: logger)
         let readiness = Readiness()
         readiness.set(ready: true, reason: "serving")
-        try await Daemon.serve(server, name: "parser-service", admin: self.admin, defaultAdminPort: 9102, readiness: readiness, logger: logger)
+        try await Daemon.serve(server, name: "parser-service", admin: self.admin, defaultAdminPort: 9102, metrics: registry, readiness: readiness, logger: logger)
     }
 }

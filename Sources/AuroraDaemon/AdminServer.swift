@@ -9,13 +9,20 @@ import ServiceLifecycle
 
 /// Whether a daemon should receive traffic: set by the daemon (e.g. the database answered), and
 /// cleared when it starts draining so that load balancers stop sending new work.
+/// Exported as the gauge `aurora_ready` (1 ready, 0 not), so alerts can see what /readyz says.
 public final class Readiness: Sendable {
     private let state = NIOLockedValueBox<(ready: Bool, reason: String)>((false, "starting"))
+    private let gauge = Gauge(label: "aurora_ready")
 
-    public init() {}
+    public init() {
+        self.gauge.record(0)
+    }
 
     public func set(ready: Bool, reason: String) {
-        self.state.withLockedValue { $0 = (ready, reason) }
+        self.state.withLockedValue {
+            $0 = (ready, reason)
+            self.gauge.record(ready ? 1 : 0)
+        }
     }
 
     public var current: (ready: Bool, reason: String) { self.state.withLockedValue { $0 } }

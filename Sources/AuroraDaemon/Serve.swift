@@ -2,6 +2,7 @@ import ArgumentParser
 import AuroraRPC
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 
 /// Options every daemon has for its admin port and for telling scripts where it listens.
@@ -24,12 +25,12 @@ extension Daemon {
     /// `prepare` (migrations, waiting for a database) runs after the admin port is up and before
     /// the RPC server and `background` start: /healthz answers and /readyz says why it is not
     /// ready yet, so an orchestrator neither restarts a daemon that is still preparing nor sends
-    /// it traffic.
+    /// it traffic. `registry` comes from `bootstrapMetrics()`, called before any metric was made.
     public static func serve(
-        _ server: RPCServer, name: String, admin options: AdminOptions, defaultAdminPort: Int, readiness: Readiness,
+        _ server: RPCServer, name: String, admin options: AdminOptions, defaultAdminPort: Int, metrics registry: PrometheusCollectorRegistry,
+        readiness: Readiness,
         background: [any Service] = [], prepare: (@Sendable () async throws -> Void)? = nil, logger: Logger
     ) async throws {
-        let registry = Self.bootstrapMetrics()
         let admin = AdminServer(
             host: try Self.setting(options.adminHost, env: "AURORA_ADMIN_HOST", default: "127.0.0.1"),
             port: try Self.setting(options.adminPort, env: "AURORA_ADMIN_PORT", default: defaultAdminPort),

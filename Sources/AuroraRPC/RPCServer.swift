@@ -45,7 +45,7 @@ public final class RPCServer: Service, Sendable {
     private let authenticator: any Authenticator
     private let group: any EventLoopGroup
     private let logger: Logger
-    private let metrics = RPCServerMetrics()
+    private let metrics: RPCServerMetrics
     private let bound: EventLoopPromise<SocketAddress>
     private let connectionIDs = ConnectionIDs()
     private let peerConnections = PeerConnections()
@@ -60,6 +60,7 @@ public final class RPCServer: Service, Sendable {
         self.group = group
         self.logger = logger
         self.bound = group.next().makePromise(of: SocketAddress.self)
+        self.metrics = RPCServerMetrics(methods: router.methodNames)
     }
 
     /// The address the server listens on, once `run()` has bound it.

@@ -18,7 +18,14 @@ final class RPCServerMetrics: Sendable {
     private let durations = NIOLockedValueBox<[String: CoreMetrics.Timer]>([:])
     private let open = NIOLockedValueBox<Int>(0)
 
-    init() {}
+    /// Every method's OK counter and duration histogram exist from start-up, at zero, so that
+    /// dashboards and alerts see a series before the first call (rates need a first sample).
+    init(methods: [String]) {
+        for method in methods {
+            _ = self.callCounter(method: method, code: .ok)
+            _ = self.durationTimer(method: method)
+        }
+    }
 
     func connectionOpened() {
         self.connectionsTotal.increment()
@@ -49,13 +56,16 @@ final class RPCServerMetrics: Sendable {
 
     func callFinished(method: String, code: StatusCode, started: NIODeadline) {
         self.callCounter(method: method, code: code).increment()
-        let timer = self.durations.withLockedValue { timers in
+        self.durationTimer(method: method).recordNanoseconds((NIODeadline.now() - started).nanoseconds)
+    }
+
+    private func durationTimer(method: String) -> CoreMetrics.Timer {
+        self.durations.withLockedValue { timers in
             if let timer = timers[method] { return timer }
             let timer = CoreMetrics.Timer(label: "aurora_rpc_duration_seconds", dimensions: [("method", method)], preferredDisplayUnit: .seconds)
             timers[method] = timer
             return timer
         }
-        timer.recordNanoseconds((NIODeadline.now() - started).nanoseconds)
     }
 
     /// Counters are created once per (method, status) and then only looked up: no strings built per call.
