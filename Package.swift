@@ -65,11 +65,12 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
-        // Generated service messages and method descriptors (the contract in Protocol/).
+        // Generated service messages and method descriptors (the contract in Protocol/), and the one
+        // conversion file per direction between them and the domain types.
         .target(
             name: "AuroraProtocol",
             dependencies: [
-                "AuroraRPC", "AuroraStatistics",
+                "AuroraRPC", "AuroraStatistics", "AuroraLearning",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]
         ),
@@ -150,7 +151,7 @@ let package = Package(
         .target(
             name: "AuroraGateway",
             dependencies: [
-                "AuroraProtocol", "AuroraRPC",
+                "AuroraProtocol", "AuroraRPC", "AuroraLearning", "AuroraStatistics",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

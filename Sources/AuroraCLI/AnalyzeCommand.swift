@@ -91,6 +91,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
             let report = AnalysisReport(response)
             if self.json {
                 try JSONOutput.print(report)
+                // Also on stderr: a script that reads only the JSON's columns still shows it.
+                for warning in report.warnings ?? [] { FileHandle.standardError.write(Data("aurora: warning: \(warning)\n".utf8)) }
             } else {
                 print(Terminal.printable(AnalysisTable.render(report, file: self.file)))
             }
@@ -148,7 +150,9 @@ extension AnalysisReport {
                 alternatives: r.alternatives.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source) },
                 steps: r.steps.map { .init(action: $0.action, confidence: $0.confidence, source: $0.source, explanation: $0.explanation) })
         }
-        self.init(analysisID: response.analysisID, profile: DatasetProfile(response.profile), recommendations: recommendations)
+        self.init(
+            analysisID: response.analysisID.isEmpty ? nil : response.analysisID, profile: DatasetProfile(response.profile), recommendations: recommendations,
+            warnings: response.learnedRulesMissing.isEmpty ? [] : [response.learnedRulesMissing])
     }
 }
 
@@ -161,7 +165,8 @@ enum AnalysisTable {
         lines.append(
             "\(file): \(profile.encoding)\(profile.bom ? " with BOM" : ""), delimiter \(delimiter), header \(profile.dialect.header ? "yes" : "no"), \(profile.rows) rows, \(profile.columns.count) columns"
                 + (profile.malformedRows > 0 ? ", \(profile.malformedRows) malformed rows (\(profile.raggedPolicy.rawValue))" : ""))
-        lines.append("analysis \(report.analysisID ?? "-")")
+        lines.append("analysis \(report.analysisID ?? "- (not recorded)")")
+        for warning in report.warnings ?? [] { lines.append("warning: \(warning)") }
         lines.append("")
         var rows: [[String]] = [["#", "column", "type", "key stats", "action", "conf", "why"]]
         for column in profile.columns {
@@ -174,7 +179,7 @@ enum AnalysisTable {
         }
         lines += Self.table(rows, wrapLast: Self.terminalWidth())
         lines.append("")
-        lines.append("Accept or correct: aurora feedback \(report.analysisID ?? "ID") --correct COLUMN=ACTION --accept-rest")
+        if let id = report.analysisID { lines.append("Accept or correct: aurora feedback \(id) --correct COLUMN=ACTION --accept-rest") }
         return lines.joined(separator: "\n")
     }
 

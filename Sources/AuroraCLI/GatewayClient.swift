@@ -109,13 +109,12 @@ struct CLIError: Error, CustomStringConvertible {
 
     static func from(_ error: any Error, gateway: String, file: String? = nil) -> any Error {
         guard let error = error as? RPCError else { return error }
-        let details = error.details.filter { $0.key != "goaway" && $0.key != "processed" && $0.key != "reason" }
+        let details = error.details.filter { !["goaway", "processed", "reason", "service"].contains($0.key) }
             .sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         let context = details.isEmpty ? "" : " (\(details))"
         switch error.code {
         case .unauthenticated:
-            return CLIError(
-                .auth, "the gateway refused your token: \(error.message). Ask your operator for a new token (`gateway token issue --user YOU`) and run `aurora login --token TOKEN`.")
+            return CLIError(.auth, "the gateway refused your token: \(error.message). \(Self.newTokenAdvice(gateway: gateway))")
         case .permissionDenied:
             return CLIError(.auth, "not allowed: \(error.message)")
         case .resourceExhausted where error.retryAfter != nil:
@@ -124,7 +123,11 @@ struct CLIError: Error, CustomStringConvertible {
             let wait = max(0.1, (seconds * 10).rounded(.up) / 10)
             return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", wait)) s.")
         case .unavailable, .deadlineExceeded:
-            return CLIError(.unavailable, "the AURORA service at \(gateway) is unavailable: \(error.message). Check the address (--gateway, AURORA_GATEWAY) and retry.")
+            // A service behind the gateway (named in `service`) is the operator's to mend; the
+            // gateway itself unreachable is most often a wrong address.
+            if error.details["service"] != nil { return CLIError(.unavailable, error.message) }
+            return CLIError(
+                .unavailable, "cannot reach the AURORA gateway at \(gateway): \(error.message). Check the address (--gateway, AURORA_GATEWAY) and that the gateway runs.")
         case .invalidArgument where error.message.hasPrefix("the target"):
             return CLIError(.usage, "--target: \(error.message)")
         case .invalidArgument, .outOfRange, .resourceExhausted, .failedPrecondition:
@@ -135,6 +138,18 @@ struct CLIError: Error, CustomStringConvertible {
         default:
             return CLIError(.failure, "\(error.code): \(error.message)\(context)")
         }
+    }
+}
+
+extension CLIError {
+    /// Where a new token comes from, once, fitting the setup: a gateway on this machine is the
+    /// user's own (Deploy/scripts/local.sh signs tokens); a remote one has an operator.
+    static func newTokenAdvice(gateway: String) -> String {
+        let host = gateway.hasPrefix("[") ? String(gateway.dropFirst().prefix { $0 != "]" }) : String(gateway.prefix { $0 != ":" })
+        if ["127.0.0.1", "localhost", "::1"].contains(host) {
+            return "This gateway runs on this machine: sign a new token with `Deploy/scripts/local.sh token YOU` (or `gateway token issue --user YOU`) and run `aurora login --token TOKEN`."
+        }
+        return "Ask whoever runs the gateway at \(gateway) for a new token, then run `aurora login --token TOKEN`."
     }
 }
 

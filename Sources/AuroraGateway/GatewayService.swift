@@ -1,5 +1,7 @@
+import AuroraLearning
 import AuroraProtocol
 import AuroraRPC
+import AuroraStatistics
 import Crypto
 import Foundation
 import Logging
@@ -50,6 +52,8 @@ public final class GatewayService: Sendable {
         let uploadBytes = Counter(label: "aurora_gateway_upload_bytes_total")
         let analyses = Counter(label: "aurora_gateway_analyses_total")
         let downstreamFailures = Counter(label: "aurora_gateway_downstream_failures_total")
+        /// Analyses answered with built-in recommendations only, the learning-service being unavailable.
+        let degradedAnalyses = Counter(label: "aurora_gateway_degraded_analyses_total")
     }
 
     public init(configuration: Configuration, parser: any RPCCaller, learning: any RPCCaller, internalSecret: String, logger: Logger) {
@@ -110,17 +114,32 @@ public final class GatewayService: Sendable {
 
     /// Errors from a downstream service, made clear for the client: status codes that describe the
     /// request (bad file, not found, ...) pass through; a service that cannot be reached or went
-    /// away mid-call becomes UNAVAILABLE naming it, with a retry hint.
+    /// away mid-call becomes UNAVAILABLE naming it (detail `service`), with a retry hint. Its
+    /// message says what happened in plain words; the log keeps the details.
     func translate(_ error: any Error, service: String) -> any Error {
         guard let error = error as? RPCError else { return error }
+        guard Self.isOutage(error.code) else { return error }
+        self.metrics.downstreamFailures.increment()
+        self.logger.warning("downstream call failed", metadata: ["service": "\(service)", "code": "\(error.code)", "error": "\(error.message)"])
+        return RPCError(
+            .unavailable, "the \(service) is unavailable (\(Self.outageReason(error))); try again in a minute, and if it persists tell whoever runs this AURORA",
+            retryAfter: .seconds(1), details: ["service": service])
+    }
+
+    /// Status codes that say the downstream service failed, not the request.
+    static func isOutage(_ code: StatusCode) -> Bool {
+        [.unavailable, .internal, .unknown, .unauthenticated, .deadlineExceeded, .dataLoss].contains(code)
+    }
+
+    /// What went wrong downstream, in words: the RPC client's messages are written for people
+    /// (connection failures are described, not dumped), a refused internal credential is a
+    /// configuration error of the gateway.
+    static func outageReason(_ error: RPCError) -> String {
         switch error.code {
-        case .unavailable, .internal, .unknown, .unauthenticated:
-            self.metrics.downstreamFailures.increment()
-            self.logger.warning("downstream call failed", metadata: ["service": "\(service)", "code": "\(error.code)", "error": "\(error.message)"])
-            let hint = error.code == .unauthenticated ? " (the gateway's internal credential was refused: check its configuration)" : ""
-            return RPCError(.unavailable, "the \(service) failed: \(error.message)\(hint); try again shortly", retryAfter: .seconds(1))
-        default:
-            return error
+        case .unauthenticated: "it refused the gateway's internal credential: the two are configured with different secrets"
+        case .deadlineExceeded: "it did not answer in time"
+        case .internal, .unknown, .dataLoss: "it failed while answering"
+        default: error.message
         }
     }
 
@@ -193,9 +212,19 @@ public final class GatewayService: Sendable {
             }
             request.targetColumns = [UInt32(target)]
         }
-        let recommendations: Aurora_Learning_V1_RecommendResponse
+        var response = Aurora_Gateway_V1_AnalyzeResponse()
+        response.profile = profile
         do {
-            recommendations = try await self.learning.unary(LearningAPI.recommend, request, options: options)
+            response.recommendations = try await self.learning.unary(LearningAPI.recommend, request, options: options).recommendations
+            response.analysisID = request.analysisID
+        } catch let error as RPCError where Self.isOutage(error.code) {
+            // Degraded mode: the profile is done and the built-in rules need no store, so the user
+            // gets them, marked, rather than nothing. Nothing is recorded: no analysis id.
+            _ = self.translate(error, service: "learning-service")
+            self.metrics.degradedAnalyses.increment()
+            response.recommendations = Self.builtinRecommendations(request.batch.columns, targets: Set(request.targetColumns.map(Int.init)))
+            response.learnedRulesMissing =
+                "learned rules are missing: the learning-service is unavailable (\(Self.outageReason(error))). These are the built-in recommendations only, and this analysis cannot take feedback; analyze again later for your learned rules."
         } catch {
             throw self.translate(error, service: "learning-service")
         }
@@ -206,11 +235,16 @@ public final class GatewayService: Sendable {
                 "analysis": "\(request.analysisID)", "trace": "\(options.metadata[MetadataKeys.traceID] ?? "")", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
                 "ms": "\(Int(Self.secondsValue(ContinuousClock.now - started) * 1000))",
             ])
-        var response = Aurora_Gateway_V1_AnalyzeResponse()
-        response.analysisID = request.analysisID
-        response.profile = profile
-        response.recommendations = recommendations.recommendations
         return response
+    }
+
+    /// What the learning-service would answer for a user with no learned rules.
+    static func builtinRecommendations(_ columns: [Aurora_Profile_V1_ColumnStatistics], targets: Set<Int>) -> [Aurora_Learning_V1_Recommendation] {
+        columns.enumerated().map { index, message in
+            let stats = ColumnStatistics(message)
+            let decision = targets.contains(index) ? Recommender.recommendTarget(stats) : Recommender.recommend(stats, domain: "", rules: [])
+            return Aurora_Learning_V1_Recommendation(decision, stats: stats, index: index, id: 0)
+        }
     }
 
     /// Holds an upload chunk back while the user is over their byte rate; refuses when the wait

@@ -68,7 +68,7 @@ public struct TokenVerifier: Sendable {
     /// `none` and algorithm confusion (an HS256 token "signed" with an EdDSA public key) never reach
     /// signature verification.
     public func verify(_ token: String, now: Date = Date()) async throws(TokenError) -> Principal {
-        guard !token.isEmpty else { throw TokenError(.missing, "no token: run `aurora login` or set AURORA_TOKEN") }
+        guard !token.isEmpty else { throw TokenError(.missing, "no token was presented") }
         guard token.utf8.count <= self.policy.maximumTokenBytes else {
             throw TokenError(.malformed, "the token is longer than \(self.policy.maximumTokenBytes) bytes")
         }
@@ -86,7 +86,7 @@ public struct TokenVerifier: Sendable {
             throw TokenError(.algorithm, "unsigned tokens (alg none) are refused")
         }
         guard let kid = header.kid, let key = self.keys.keys[kid] else {
-            throw TokenError(.unknownKey, "the token's key (kid '\(header.kid ?? "")') is not in the gateway's key set; ask for a new token")
+            throw TokenError(.unknownKey, "the token's key (kid '\(header.kid ?? "")') is not in the gateway's key set")
         }
         guard alg == key.algorithm.rawValue else {
             throw TokenError(.algorithm, "the token says alg \(alg) but key '\(kid)' is \(key.algorithm.rawValue)")
@@ -100,7 +100,7 @@ public struct TokenVerifier: Sendable {
             throw TokenError(.claims, "the token could not be verified or lacks required claims (sub, iss, aud, exp, scope)")
         }
         guard now.timeIntervalSince(claims.exp.value) < self.policy.leeway else {
-            throw TokenError(.expired, "the token expired at \(Self.format(claims.exp.value)); get a new one (`aurora login` with a fresh token)")
+            throw TokenError(.expired, "the token expired at \(Self.format(claims.exp.value))")
         }
         if let nbf = claims.nbf, nbf.value.timeIntervalSince(now) > self.policy.leeway {
             throw TokenError(.notYetValid, "the token is not valid before \(Self.format(nbf.value))")

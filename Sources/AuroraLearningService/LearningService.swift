@@ -182,28 +182,7 @@ public final class LearningService: Sendable {
         }
         var response = Aurora_Learning_V1_RecommendResponse()
         for (index, decision) in decisions.enumerated() {
-            var recommendation = Aurora_Learning_V1_Recommendation()
-            recommendation.columnIndex = UInt32(index)
-            recommendation.action = decision.chosen.action.rawValue
-            recommendation.confidence = decision.chosen.confidence
-            recommendation.source = decision.chosen.source
-            recommendation.explanation = decision.chosen.explanation
-            recommendation.recommendationID = ids[index]
-            recommendation.steps = Pipeline.steps(around: decision.chosen, for: columns[index]).map { suggestion in
-                var step = Aurora_Learning_V1_Step()
-                step.action = suggestion.action.rawValue
-                step.confidence = suggestion.confidence
-                step.source = suggestion.source
-                step.explanation = suggestion.explanation
-                return step
-            }
-            recommendation.alternatives = decision.alternatives.map { suggestion in
-                var alternative = Aurora_Learning_V1_Alternative()
-                alternative.action = suggestion.action.rawValue
-                alternative.confidence = suggestion.confidence
-                alternative.source = suggestion.source
-                return alternative
-            }
+            let recommendation = Aurora_Learning_V1_Recommendation(decision, stats: columns[index], index: index, id: ids[index])
             response.recommendations.append(recommendation)
             if decision.ruleID != nil { self.metrics.learned.increment() }
         }

@@ -140,7 +140,7 @@ final class ClientConnectionHandler: ChannelDuplexHandler {
         if let wire = error as? WireError {
             self.fail(wire)
         } else {
-            self.closeReason = RPCError(.unavailable, "connection failed: \(error)")
+            self.closeReason = RPCError(.unavailable, "connection failed: \(ConnectionFailure.describe(error))")
             context.close(promise: nil)
         }
     }

@@ -9,7 +9,8 @@ import ServiceLifecycle
 /// Calls go to the open connection with the fewest calls in flight; a new connection is opened
 /// (up to `maxConnections`) when every open one is at the server's stream limit. Connections that
 /// close or receive GOAWAY are dropped and replaced on demand; failed connection attempts back off
-/// exponentially (with jitter), so a down server is not hammered. As a `Service`, `run()` keeps
+/// exponentially (with jitter), and calls fail fast while a server is known down, so a down server
+/// is not hammered and callers are not held. As a `Service`, `run()` keeps
 /// the pool until graceful shutdown and then closes it.
 public final class RPCClient: RPCCaller, Service {
     public struct Configuration: Sendable {
@@ -35,7 +36,11 @@ public final class RPCClient: RPCCaller, Service {
     private struct State {
         var connections: [RPCConnection] = []
         var connecting: Task<RPCConnection, any Error>?
+        /// Rounds of connection attempts that failed in a row; until `failingUntil`, calls fail
+        /// with `lastFailure` without trying.
         var consecutiveFailures = 0
+        var failingUntil: ContinuousClock.Instant?
+        var lastFailure: RPCError?
         var closed = false
     }
 
@@ -98,13 +103,20 @@ public final class RPCClient: RPCCaller, Service {
         }
     }
 
+    /// One call's connection attempts: a few, with short backoff (under a second in all with the
+    /// defaults), so a restarting server is caught. When they all fail, calls during the next
+    /// backoff window fail at once with the same error, as gRPC does for a channel in transient
+    /// failure: a down server costs callers no wait and gets no storm of connects. The window
+    /// grows with each failed round, up to `maxBackoff`.
     private func connectWithBackoff() async throws -> RPCConnection {
         defer { self.state.withLockedValue { $0.connecting = nil } }
+        if let failure = self.state.withLockedValue({ state in state.failingUntil.map { ContinuousClock.now < $0 } == true ? state.lastFailure : nil }) {
+            throw failure
+        }
         var lastError: any Error = RPCError(.unavailable, "no attempt made")
         for attempt in 0..<self.configuration.maxConnectAttempts {
-            let failures = self.state.withLockedValue { $0.consecutiveFailures }
-            if failures > 0 {
-                try await Task.sleep(for: self.backoff(failures: failures))
+            if attempt > 0 {
+                try await Task.sleep(for: self.backoff(failures: attempt))
             }
             do {
                 let connection = try await RPCConnection.connect(
@@ -112,6 +124,7 @@ public final class RPCClient: RPCCaller, Service {
                     logger: self.logger)
                 let closed = self.state.withLockedValue { state in
                     state.consecutiveFailures = 0
+                    state.failingUntil = nil
                     if !state.closed { state.connections.append(connection) }
                     return state.closed
                 }
@@ -124,12 +137,16 @@ public final class RPCClient: RPCCaller, Service {
                 throw error  // retrying the same credential cannot help
             } catch {
                 lastError = error
-                self.state.withLockedValue { $0.consecutiveFailures += 1 }
                 self.logger.debug("connect failed", metadata: ["attempt": "\(attempt + 1)", "error": "\(error)"])
             }
         }
-        if let error = lastError as? RPCError { throw error }
-        throw RPCError(.unavailable, "cannot reach \(self.host):\(self.port): \(lastError)")
+        let failure = lastError as? RPCError ?? RPCError(.unavailable, "cannot reach \(self.host):\(self.port): \(ConnectionFailure.describe(lastError))")
+        self.state.withLockedValue { state in
+            state.consecutiveFailures += 1
+            state.failingUntil = ContinuousClock.now + self.backoff(failures: state.consecutiveFailures)
+            state.lastFailure = failure
+        }
+        throw failure
     }
 
     /// Exponential backoff with "equal jitter": half fixed, half random.

@@ -94,7 +94,7 @@ public final class RPCConnection: RPCCaller {
         } catch {
             handshake.fail(error)
             installed.fail(error)
-            throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(error)")
+            throw RPCError(.unavailable, "cannot connect to \(host):\(port): \(ConnectionFailure.describe(error))")
         }
         let handler = try await installed.futureResult.get()
         let writability = try await channel.eventLoop.submit { handler.value.writability }.get()

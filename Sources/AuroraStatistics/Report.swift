@@ -7,20 +7,25 @@ public struct AnalysisReport: Sendable, Encodable {
     public var profile: DatasetProfile
     /// Per column index; only for an analysis.
     public var recommendations: [Int: RecommendationReport]
+    /// What the user should know about the answer as a whole (e.g. learned rules missing because
+    /// the learning-service was unavailable); only for an analysis, empty when all went well.
+    public var warnings: [String]?
 
-    public init(analysisID: String? = nil, profile: DatasetProfile, recommendations: [Int: RecommendationReport] = [:]) {
+    public init(analysisID: String? = nil, profile: DatasetProfile, recommendations: [Int: RecommendationReport] = [:], warnings: [String]? = nil) {
         self.analysisID = analysisID
         self.profile = profile
         self.recommendations = recommendations
+        self.warnings = warnings
     }
 
     enum Keys: String, CodingKey {
-        case analysisID = "analysis_id", file, columns
+        case analysisID = "analysis_id", warnings, file, columns
     }
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Keys.self)
         try container.encodeIfPresent(self.analysisID, forKey: .analysisID)
+        try container.encodeIfPresent(self.warnings, forKey: .warnings)
         try container.encode(FileReport(self.profile), forKey: .file)
         try container.encode(self.profile.columns.map { ColumnReport(column: $0, recommendation: self.recommendations[$0.index]) }, forKey: .columns)
     }

@@ -121,6 +121,12 @@ public nonisolated struct Aurora_Gateway_V1_AnalyzeResponse: Sendable {
   /// One per column, in column order.
   public var recommendations: [Aurora_Learning_V1_Recommendation] = []
 
+  /// Set when the learning-service could not be reached (degraded mode): it says why in plain
+  /// words. Every recommendation is then a built-in one (source "builtin:..."), none has a
+  /// recommendation_id, and analysis_id is empty: nothing was recorded, so there is nothing to
+  /// give feedback on. Analyze again once the learning-service is back to get learned rules.
+  public var learnedRulesMissing: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -278,7 +284,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeUpload: SwiftProtobuf.Message, Sw
 
 nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnalyzeResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}profile\0\u{1}recommendations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}profile\0\u{1}recommendations\0\u{3}learned_rules_missing\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -289,6 +295,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
       case 1: try { try decoder.decodeSingularStringField(value: &self.analysisID) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._profile) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.recommendations) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.learnedRulesMissing) }()
       default: break
       }
     }
@@ -308,6 +315,9 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
     if !self.recommendations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.recommendations, fieldNumber: 3)
     }
+    if !self.learnedRulesMissing.isEmpty {
+      try visitor.visitSingularStringField(value: self.learnedRulesMissing, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -315,6 +325,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
     if lhs.analysisID != rhs.analysisID {return false}
     if lhs._profile != rhs._profile {return false}
     if lhs.recommendations != rhs.recommendations {return false}
+    if lhs.learnedRulesMissing != rhs.learnedRulesMissing {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
