@@ -132,6 +132,7 @@ let package = Package(
             name: "AuroraLearningService",
             dependencies: [
                 "AuroraLearning", "AuroraStatistics", "AuroraStore", "AuroraProtocol", "AuroraRPC", "AuroraThreads",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

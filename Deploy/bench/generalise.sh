@@ -16,7 +16,7 @@ url=$("$root/Deploy/scripts/postgres.sh" start)
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 port=${AURORA_LEARNING_PORT:-7193}
 # shellcheck disable=SC2086 # AURORA_LEARNING_ARGS is a list of flags
-AURORA_INTERNAL_SECRET=$secret AURORA_DATABASE_URL=$url "${AURORA_BENCH_SERVICE:-$root/.build/release/learning-service}" \
+AURORA_INTERNAL_SECRET=$secret AURORA_PSEUDONYM_KEYS="k1 $(head -c 32 /dev/urandom | base64 -w0)" AURORA_DATABASE_URL=$url "${AURORA_BENCH_SERVICE:-$root/.build/release/learning-service}" \
   --port "$port" --log-level warning ${AURORA_LEARNING_ARGS:-} &
 service=$!
 trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; "$root/Deploy/scripts/postgres.sh" stop' EXIT

@@ -20,7 +20,7 @@ url=$(Deploy/scripts/postgres.sh start)
 secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 port=${AURORA_LEARNING_PORT:-7194}
 # AURORA_BENCH_SERVICE: another learning-service binary to measure (to compare two builds).
-AURORA_INTERNAL_SECRET=$secret AURORA_DATABASE_URL=$url "${AURORA_BENCH_SERVICE:-.build/release/learning-service}" --port "$port" --log-level warning &
+AURORA_INTERNAL_SECRET=$secret AURORA_PSEUDONYM_KEYS="k1 $(head -c 32 /dev/urandom | base64 -w0)" AURORA_DATABASE_URL=$url "${AURORA_BENCH_SERVICE:-.build/release/learning-service}" --port "$port" --log-level warning &
 service=$!
 script=$(mktemp)
 trap 'kill $service 2>/dev/null; wait $service 2>/dev/null; rm -f "$script"; Deploy/scripts/postgres.sh stop' EXIT

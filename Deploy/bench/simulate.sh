@@ -85,7 +85,7 @@ run_direct() { # run_direct OUT [EXTERNAL_NAME]
   url=$(AURORA_PG_DIR="$work/pg" AURORA_PG_PORT=$direct_pg "$root/Deploy/scripts/postgres.sh" start)
   secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
   port=${AURORA_LEARNING_PORT:-7193}
-  AURORA_INTERNAL_SECRET=$secret AURORA_DATABASE_URL=$url "$release/learning-service" --port "$port" --log-level warning &
+  AURORA_INTERNAL_SECRET=$secret AURORA_PSEUDONYM_KEYS="k1 $(head -c 32 /dev/urandom | base64 -w0)" AURORA_DATABASE_URL=$url "$release/learning-service" --port "$port" --log-level warning &
   service=$!
   for _ in $(seq 50); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.2; done
   rm -f "${1%.json}.trace.jsonl"

@@ -73,11 +73,12 @@ case "${1:-}" in
     fi
     # Fresh secrets for this system (kept across restarts of the same directory).
     [ -s "$dir/internal-secret" ] || (umask 077; head -c 48 /dev/urandom | base64 -w0 >"$dir/internal-secret")
+    [ -s "$dir/pseudonym-keys" ] || (umask 077; printf 'k1 %s\n' "$(head -c 32 /dev/urandom | base64 -w0)" >"$dir/pseudonym-keys")
     [ -s "$dir/jwks.json" ] || "$bin/gateway" keys generate --out "$dir/jwks.json" --alg EdDSA --kid "local-$(date +%s)" >/dev/null
     database_url=$("$root/Deploy/scripts/postgres.sh" start)
     export AURORA_INTERNAL_SECRET_FILE="$dir/internal-secret"
     launch parser-service "$bin/parser-service" --port "$parser_port" --admin-port "$parser_admin"
-    AURORA_DATABASE_URL="$database_url" launch learning-service "$bin/learning-service" --port "$learning_port" --admin-port "$learning_admin"
+    AURORA_DATABASE_URL="$database_url" AURORA_PSEUDONYM_KEY_FILE="$dir/pseudonym-keys" launch learning-service "$bin/learning-service" --port "$learning_port" --admin-port "$learning_admin"
     AURORA_JWT_KEYS_FILE="$dir/jwks.json" launch gateway "$bin/gateway" serve --port "$gateway_port" --admin-port "$gateway_admin" \
       --parser "127.0.0.1:$parser_port" --learning "127.0.0.1:$learning_port"
     cat >"$dir/env" <<EOF

@@ -12,6 +12,7 @@ runs as written, a token is issued with the gateway's own command, and the CLI a
 records feedback and lists rules through the published gateway port. Finally SIGTERM must drain
 each daemon and exit 0.
 """
+import base64
 import json
 import os
 import re
@@ -66,6 +67,7 @@ with tempfile.TemporaryDirectory(prefix="aurora-containers-") as work:
     (secret_dir / "internal_secret").write_text(secrets.token_urlsafe(48))
     (secret_dir / "postgres_password").write_text("unused-here")
     (secret_dir / "database_url").write_text(database_url)
+    (secret_dir / "pseudonym_keys").write_text("k1 " + base64.b64encode(secrets.token_bytes(32)).decode() + "\n")
     subprocess.run([str(bin_dir / "gateway"), "keys", "generate", "--out", str(secret_dir / "jwks.json"), "--alg", "EdDSA"], check=True,
                    capture_output=True)
     sources = {name: Path(spec["file"]).name for name, spec in compose["secrets"].items()}

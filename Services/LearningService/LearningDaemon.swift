@@ -32,8 +32,14 @@ struct LearningDaemon: AsyncParsableCommand {
     @Option(help: "File holding the internal service credential [AURORA_INTERNAL_SECRET_FILE, or AURORA_INTERNAL_SECRET itself].")
     var internalSecretFile: String?
 
+    @Option(help: "File of the keys user ids and domains are stored under, one `ID BASE64` per line, current first [AURORA_PSEUDONYM_KEY_FILE, or AURORA_PSEUDONYM_KEYS itself; required].")
+    var pseudonymKeyFile: String?
+
     @Option(help: "Privacy budget ε spent per stored fingerprint [AURORA_EPSILON, default 4].")
     var epsilon: Double?
+
+    @Option(help: "Most ε spent on one user's fingerprints; past it analyses are not recorded, Forget resets it [AURORA_EPSILON_BUDGET, default 40000].")
+    var epsilonBudget: Double?
 
     @Option(help: "Agreeing corrections before a learned rule is active [AURORA_RULE_MIN_SUPPORT, default 3].")
     var ruleMinSupport: Int?
@@ -83,7 +89,12 @@ struct LearningDaemon: AsyncParsableCommand {
         }
         guard let url else { throw ValidationError("no database: set --database-url, AURORA_DATABASE_URL or AURORA_DATABASE_URL_FILE") }
         var service = LearningService.Configuration()
+        service.pseudonyms = try Self.pseudonymKeys(Daemon.optionalSetting(self.pseudonymKeyFile, env: "AURORA_PSEUDONYM_KEY_FILE"))
         service.epsilon = try Daemon.setting(self.epsilon, env: "AURORA_EPSILON", default: 4)
+        service.epsilonBudget = try Daemon.setting(self.epsilonBudget, env: "AURORA_EPSILON_BUDGET", default: 40_000)
+        guard service.epsilonBudget.isFinite, service.epsilonBudget >= service.epsilon else {
+            throw ValidationError("epsilon-budget must be a number at least epsilon (\(service.epsilon)): one column's fingerprint")
+        }
         service.minimumSupport = try Daemon.setting(self.ruleMinSupport, env: "AURORA_RULE_MIN_SUPPORT", default: 3)
         service.maximumRules = try Daemon.setting(self.maxRules, env: "AURORA_MAX_RULES", default: 40)
         service.kAnonymity = try Daemon.setting(self.kAnonymity, env: "AURORA_K_ANONYMITY", default: 5)
@@ -130,7 +141,31 @@ struct LearningDaemon: AsyncParsableCommand {
         defer { pool.close() }
         try await Daemon.serve(
             server, name: "learning-service", admin: self.admin, defaultAdminPort: 9103, metrics: registry, readiness: readiness, background: [learning, maintenance],
-            prepare: { try await Self.migrate(pool, readiness: readiness, logger: logger) }, logger: logger)
+            prepare: { [keys = service.pseudonyms] in
+                try await Self.migrate(pool, readiness: readiness, logger: logger)
+                let converted = try await LearningService.convertClearNames(pool, keys: keys)
+                if converted > 0 { logger.notice("user ids and domains stored in clear replaced by their pseudonyms", metadata: ["rows": "\(converted)"]) }
+            }, logger: logger)
+    }
+
+    /// The pseudonym keys; refuses to start without them (the store would name people).
+    static func pseudonymKeys(_ path: String?) throws -> PseudonymKeys {
+        if path == nil, let text = ProcessInfo.processInfo.environment["AURORA_PSEUDONYM_KEYS"], !text.isEmpty {
+            do {
+                return try PseudonymKeys(text: text, source: "AURORA_PSEUDONYM_KEYS")
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
+        guard let path else {
+            throw ValidationError("no pseudonym key: set --pseudonym-key-file, AURORA_PSEUDONYM_KEY_FILE or AURORA_PSEUDONYM_KEYS; \(PseudonymKeys.howToMake)")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read the pseudonym key file \(path)") }
+        do {
+            return try PseudonymKeys(text: String(decoding: data, as: UTF8.self), source: path)
+        } catch {
+            throw ValidationError("\(error)")
+        }
     }
 
     /// Why /readyz says no until `migrate` returns. One reason for both steps: the first sign

@@ -158,6 +158,11 @@ struct RulesCommand: AsyncParsableCommand {
         @Flag(help: "Also your inactive rules and the shared rules that apply to you (rules many users agree on).")
         var all = false
 
+        @Option(
+            name: .customLong("domain"),
+            help: "A domain you analyze with (repeatable): its rules are labelled with this name. AURORA stores domains only as pseudonyms, so unnamed ones show as `domain KEY.HEX`.")
+        var domains: [String] = []
+
         @Flag(help: "Print JSON.")
         var json = false
 
@@ -169,6 +174,7 @@ struct RulesCommand: AsyncParsableCommand {
                 var request = Aurora_Learning_V1_ListRulesRequest()
                 request.includeInactive = self.all
                 request.includeShared = self.all
+                request.domains = self.domains
                 let response = try await self.connection.withClient { client in
                     try await client.unary(GatewayAPI.rules, request, options: self.connection.callOptions)
                 }
@@ -187,7 +193,7 @@ struct RulesCommand: AsyncParsableCommand {
                 } else {
                     for rule in response.rules {
                         let shared = rule.scope == "global"
-                        let scope = shared ? "shared" : rule.domain.isEmpty ? rule.scope : "\(rule.scope) \(rule.domain)"
+                        let scope = shared ? "shared" : rule.domain.isEmpty ? rule.scope : "\(rule.scope) \(Terminal.printable(rule.domain))"
                         let state = rule.active ? "" : shared ? ", disabled for you" : ", inactive"
                         print("#\(rule.id)  [\(scope)\(state)]  \(rule.description_p)")
                     }
@@ -246,17 +252,33 @@ struct StatsCommand: AsyncParsableCommand {
                         ["day": $0.day, "recommendations": $0.recommendations, "accepted": $0.accepted, "corrected": $0.corrected] as [String: Any]
                     },
                     "rules_active": response.rulesActive, "rules_total": response.rulesTotal, "epsilon_spent": response.epsilonSpent,
-                    "feedback": response.feedback,
+                    "epsilon_budget": response.epsilonBudget, "epsilon_per_column": response.epsilonPerColumn, "feedback": response.feedback,
                 ])
                 return
             }
-            print("feedback recorded: \(response.feedback); rules: \(response.rulesActive) active of \(response.rulesTotal); privacy budget spent: ε = \(String(format: "%.1f", response.epsilonSpent))")
+            print("feedback recorded: \(response.feedback); rules: \(response.rulesActive) active of \(response.rulesTotal)")
+            print(Self.privacy(response))
             for point in response.acceptance {
                 let judged = point.accepted + point.corrected
                 let rate = judged > 0 ? String(format: "%.0f%%", 100 * Double(point.accepted) / Double(judged)) : "-"
                 print("\(point.day)  \(point.recommendations) recommendations, \(point.accepted) accepted, \(point.corrected) corrected, acceptance \(rate)")
             }
         }
+    }
+}
+
+extension StatsCommand {
+    /// ε in one sentence, then what is spent and what is left.
+    static func privacy(_ response: Aurora_Learning_V1_StatsResponse) -> String {
+        let left = max(0, response.epsilonBudget - response.epsilonSpent)
+        let columns = response.epsilonPerColumn > 0 ? Int((left / response.epsilonPerColumn).rounded(.down)) : 0
+        let explanation =
+            "privacy: AURORA keeps each analysed column only as a fingerprint blurred with random noise; ε measures how much one could reveal (lower is more private), and the ε of all your fingerprints add up."
+        let spent = String(format: "ε spent %.1f of your budget of %.1f: %.1f left, about %d more columns", response.epsilonSpent, response.epsilonBudget, left, columns)
+        let after = left < response.epsilonPerColumn
+            ? " Your budget is spent: analyses still get recommendations from your rules but are no longer recorded; `aurora forget` erases your data and resets it."
+            : ""
+        return "\(explanation)\n\(spent) (ε \(String(format: "%.1f", response.epsilonPerColumn)) per column).\(after)"
     }
 }
 

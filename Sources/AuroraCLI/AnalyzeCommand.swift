@@ -141,6 +141,9 @@ final class ProgressBar: @unchecked Sendable {
 }
 
 extension AnalysisReport {
+    static let budgetSpent =
+        "your privacy budget is spent: these recommendations still use your learned rules, but this analysis was not recorded and cannot take feedback. `aurora stats` shows the budget; `aurora forget` erases your data and resets it."
+
     /// The report of a gateway's answer: the same model `aurora profile --json` prints.
     init(_ response: Aurora_Gateway_V1_AnalyzeResponse) {
         var recommendations: [Int: RecommendationReport] = [:]
@@ -152,7 +155,8 @@ extension AnalysisReport {
         }
         self.init(
             analysisID: response.analysisID.isEmpty ? nil : response.analysisID, profile: DatasetProfile(response.profile), recommendations: recommendations,
-            warnings: response.learnedRulesMissing.isEmpty ? [] : [response.learnedRulesMissing])
+            warnings: (response.learnedRulesMissing.isEmpty ? [] : [response.learnedRulesMissing])
+                + (response.privacyBudgetSpent ? [Self.budgetSpent] : []))
     }
 }
 

@@ -215,8 +215,11 @@ public final class GatewayService: Sendable {
         var response = Aurora_Gateway_V1_AnalyzeResponse()
         response.profile = profile
         do {
-            response.recommendations = try await self.learning.unary(LearningAPI.recommend, request, options: options).recommendations
-            response.analysisID = request.analysisID
+            let answer = try await self.learning.unary(LearningAPI.recommend, request, options: options)
+            response.recommendations = answer.recommendations
+            // Past the user's privacy budget the analysis was not recorded: no id to give feedback on.
+            response.analysisID = answer.privacyBudgetSpent ? "" : request.analysisID
+            response.privacyBudgetSpent = answer.privacyBudgetSpent
         } catch let error as RPCError where Self.isOutage(error.code) {
             // Degraded mode: the profile is done and the built-in rules need no store, so the user
             // gets them, marked, rather than nothing. Nothing is recorded: no analysis id.

@@ -163,6 +163,20 @@ public struct RuleBook: Sendable {
     var globalRules: [String: ActiveRule] = [:]
     var builtinRecords: [String: BuiltinRecord] = [:]
 
+    /// The same rules with one domain's known by another name: the store keeps domains as
+    /// pseudonyms, explanations name them as the user did.
+    public func naming(domain stored: String, as name: String) -> RuleBook {
+        guard stored != name, let rules = self.domainRules[stored] else { return self }
+        var book = self
+        book.domainRules[stored] = nil
+        book.domainRules[name] = rules.map { rule in
+            var named = rule
+            named.domain = name
+            return named
+        }
+        return book
+    }
+
     /// Keeps the order of `rules` within each scope: the first matching rule of a scope wins.
     public init(_ rules: [ActiveRule], builtinRecords: [String: BuiltinRecord] = [:]) {
         self.builtinRecords = builtinRecords

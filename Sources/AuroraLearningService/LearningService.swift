@@ -15,6 +15,10 @@ public final class LearningService: Sendable {
     public struct Configuration: Sendable {
         /// ε spent per stored fingerprint (Laplace noise on its continuous features).
         public var epsilon: Double = 4
+        /// The most ε spent on one user's stored fingerprints (10,000 columns at the default ε).
+        /// Past it, analyses are answered but not recorded, and feedback with new statistics is
+        /// refused; Forget resets it.
+        public var epsilonBudget: Double = 40_000
         /// A learned rule becomes active after this many agreeing corrections.
         public var minimumSupport: Int = 3
         /// A rule with at least 5 examples whose confidence falls below this is deactivated.
@@ -57,6 +61,9 @@ public final class LearningService: Sendable {
         /// At shutdown (once the RPC server has drained), the time queued log rows, feedback and
         /// pending refits get to reach the database; what is left then is dropped and counted.
         public var shutdownTimeout: Duration = .seconds(25)
+        /// The keys user ids and domains are stored under (the daemon reads them from a file; the
+        /// default, one random key per process, suits tests and in-process use).
+        public var pseudonyms: PseudonymKeys = .processWide
 
         public init() {}
     }
@@ -86,6 +93,9 @@ public final class LearningService: Sendable {
     /// Fingerprint buckets with feedback stored since the last cross-user refresh; nil: refresh
     /// every bucket (at start-up, after a failed refresh, or when too many changed).
     let changedBuckets = Mutex<Set<String>?>(nil)
+    /// Pseudonyms (user or domain) whose rows under earlier keys have been moved to the current
+    /// key in this process; used only while the key file lists earlier keys.
+    let rekeyed = Mutex<Set<String>>([])
 
     struct ServiceMetrics: Sendable {
         let recommendations = Counter(label: "aurora_learning_recommendations_total")
@@ -133,27 +143,68 @@ public final class LearningService: Sendable {
         router.unary(LearningAPI.stats) { request, context in try await self.stats(request, context) }
     }
 
-    /// The user the call is made for (the gateway sets it; only internal callers can connect).
-    func user(_ context: ServerContext) throws -> String {
-        guard let user = RequestValidation.user(context.metadata[MetadataKeys.user]) else {
+    /// The user the call is made for (the gateway sets it; only internal callers can connect),
+    /// as the store knows them: a keyed pseudonym, with their rows under earlier keys moved to it.
+    func user(_ context: ServerContext) async throws -> String {
+        guard let clear = RequestValidation.user(context.metadata[MetadataKeys.user]) else {
             throw RPCError(.unauthenticated, "internal calls must name their user in '\(MetadataKeys.user)' metadata (1 to 256 bytes, no NUL)")
         }
+        let user = self.configuration.pseudonyms.user(clear)
+        try await self.rekey(.user, to: user, from: self.configuration.pseudonyms.previousUsers(clear))
         return user
+    }
+
+    /// A domain as the store knows it, with its rows under earlier keys moved to it.
+    func domain(_ clear: String) async throws -> String {
+        let domain = self.configuration.pseudonyms.domain(clear)
+        try await self.rekey(.domain, to: domain, from: self.configuration.pseudonyms.previousDomains(clear))
+        return domain
+    }
+
+    private func rekey(_ column: LearningStore.PseudonymColumn, to current: String, from earlier: [String]) async throws {
+        guard !earlier.isEmpty, !self.rekeyed.withLock({ $0.contains(current) }) else { return }
+        let moved = try await Self.mapStore { try await self.store.rekey(column, from: earlier, to: current) }
+        if moved > 0 { self.logger.info("rows moved to the current pseudonym key", metadata: ["column": "\(column.rawValue)", "rows": "\(moved)"]) }
+        self.rekeyed.withLock { set in
+            if set.count >= 100_000 { set.removeAll() }
+            set.insert(current)
+        }
+    }
+
+    /// Replaces user ids and domains stored in clear (before pseudonyms) with their pseudonyms;
+    /// once per database. Returns the rows converted.
+    public static func convertClearNames(_ pool: PostgresPool, keys: PseudonymKeys) async throws(StoreError) -> Int {
+        try await LearningStore.convertClearNames(pool, keys: keys)
     }
 
     static let actionNames = Action.allCases.map(\.rawValue).joined(separator: ", ")
 
     func recommend(_ request: Aurora_Learning_V1_RecommendRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_RecommendResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         // Every value is checked before the domain code computes with it.
         try RequestValidation.check(request, maximumColumns: self.configuration.maximumColumns)
         let columns = request.batch.columns.map(ColumnStatistics.init)
-        let analysisID = request.analysisID
+        var analysisID = request.analysisID
+        // An analysis stores a noised fingerprint per column, paid in ε: past the user's budget it
+        // is answered but not recorded. (Checked per call: concurrent analyses may overshoot it by
+        // what they cost together.)
+        var budgetSpent = false
+        if !analysisID.isEmpty {
+            let spent = try await Self.mapStore { try await self.store.epsilonSpent(user: user) }
+            if spent + Double(columns.count) * self.configuration.epsilon > self.configuration.epsilonBudget {
+                analysisID = ""
+                budgetSpent = true
+            }
+        }
         await self.refits.waitUntilFresh(user)
         let rules = try await self.activeRules(user)
         let targets = Set(request.targetColumns.map(Int.init))
+        // Rules know the domain by its pseudonym; the explanations name it as the caller did.
+        let clearDomain = request.batch.domain
+        let domain = try await self.domain(clearDomain)
+        let named = rules.naming(domain: domain, as: clearDomain)
         let decisions = columns.enumerated().map { index, stats in
-            targets.contains(index) ? Recommender.recommendTarget(stats) : Recommender.recommend(stats, domain: request.batch.domain, rules: rules)
+            targets.contains(index) ? Recommender.recommendTarget(stats) : Recommender.recommend(stats, domain: clearDomain, rules: named)
         }
         var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
@@ -168,7 +219,7 @@ public final class LearningService: Sendable {
                 let noised = noise.noised(Fingerprint(stats), rows: stats.count, using: &generator)
                 item.analysis = LearningStore.AnalysisColumn(
                     analysisID: analysisID, columnIndex: index, columnKey: request.columnKeys.isEmpty ? nil : request.columnKeys[index],
-                    domain: request.batch.domain, features: noised.features, epsilon: self.configuration.epsilon)
+                    domain: domain, features: noised.features, epsilon: self.configuration.epsilon)
             }
             return item
         }
@@ -181,6 +232,7 @@ public final class LearningService: Sendable {
             self.metrics.epsilon.increment(by: Int64((Double(columns.count) * self.configuration.epsilon * 1000).rounded()))
         }
         var response = Aurora_Learning_V1_RecommendResponse()
+        response.privacyBudgetSpent = budgetSpent
         for (index, decision) in decisions.enumerated() {
             let recommendation = Aurora_Learning_V1_Recommendation(decision, stats: columns[index], index: index, id: ids[index])
             response.recommendations.append(recommendation)
@@ -191,9 +243,24 @@ public final class LearningService: Sendable {
     }
 
     func feedback(_ request: Aurora_Learning_V1_FeedbackRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_FeedbackResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         // All items are checked before any is looked up or stored.
         try RequestValidation.check(request, maximumItems: self.configuration.maximumColumns)
+        // Items with their own statistics store a new noised fingerprint each (verdicts on an
+        // analysis's columns were paid for at the analysis).
+        let newFingerprints = request.items.filter { $0.analysisID.isEmpty }.count
+        if newFingerprints > 0 {
+            let spent = try await Self.mapStore { try await self.store.epsilonSpent(user: user) }
+            let cost = Double(newFingerprints) * self.configuration.epsilon
+            guard spent + cost <= self.configuration.epsilonBudget else {
+                throw RPCError(
+                    .failedPrecondition,
+                    String(
+                        format: "your privacy budget is spent (ε %.1f of %.1f used; these %d items would cost %.1f more): feedback with new statistics is no longer stored. Verdicts on recorded analyses still are; Forget erases your data and resets the budget",
+                        spent, self.configuration.epsilonBudget, newFingerprints, cost),
+                    details: ["reason": "privacy_budget"])
+            }
+        }
         var generator = BufferedSystemRandom()
         let noise = FingerprintNoise(epsilon: self.configuration.epsilon)
         var pending: [PendingFeedback] = []
@@ -251,8 +318,9 @@ public final class LearningService: Sendable {
             let stats = ColumnStatistics(item.stats)
             let exact = Fingerprint(stats)
             let noised = noise.noised(exact, rows: stats.count, using: &generator)
+            let domain = try await self.domain(item.domain)
             pending.append(PendingFeedback(
-                user: user, feedbackID: item.feedbackID, domain: item.domain, features: noised.features, bucket: exact.bucket,
+                user: user, feedbackID: item.feedbackID, domain: domain, features: noised.features, bucket: exact.bucket,
                 recommended: item.recommendedAction, accepted: accepted.rawValue, recommendationID: item.recommendationID,
                 epsilon: self.configuration.epsilon, builtin: BuiltinChoice(stats)))
         }
@@ -382,15 +450,21 @@ public final class LearningService: Sendable {
     }
 
     func listRules(_ request: Aurora_Learning_V1_ListRulesRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ListRulesResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         await self.refits.waitUntilFresh(user)
+        guard request.domains.count <= 64, request.domains.allSatisfy({ $0.utf8.count <= 64 && !$0.utf8.contains(0) }) else {
+            throw RPCError(.invalidArgument, "domains: at most 64 names of at most 64 bytes, without NUL")
+        }
+        // Before the rules are read: naming a domain moves its rows under earlier keys to the current one.
+        var names: [String: String] = [:]
+        for name in request.domains where !name.isEmpty { names[try await self.domain(name)] = name }
         let rules = try await Self.mapStore { try await self.store.listRules(user: user, includeInactive: request.includeInactive, includeShared: request.includeShared) }
         var response = Aurora_Learning_V1_ListRulesResponse()
         response.rules = rules.map { entry in
             var rule = Aurora_Learning_V1_Rule()
             rule.id = UInt64(clamping: entry.rule.id)
             rule.scope = entry.rule.scope
-            rule.domain = entry.rule.domain
+            rule.domain = names[entry.rule.domain] ?? entry.rule.domain
             rule.description_p = entry.rule.description
             rule.condition = entry.rule.conditionText
             rule.action = entry.rule.action.rawValue
@@ -405,7 +479,7 @@ public final class LearningService: Sendable {
     }
 
     func disableRule(_ request: Aurora_Learning_V1_DisableRuleRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_DisableRuleResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         try RequestValidation.check(request)
         await self.refits.waitUntilFresh(user)
         defer { self.invalidateRules(user) }
@@ -418,7 +492,7 @@ public final class LearningService: Sendable {
     }
 
     func forget(_ request: Aurora_Learning_V1_ForgetRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_ForgetResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         await self.refits.waitUntilFresh(user)
         await self.recommendationLog.flush()
         let deleted = try await Self.mapStore { try await self.store.forget(user: user) }
@@ -433,7 +507,7 @@ public final class LearningService: Sendable {
     }
 
     func stats(_ request: Aurora_Learning_V1_StatsRequest, _ context: ServerContext) async throws -> Aurora_Learning_V1_StatsResponse {
-        let user = try self.user(context)
+        let user = try await self.user(context)
         await self.refits.waitUntilFresh(user)
         await self.recommendationLog.flush()
         let stats = try await Self.mapStore { try await self.store.stats(user: user) }
@@ -449,6 +523,8 @@ public final class LearningService: Sendable {
         response.rulesActive = UInt32(clamping: stats.rulesActive)
         response.rulesTotal = UInt32(clamping: stats.rulesTotal)
         response.epsilonSpent = stats.epsilon
+        response.epsilonBudget = self.configuration.epsilonBudget
+        response.epsilonPerColumn = self.configuration.epsilon
         response.feedback = UInt64(clamping: stats.feedback)
         return response
     }

@@ -112,8 +112,14 @@ struct LearningStore: Sendable {
             FROM rules WHERE scope = 'global' AND active ORDER BY id
             """
         static let builtinRecords = "SELECT source, agreeing, total, choices FROM builtin_records WHERE user_id = $1"
+        static let epsilonSpent = "SELECT coalesce(sum(epsilon), 0) FROM privacy_ledger WHERE user_id = $1"
         /// The per-user reads (each selects by an index on the user).
-        static let all = [examples, rulesForRefit, activeRules, listRules, builtinRecords]
+        static let all = [examples, rulesForRefit, activeRules, listRules, builtinRecords, epsilonSpent]
+    }
+
+    /// ε spent on the user's stored fingerprints so far.
+    func epsilonSpent(user: String) async throws(StoreError) -> Double {
+        Double(try await self.pool.execute(Reads.epsilonSpent, [user], idempotent: true).value(0, 0)) ?? 0
     }
 
     struct StoredExample: Sendable {
@@ -405,6 +411,62 @@ struct LearningStore: Sendable {
             try transaction.execute("DELETE FROM builtin_records WHERE user_id = $1", [user])
             try transaction.execute("DELETE FROM rule_opt_outs WHERE user_id = $1", [user])
             return (feedback, rules, log, Array(buckets))
+        }
+    }
+
+    /// The columns that hold pseudonyms (PseudonymKeys), and the tables that have them.
+    enum PseudonymColumn: String, Sendable {
+        case user = "user_id"
+        case domain
+
+        var tables: [String] {
+            switch self {
+            case .user: ["feedback", "rules", "recommendation_log", "privacy_ledger", "bucket_votes", "builtin_records", "rule_opt_outs"]
+            case .domain: ["feedback", "rules", "recommendation_log"]
+            }
+        }
+    }
+
+    /// Moves rows from earlier pseudonyms of a user or domain to the current one, in one
+    /// transaction; returns the rows moved.
+    func rekey(_ column: PseudonymColumn, from earlier: [String], to current: String) async throws(StoreError) -> Int {
+        try await self.pool.transaction { (transaction) throws(StoreError) in
+            var moved = 0
+            for table in column.tables {
+                moved += try transaction.execute(
+                    "UPDATE \(table) SET \(column.rawValue) = $1 WHERE \(column.rawValue) = ANY($2::text[])", [current, Self.textArray(earlier)]
+                ).affectedRows
+            }
+            return moved
+        }
+    }
+
+    /// Stores written before pseudonyms existed hold user ids and domains in clear: replaces them
+    /// with their pseudonyms, once (recorded in `pseudonym_conversion`), under an advisory lock
+    /// so replicas starting together convert once. Values already in pseudonym form are left.
+    /// Returns the rows converted.
+    static func convertClearNames(_ pool: PostgresPool, keys: PseudonymKeys) async throws(StoreError) -> Int {
+        try await pool.transaction { (transaction) throws(StoreError) in
+            try transaction.execute("SELECT pg_advisory_xact_lock(7103002)")
+            guard try transaction.execute("SELECT 1 FROM pseudonym_conversion").rows.isEmpty else { return 0 }
+            var converted = 0
+            for column in [PseudonymColumn.user, .domain] {
+                for table in column.tables {
+                    let clear = try transaction.execute(
+                        "SELECT DISTINCT \(column.rawValue) FROM \(table) WHERE \(column.rawValue) <> '' AND \(column.rawValue) !~ '^[A-Za-z0-9_-]{1,16}[.][0-9a-f]{32}$'"
+                    ).rows.compactMap { $0[0] }
+                    guard !clear.isEmpty else { continue }
+                    let pseudonyms = clear.map { column == .user ? keys.user($0) : keys.domain($0) }
+                    converted += try transaction.execute(
+                        """
+                        UPDATE \(table) SET \(column.rawValue) = m.pseudonym
+                        FROM unnest($1::text[], $2::text[]) AS m(clear, pseudonym) WHERE \(table).\(column.rawValue) = m.clear
+                        """, [Self.textArray(clear), Self.textArray(pseudonyms)]
+                    ).affectedRows
+                }
+            }
+            try transaction.execute("INSERT INTO pseudonym_conversion (converted_rows) VALUES ($1)", ["\(converted)"])
+            return converted
         }
     }
 

@@ -293,7 +293,8 @@ final class ServerConnectionHandler: ChannelDuplexHandler {
             self.out.scheduleFlush()
             self.armIdleTimer()
             self.sweepDeadlines()
-            self.logger.debug("handshake complete", metadata: ["principal": "\(principal.id)"])
+            // Not the principal: a user id names a person, and logs are kept where the store's pseudonyms are not.
+            self.logger.debug("handshake complete", metadata: ["scopes": "\(principal.scopes.sorted().joined(separator: ","))"])
         }
     }
 

@@ -133,6 +133,11 @@ public enum Migrations {
         (10, """
             ALTER TABLE recommendation_log ADD COLUMN refused text;
             """),
+        // User ids and domains are stored as keyed pseudonyms from now on; the learning-service
+        // converts rows written before (once, recorded here) when it starts.
+        (11, """
+            CREATE TABLE pseudonym_conversion (converted_at timestamptz NOT NULL DEFAULT now(), converted_rows bigint NOT NULL);
+            """),
     ]
 
     /// Applies what is missing; returns the versions applied now.

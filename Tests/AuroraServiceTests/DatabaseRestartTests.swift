@@ -171,7 +171,8 @@ struct DatabaseRestartTests {
                 _ = try await connection.unary(LearningAPI.recommend, request, options: user.options)
             }
             await learning.recommendationLog.flush()
-            let logged = try await Self.query(cluster, "SELECT count(*) FROM recommendation_log WHERE user_id LIKE $1", ["\(prefix)-user-%"])
+            let logged = try await Self.query(cluster, "SELECT count(*) FROM recommendation_log WHERE user_id = ANY($1::text[])",
+                ["{" + (0..<20).map { stored("\(prefix)-user-\($0)") }.joined(separator: ",") + "}"])
             #expect(logged == "\(Self.callsPerKind * columns.count)", "recommendation-log rows lost")
             // Feedback: on an analysis's columns, and with statistics.
             failures += await Self.run("feedback") { index in

@@ -83,7 +83,7 @@ extension LearningServiceTests.EndToEndTests {
         Self.expectPlain(refused.errors, "the refusal")
         // Nothing reached the learning-service: no analysis was recorded, no privacy budget spent.
         let stats = try system.aurora(["stats"], token: token)
-        #expect(stats.status == 0 && stats.output.contains("ε = 0.0"), "\(stats.output)")
+        #expect(stats.status == 0 && stats.output.contains("ε spent 0.0"), "\(stats.output)")
     }
 
     @Test func anUnreachableGatewayIsDescribedInPlainWords() async throws {

@@ -50,6 +50,9 @@ func dumpStore() throws -> String? {
     return text
 }
 
+/// How the store knows `user` when the learning-service runs in this process.
+func stored(_ user: String) -> String { PseudonymKeys.processWide.user(user) }
+
 /// A pool on the test PostgreSQL (or on `url`), its schema migrated.
 func migratedPool(connections: Int, url: String? = nil, logger: Logger) async throws -> PostgresPool {
     guard let url = url ?? databaseURL else {
@@ -251,16 +254,16 @@ struct LearningServiceTests {
             // The recommendation the first feedback answered has its outcome.
             let pool = PostgresPool(configuration: .init(url: databaseURL!, connections: 1), logger: Logger(label: "check"))
             let outcome = try await pool.execute(
-                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [user, "\(recommendation.recommendationID)"]).value(0, 0)
+                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [stored(user), "\(recommendation.recommendationID)"]).value(0, 0)
             #expect(outcome == "corrected")
-            let storedIDs = try await pool.execute("SELECT feedback_id FROM feedback WHERE user_id = $1 ORDER BY feedback_id", [user]).rows.map { $0[0] }
+            let storedIDs = try await pool.execute("SELECT feedback_id FROM feedback WHERE user_id = $1 ORDER BY feedback_id", [stored(user)]).rows.map { $0[0] }
             #expect(storedIDs == ["fb-1", oddID])
             for _ in 0..<2 { try await client.feedback(column, recommended: "one_hot_encode", accepted: "ordinal_encode") }
             #expect(try await client.rules().isEmpty == false)
             let forgotten = try await client.connection.unary(LearningAPI.forget, Aurora_Learning_V1_ForgetRequest(), options: client.options)
             #expect(forgotten.feedbackDeleted == 4)
             for table in ["feedback", "rules", "recommendation_log", "privacy_ledger", "bucket_votes", "builtin_records"] {
-                let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [user]).value(0, 0)
+                let count = try await pool.execute("SELECT count(*) FROM \(table) WHERE user_id = $1", [stored(user)]).value(0, 0)
                 #expect(count == "0", "\(table) still holds \(count) rows of the user")
             }
             #expect(try await client.stats().feedback == 0)
@@ -287,7 +290,7 @@ struct LearningServiceTests {
             let old = Fingerprint(ColumnStatistics(column()))
             try await pool.execute(
                 "INSERT INTO feedback (user_id, feedback_id, features, bucket, recommended, accepted) VALUES ($1, 'old', $2::float8[], $3, 'standard_scale', 'robust_scale')",
-                [user, LearningStore.arrayLiteral(old.features), old.bucket])
+                [stored(user), LearningStore.arrayLiteral(old.features), old.bucket])
             var analysis = Aurora_Learning_V1_RecommendRequest()
             analysis.batch.columns = [column(), column()]
             analysis.analysisID = "analysis-\(UUID().uuidString)"
@@ -303,7 +306,7 @@ struct LearningServiceTests {
             _ = try await client.connection.unary(LearningAPI.feedback, request, options: client.options)
             let rules = try await client.rules()  // waits for the refit
             #expect(rules.contains { $0.action == "robust_scale" && $0.support == 6 }, "\(rules)")
-            let record = try await pool.execute("SELECT source, agreeing, total FROM builtin_records WHERE user_id = $1", [user]).rows
+            let record = try await pool.execute("SELECT source, agreeing, total FROM builtin_records WHERE user_id = $1", [stored(user)]).rows
             #expect(record.map { $0.compactMap { $0 } } == [["builtin:standard", "0", "5"]])
             // The learned rule (6 of 6) was already more confident than the default 0.7; check the
             // lowered built-in confidence among the alternatives: (0.7 × 4 + 0) / (4 + 5).
@@ -539,7 +542,7 @@ struct LearningServiceTests {
                 column, recommended: recommendation.action, accepted: alternative, recommendationID: recommendation.recommendationID)
             #expect(response.stored == 1)
             let outcome = try await checker.execute(
-                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [user, "\(recommendation.recommendationID)"]
+                "SELECT outcome FROM recommendation_log WHERE user_id = $1 AND id = $2", [stored(user), "\(recommendation.recommendationID)"]
             ).rows.first?[0]
             #expect(outcome == "corrected")
             try await lock.value

@@ -1,3 +1,4 @@
+import AuroraLearningService
 import AuroraProtocol
 import AuroraRPC
 import AuroraStore
@@ -116,10 +117,13 @@ struct LearningShutdownTests {
         try await Self.waitForExit(process, within: .seconds(30))
         #expect(waited, "the daemon exited with its log rows still queued")
         let check = PostgresPool(configuration: .init(url: database.url, connections: 1), logger: Logger(label: "check"))
-        let rows = try await check.execute("SELECT count(*) FROM recommendation_log WHERE user_id LIKE 'user-%'").value(0, 0)
+        // The daemon stores users under the pseudonym key LocalSystem gave it.
+        let keys = try PseudonymKeys(text: String(contentsOf: system.pseudonymKeysFile, encoding: .utf8), source: "test")
+        let users = "{" + (0..<10).map { keys.user("user-\($0)") }.joined(separator: ",") + "}"
+        let rows = try await check.execute("SELECT count(*) FROM recommendation_log WHERE user_id = ANY($1::text[])", [users]).value(0, 0)
         #expect(rows == "\(Self.calls * Self.columnsPerCall)")
         // The refit was waiting for its delay at SIGTERM: it ran before the exit.
-        let rules = try await check.execute("SELECT count(*) FROM rules WHERE user_id = $1 AND active", [teacher]).value(0, 0)
+        let rules = try await check.execute("SELECT count(*) FROM rules WHERE user_id = $1 AND active", [keys.user(teacher)]).value(0, 0)
         #expect(rules != "0", "the pending refit was dropped")
         #expect(system.logs.contains("queued work written"))
         check.close()

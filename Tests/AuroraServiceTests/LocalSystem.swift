@@ -12,6 +12,7 @@ final class LocalSystem: @unchecked Sendable {
     let databaseURL: String
     let secretFile: URL
     let keysFile: URL
+    let pseudonymKeysFile: URL
     var ports: [String: Int] = [:]
     var adminPorts: [String: Int] = [:]
     var processes: [String: Process] = [:]
@@ -38,6 +39,8 @@ final class LocalSystem: @unchecked Sendable {
         self.secretFile = self.directory.appendingPathComponent("internal-secret")
         try Data((0..<48).map { _ in UInt8.random(in: 97...122) }).write(to: self.secretFile)
         self.keysFile = self.directory.appendingPathComponent("jwks.json")
+        self.pseudonymKeysFile = self.directory.appendingPathComponent("pseudonym-keys")
+        try Data("k1 \(Data((0..<32).map { _ in UInt8.random(in: 0...255) }).base64EncodedString())\n".utf8).write(to: self.pseudonymKeysFile)
         try KeyGenerator.append(KeyGenerator.entry(algorithm: .eddsa, kid: "ed-1"), to: self.keysFile.path)
         try KeyGenerator.append(KeyGenerator.entry(algorithm: .hs256, kid: "hs-1"), to: self.keysFile.path)
         for name in Self.names { self.ports[name] = try Self.freePort() }
@@ -62,6 +65,7 @@ final class LocalSystem: @unchecked Sendable {
         case "learning-service":
             environment["AURORA_LEARNING_PORT"] = "\(self.ports[name]!)"
             environment["AURORA_DATABASE_URL"] = self.databaseURL
+            environment["AURORA_PSEUDONYM_KEY_FILE"] = self.pseudonymKeysFile.path
             // Cross-user rules would make each test depend on the users earlier runs left in the
             // database: ask for more agreeing users than any run creates.
             environment["AURORA_K_ANONYMITY"] = "1000000"

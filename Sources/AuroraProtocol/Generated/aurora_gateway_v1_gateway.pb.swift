@@ -127,6 +127,10 @@ public nonisolated struct Aurora_Gateway_V1_AnalyzeResponse: Sendable {
   /// give feedback on. Analyze again once the learning-service is back to get learned rules.
   public var learnedRulesMissing: String = String()
 
+  /// The user's privacy budget is spent: recommendations are given, but the analysis was not
+  /// recorded (analysis_id is empty), so it takes no feedback. See StatsResponse.epsilon_budget.
+  public var privacyBudgetSpent: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -284,7 +288,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeUpload: SwiftProtobuf.Message, Sw
 
 nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AnalyzeResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}profile\0\u{1}recommendations\0\u{3}learned_rules_missing\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}analysis_id\0\u{1}profile\0\u{1}recommendations\0\u{3}learned_rules_missing\0\u{3}privacy_budget_spent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -296,6 +300,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
       case 2: try { try decoder.decodeSingularMessageField(value: &self._profile) }()
       case 3: try { try decoder.decodeRepeatedMessageField(value: &self.recommendations) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.learnedRulesMissing) }()
+      case 5: try { try decoder.decodeSingularBoolField(value: &self.privacyBudgetSpent) }()
       default: break
       }
     }
@@ -318,6 +323,9 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
     if !self.learnedRulesMissing.isEmpty {
       try visitor.visitSingularStringField(value: self.learnedRulesMissing, fieldNumber: 4)
     }
+    if self.privacyBudgetSpent != false {
+      try visitor.visitSingularBoolField(value: self.privacyBudgetSpent, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -326,6 +334,7 @@ nonisolated extension Aurora_Gateway_V1_AnalyzeResponse: SwiftProtobuf.Message, 
     if lhs._profile != rhs._profile {return false}
     if lhs.recommendations != rhs.recommendations {return false}
     if lhs.learnedRulesMissing != rhs.learnedRulesMissing {return false}
+    if lhs.privacyBudgetSpent != rhs.privacyBudgetSpent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -138,6 +138,11 @@ public nonisolated struct Aurora_Learning_V1_RecommendResponse: Sendable {
 
   public var recommendations: [Aurora_Learning_V1_Recommendation] = []
 
+  /// The user's privacy budget (StatsResponse.epsilon_budget) cannot pay for this analysis's
+  /// fingerprints: the recommendations are given (learned rules still apply) but the analysis was
+  /// not recorded, so it takes no feedback. Forget erases the user's data and resets the budget.
+  public var privacyBudgetSpent: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -254,6 +259,8 @@ public nonisolated struct Aurora_Learning_V1_Rule: Sendable {
   /// "user", "user_domain" or "global".
   public var scope: String = String()
 
+  /// For "user_domain" rules: the domain's name if the request listed it, else its pseudonym
+  /// ("KEYID.HEX": domains are stored only as keyed pseudonyms).
   public var domain: String = String()
 
   /// Readable: "numeric, skewness > 1.0, all positive -> log_transform, your choice in 14 of 15 such columns".
@@ -289,6 +296,10 @@ public nonisolated struct Aurora_Learning_V1_ListRulesRequest: Sendable {
   /// The shared (scope "global") rules that apply to the user: the action at least k users chose
   /// for a fingerprint bucket. `active` is false for one the user opted out of.
   public var includeShared: Bool = false
+
+  /// Domain names the caller uses. Domains are stored only as keyed pseudonyms, so a rule's
+  /// `domain` is its pseudonym unless its name is listed here (at most 64 names, each at most 64 bytes).
+  public var domains: [String] = []
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -399,9 +410,17 @@ public nonisolated struct Aurora_Learning_V1_StatsResponse: Sendable {
 
   public var rulesTotal: UInt32 = 0
 
+  /// ε (privacy loss, lower is more private) spent on the user's stored fingerprints, in total.
   public var epsilonSpent: Double = 0
 
   public var feedback: UInt64 = 0
+
+  /// The most ε the service spends on one user: past it, analyses are not recorded and feedback
+  /// with new statistics is refused. Forget resets it.
+  public var epsilonBudget: Double = 0
+
+  /// ε one stored column fingerprint costs.
+  public var epsilonPerColumn: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -613,7 +632,7 @@ nonisolated extension Aurora_Learning_V1_Step: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Aurora_Learning_V1_RecommendResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".RecommendResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recommendations\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}recommendations\0\u{3}privacy_budget_spent\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -622,6 +641,7 @@ nonisolated extension Aurora_Learning_V1_RecommendResponse: SwiftProtobuf.Messag
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeRepeatedMessageField(value: &self.recommendations) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.privacyBudgetSpent) }()
       default: break
       }
     }
@@ -631,11 +651,15 @@ nonisolated extension Aurora_Learning_V1_RecommendResponse: SwiftProtobuf.Messag
     if !self.recommendations.isEmpty {
       try visitor.visitRepeatedMessageField(value: self.recommendations, fieldNumber: 1)
     }
+    if self.privacyBudgetSpent != false {
+      try visitor.visitSingularBoolField(value: self.privacyBudgetSpent, fieldNumber: 2)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_RecommendResponse, rhs: Aurora_Learning_V1_RecommendResponse) -> Bool {
     if lhs.recommendations != rhs.recommendations {return false}
+    if lhs.privacyBudgetSpent != rhs.privacyBudgetSpent {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -907,7 +931,7 @@ nonisolated extension Aurora_Learning_V1_Rule: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListRulesRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}include_inactive\0\u{3}include_shared\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}include_inactive\0\u{3}include_shared\0\u{1}domains\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -917,6 +941,7 @@ nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.includeInactive) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.includeShared) }()
+      case 3: try { try decoder.decodeRepeatedStringField(value: &self.domains) }()
       default: break
       }
     }
@@ -929,12 +954,16 @@ nonisolated extension Aurora_Learning_V1_ListRulesRequest: SwiftProtobuf.Message
     if self.includeShared != false {
       try visitor.visitSingularBoolField(value: self.includeShared, fieldNumber: 2)
     }
+    if !self.domains.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.domains, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Aurora_Learning_V1_ListRulesRequest, rhs: Aurora_Learning_V1_ListRulesRequest) -> Bool {
     if lhs.includeInactive != rhs.includeInactive {return false}
     if lhs.includeShared != rhs.includeShared {return false}
+    if lhs.domains != rhs.domains {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1155,7 +1184,7 @@ nonisolated extension Aurora_Learning_V1_AcceptancePoint: SwiftProtobuf.Message,
 
 nonisolated extension Aurora_Learning_V1_StatsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StatsResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}acceptance\0\u{3}rules_active\0\u{3}rules_total\0\u{3}epsilon_spent\0\u{1}feedback\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}acceptance\0\u{3}rules_active\0\u{3}rules_total\0\u{3}epsilon_spent\0\u{1}feedback\0\u{3}epsilon_budget\0\u{3}epsilon_per_column\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1168,6 +1197,8 @@ nonisolated extension Aurora_Learning_V1_StatsResponse: SwiftProtobuf.Message, S
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.rulesTotal) }()
       case 4: try { try decoder.decodeSingularDoubleField(value: &self.epsilonSpent) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.feedback) }()
+      case 6: try { try decoder.decodeSingularDoubleField(value: &self.epsilonBudget) }()
+      case 7: try { try decoder.decodeSingularDoubleField(value: &self.epsilonPerColumn) }()
       default: break
       }
     }
@@ -1189,6 +1220,12 @@ nonisolated extension Aurora_Learning_V1_StatsResponse: SwiftProtobuf.Message, S
     if self.feedback != 0 {
       try visitor.visitSingularUInt64Field(value: self.feedback, fieldNumber: 5)
     }
+    if self.epsilonBudget.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.epsilonBudget, fieldNumber: 6)
+    }
+    if self.epsilonPerColumn.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.epsilonPerColumn, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1198,6 +1235,8 @@ nonisolated extension Aurora_Learning_V1_StatsResponse: SwiftProtobuf.Message, S
     if lhs.rulesTotal != rhs.rulesTotal {return false}
     if lhs.epsilonSpent != rhs.epsilonSpent {return false}
     if lhs.feedback != rhs.feedback {return false}
+    if lhs.epsilonBudget != rhs.epsilonBudget {return false}
+    if lhs.epsilonPerColumn != rhs.epsilonPerColumn {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
