@@ -223,7 +223,7 @@ let package = Package(
             name: "AuroraServiceTests",
             dependencies: [
                 "AuroraParser", "AuroraParserService", "AuroraProtocol", "AuroraRPC", "AuroraStatistics",
-                "AuroraLearning", "AuroraLearningService", "AuroraStore", "AuroraGateway", "AuroraDaemon",
+                "AuroraLearning", "AuroraLearningService", "AuroraStore", "AuroraGateway", "AuroraDaemon", "AuroraDiagnostics",
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

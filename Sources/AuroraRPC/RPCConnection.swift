@@ -40,6 +40,8 @@ public final class RPCConnection: RPCCaller {
     public let principal: String
     public let maxConcurrentStreams: Int
     public let maxMessageBytes: Int
+    /// The limits exactly as the server announced them.
+    public let announcedLimits: Aurora_Wire_V1_Limits
     private let clientCredit: Int
     private let serverCredit: Int
     /// Unary calls encode requests and decode responses on the caller's thread with these.
@@ -58,6 +60,7 @@ public final class RPCConnection: RPCCaller {
         self.serverName = welcome.serverName
         self.principal = welcome.principal
         self.maxConcurrentStreams = Int(welcome.limits.maxConcurrentStreams)
+        self.announcedLimits = welcome.limits
         self.maxMessageBytes = min(maxMessageBytes, Int(welcome.limits.maxMessageBytes))
         self.clientCredit = clientCredit
         self.serverCredit = Int(welcome.limits.initialStreamCredit)
@@ -106,7 +109,7 @@ public final class RPCConnection: RPCCaller {
             throw error
         } catch {
             channel.close(promise: nil)
-            throw RPCError(.unavailable, "handshake with \(host):\(port) failed: \(error)")
+            throw RPCError(.unavailable, "handshake with \(host):\(port) failed: \(ConnectionFailure.describe(error))")
         }
         return RPCConnection(
             channel: channel, handler: handler, writability: writability, status: status, welcome: welcome,
