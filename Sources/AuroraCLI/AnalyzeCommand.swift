@@ -165,7 +165,7 @@ enum AnalysisTable {
     static func render(_ report: AnalysisReport, file: String) -> String {
         let profile = report.profile
         var lines: [String] = []
-        let delimiter = profile.dialect.delimiter == "\t" ? "tab" : "'\(profile.dialect.delimiter)'"
+        let delimiter = profile.dialect.delimiter == "\t" ? "tab" : profile.dialect.delimiter.isEmpty ? "none (one column)" : "'\(profile.dialect.delimiter)'"
         lines.append(
             "\(file): \(profile.encoding)\(profile.bom ? " with BOM" : ""), delimiter \(delimiter), header \(profile.dialect.header ? "yes" : "no"), \(profile.rows) rows, \(profile.columns.count) columns"
                 + (profile.malformedRows > 0 ? ", \(profile.malformedRows) malformed rows (\(profile.raggedPolicy.rawValue))" : ""))

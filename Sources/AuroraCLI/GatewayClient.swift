@@ -119,9 +119,7 @@ struct CLIError: Error, CustomStringConvertible {
             return CLIError(.auth, "not allowed: \(error.message)")
         case .resourceExhausted where error.retryAfter != nil:
             let seconds = error.retryAfter.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 } ?? 1
-            // Rounded up, never "0.0 s": a retry sooner than the limiter allows is refused again.
-            let wait = max(0.1, (seconds * 10).rounded(.up) / 10)
-            return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(String(format: "%.1f", wait)) s.")
+            return CLIError(.retryLater, "rate limited: \(error.message). Retry in \(Self.wait(seconds)).")
         case .unavailable, .deadlineExceeded:
             // A service behind the gateway (named in `service`) is the operator's to mend; the
             // gateway itself unreachable is most often a wrong address.
@@ -150,6 +148,18 @@ extension CLIError {
             return "This gateway runs on this machine: sign a new token with `Deploy/scripts/local.sh token YOU` (or `gateway token issue --user YOU`) and run `aurora login --token TOKEN`."
         }
         return "Ask whoever runs the gateway at \(gateway) for a new token, then run `aurora login --token TOKEN`."
+    }
+}
+
+extension CLIError {
+    /// A wait in a unit a person uses, rounded up (a retry sooner than the limiter allows is
+    /// refused again): "1 s" at least, seconds up to two minutes, then minutes, then hours.
+    static func wait(_ seconds: Double) -> String {
+        let whole = max(1, Int(seconds.rounded(.up)))
+        if whole < 120 { return "\(whole) s" }
+        let minutes = Int((Double(whole) / 60).rounded(.up))
+        if minutes < 120 { return "\(minutes) min" }
+        return "\(Int((Double(whole) / 3600).rounded(.up))) h"
     }
 }
 

@@ -68,7 +68,7 @@ struct ReadingOptions: ParsableArguments {
     @Option(help: "Text encoding (UTF-8, UTF-16LE, UTF-16BE, UTF-32LE, UTF-32BE, windows-1252, ISO-8859-1); detected if omitted.")
     var encoding: String?
 
-    @Option(help: "Field delimiter: a character, or tab, space, comma, semicolon, pipe.")
+    @Option(help: "Field delimiter: a character, or tab, space, comma, semicolon, pipe; none for a one-column file.")
     var delimiter: String?
 
     @Option(help: "Quote character, or none.")
@@ -129,10 +129,12 @@ struct ReadingOptions: ParsableArguments {
             options.encoding = encoding
         }
         if let text = self.delimiter {
-            let named: [String: String] = ["tab": "\t", "\\t": "\t", "space": " ", "comma": ",", "semicolon": ";", "pipe": "|"]
+            let named: [String: String] = [
+                "tab": "\t", "\\t": "\t", "space": " ", "comma": ",", "semicolon": ";", "pipe": "|", "none": String(UnicodeScalar(Dialect.noDelimiter)),
+            ]
             let value = named[text.lowercased()] ?? text
             guard value.utf8.count == 1, let byte = value.utf8.first else {
-                throw ValidationError("--delimiter must be one ASCII character or tab/space/comma/semicolon/pipe, not '\(text)'")
+                throw ValidationError("--delimiter must be one ASCII character or tab/space/comma/semicolon/pipe/none, not '\(text)'")
             }
             options.dialect.delimiter = byte
         }
@@ -204,7 +206,8 @@ enum ProfileTable {
         let dialect = profile.dialect
         lines.append("\(file): \(profile.rows) rows, \(profile.columns.count) columns, \(profile.bytes) bytes")
         lines.append("  encoding   \(profile.encoding)\(profile.bom ? " with BOM" : "") (confidence \(format(profile.encodingConfidence))): \(profile.encodingReason)")
-        lines.append("  dialect    delimiter \(DialectSniffer.describe(UInt8(ascii: Unicode.Scalar(dialect.delimiter) ?? ","))), quote \(dialect.quote ?? "none"), escape \(dialect.escape == "\\" ? "backslash" : dialect.escape == nil ? "none" : "doubled"), header \(dialect.header ? "yes" : "no"), \(dialect.skippedLines) line(s) skipped")
+        let delimiter = dialect.delimiter.isEmpty ? "none (one column)" : DialectSniffer.describe(UInt8(ascii: Unicode.Scalar(dialect.delimiter) ?? ","))
+        lines.append("  dialect    delimiter \(delimiter), quote \(dialect.quote ?? "none"), escape \(dialect.escape == "\\" ? "backslash" : dialect.escape == nil ? "none" : "doubled"), header \(dialect.header ? "yes" : "no"), \(dialect.skippedLines) line(s) skipped")
         lines.append("             \(dialect.reason)")
         if profile.replacedCharacters > 0 {
             lines.append("  warning    \(profile.replacedCharacters) byte(s) invalid in \(profile.encoding) read as U+FFFD")

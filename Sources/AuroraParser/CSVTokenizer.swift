@@ -7,7 +7,11 @@ public struct Dialect: Sendable, Hashable {
         case backslash
     }
 
+    /// `noDelimiter` for a one-column file.
     public var delimiter: UInt8
+    /// The delimiter of a one-column file: the ASCII unit separator, which text does not hold
+    /// (the sniffer offers it only when the sample has none).
+    public static let noDelimiter: UInt8 = 0x1F
     /// nil: fields are never quoted.
     public var quote: UInt8?
     public var escape: Escape
@@ -86,9 +90,12 @@ public struct TokenizerError: Error, Sendable, Hashable, CustomStringConvertible
     /// What is wrong, without the line.
     public var message: String {
         switch self.kind {
-        case .fieldTooLarge: "a field is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
-        case .tooManyColumns: "more than the limit of \(self.limit) columns"
-        case .rowTooLarge: "the row is longer than the limit of \(self.limit) bytes (an unclosed quote?)"
+        case .fieldTooLarge:
+            "a field is longer than the limit of \(self.limit) bytes (an unclosed quote? If the field is meant to be that long, raise the limit: --max-field-bytes, or AURORA_PARSER_MAX_FIELD_BYTES on the parser-service)"
+        case .tooManyColumns:
+            "more than the limit of \(self.limit) columns (raise it with --max-columns, or AURORA_PARSER_MAX_COLUMNS on the parser-service)"
+        case .rowTooLarge:
+            "the row is longer than the limit of \(self.limit) bytes (an unclosed quote? If the row is meant to be that long, raise the limit: --max-row-bytes, or AURORA_PARSER_MAX_ROW_BYTES on the parser-service)"
         }
     }
 

@@ -48,16 +48,30 @@ public enum DialectSniffer {
     static let preferredDelimiters: [UInt8] = [0x2C, 0x3B, 0x09, 0x7C, 0x3A, 0x5E, 0x7E, 0x23, 0x20]
     static let maximumSampleRows = 1_000
 
-    public static func sniff(_ sample: [UInt8], isWholeFile: Bool, overrides: DialectOverrides = DialectOverrides(), missingMarkers: MissingMarkers = MissingMarkers()) -> SniffedLayout {
+    /// - Throws: the limit the sample breaks under every candidate dialect (a field, row or
+    ///   column count past `limits`): the user's limits bind detection too, never a silent fallback.
+    public static func sniff(
+        _ sample: [UInt8], isWholeFile: Bool, overrides: DialectOverrides = DialectOverrides(), missingMarkers: MissingMarkers = MissingMarkers(),
+        limits: TokenizerLimits = TokenizerLimits()
+    ) throws(TokenizerError) -> SniffedLayout {
         let text = Self.completeLines(sample, isWholeFile: isWholeFile)
         var best: (score: Double, candidate: Candidate)?
+        var broken: TokenizerError?
         for dialect in Self.candidates(text, overrides: overrides) {
-            guard let candidate = Self.evaluate(text, dialect: dialect, overrides: overrides, missingMarkers: missingMarkers) else { continue }
+            let candidate: Candidate?
+            do {
+                candidate = try Self.evaluate(text, dialect: dialect, overrides: overrides, missingMarkers: missingMarkers, limits: limits)
+            } catch {
+                broken = broken ?? error
+                continue
+            }
+            guard let candidate else { continue }
             // Strictly better wins; candidates come in order of preference, so ties keep the earlier one.
             if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, candidate) }
         }
+        if best == nil, let broken { throw broken }
         let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
-        return Self.layout(chosen, text: text, overrides: overrides, missingMarkers: missingMarkers)
+        return Self.layout(chosen, text: text, isWholeFile: isWholeFile, overrides: overrides, missingMarkers: missingMarkers)
     }
 
     /// The sample up to its last line end (a row cut by the sample's edge would look ragged).
@@ -84,16 +98,23 @@ public enum DialectSniffer {
             }
             if delimiters.isEmpty { delimiters = [UInt8(ascii: ",")] }
         }
+        // A tab in the sample makes space a poor guess: spaces are then inside the cells.
+        if overrides.delimiter == nil, counts[9] > 0 { delimiters.removeAll { $0 == UInt8(ascii: " ") } }
         var quotes: [UInt8?]
         if let fixed = overrides.quote {
             quotes = [fixed]
         } else {
-            quotes = [UInt8(ascii: "\""), UInt8(ascii: "'")].filter { counts[Int($0)] > 0 }.map { Optional($0) } + [nil]
-            if quotes.count == 1 { quotes = [UInt8(ascii: "\"")] }  // no quotes in the sample: the RFC default
+            // The RFC's double quote first (without one in the sample it parses as no quoting), then
+            // no quoting, then the apostrophe, which is more often that of O'Brien or '90s than a
+            // quote: it is tried only where it encloses whole fields.
+            quotes = [UInt8(ascii: "\"")]
+            if counts[Int(UInt8(ascii: "\""))] > 0 { quotes.append(nil) }
+            if counts[Int(UInt8(ascii: "'"))] > 0 { quotes.append(UInt8(ascii: "'")) }
         }
         var dialects: [Dialect] = []
         for delimiter in delimiters {
             for quote in quotes where quote != delimiter {
+                if overrides.quote == nil, quote == UInt8(ascii: "'"), !Self.enclosesFields(text, delimiter: delimiter, quote: quote!) { continue }
                 var escapes: [Dialect.Escape] = [.doubledQuote]
                 if let fixed = overrides.escape {
                     escapes = [fixed]
@@ -103,7 +124,46 @@ public enum DialectSniffer {
                 for escape in escapes { dialects.append(Dialect(delimiter: delimiter, quote: quote, escape: escape)) }
             }
         }
+        // One column: no delimiter at all (what a wrong one would split is kept whole).
+        if overrides.delimiter == nil, counts[Int(Dialect.noDelimiter)] == 0 {
+            for quote in quotes where quote == nil || quote == UInt8(ascii: "\"") {
+                dialects.append(Dialect(delimiter: Dialect.noDelimiter, quote: quote, escape: .doubledQuote))
+            }
+        }
         return dialects
+    }
+
+    /// Some field, on one line, starts with `quote` (after the delimiter or the line's start) and
+    /// ends with it (before the delimiter or the line's end).
+    static func enclosesFields(_ text: [UInt8], delimiter: UInt8, quote: UInt8) -> Bool {
+        var index = 0
+        var fieldStart = true
+        while index < text.count {
+            let byte = text[index]
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") || byte == delimiter {
+                fieldStart = true
+            } else if byte == quote && fieldStart {
+                // The closing quote: the next one (doubled quotes skipped) before the line's end.
+                var close = index + 1
+                while close < text.count, text[close] != UInt8(ascii: "\n"), text[close] != UInt8(ascii: "\r") {
+                    if text[close] == quote {
+                        if close + 1 < text.count, text[close + 1] == quote {
+                            close += 2
+                            continue
+                        }
+                        let after = close + 1 < text.count ? text[close + 1] : UInt8(ascii: "\n")
+                        if after == delimiter || after == UInt8(ascii: "\n") || after == UInt8(ascii: "\r") { return true }
+                        break
+                    }
+                    close += 1
+                }
+                fieldStart = false
+            } else if byte != UInt8(ascii: " ") {
+                fieldStart = false
+            }
+            index += 1
+        }
+        return false
     }
 
     static func hasBackslashEscapes(_ text: [UInt8], quote: UInt8) -> Bool {
@@ -129,8 +189,10 @@ public enum DialectSniffer {
         var consistency: Double
     }
 
-    static func parse(_ text: [UInt8], dialect: Dialect) -> [Row]? {
-        var tokenizer = CSVTokenizer(dialect: dialect, limits: TokenizerLimits(maxFieldBytes: 1 << 16, maxColumns: 4096, maxRowBytes: 1 << 20))
+    /// The sample's rows under `dialect`; nil if it cannot parse them, and the limit's error if a
+    /// row breaks one.
+    static func parse(_ text: [UInt8], dialect: Dialect, limits: TokenizerLimits) throws(TokenizerError) -> [Row]? {
+        var tokenizer = CSVTokenizer(dialect: dialect, limits: limits)
         var rows: [Row] = []
         func add(_ row: CSVRow) {
             guard rows.count < Self.maximumSampleRows else { return }
@@ -141,6 +203,8 @@ public enum DialectSniffer {
         do {
             try tokenizer.feed(text) { add($0) }
             try tokenizer.finish { add($0) }
+        } catch let error as TokenizerError {
+            throw error
         } catch {
             return nil
         }
@@ -150,14 +214,26 @@ public enum DialectSniffer {
     @inline(__always)
     static func fits(_ row: Row, _ columns: Int) -> Bool { row.effective <= columns && columns <= row.fields.count }
 
-    static func evaluate(_ text: [UInt8], dialect: Dialect, overrides: DialectOverrides, missingMarkers: MissingMarkers) -> Candidate? {
-        guard let rows = Self.parse(text, dialect: dialect), !rows.isEmpty else { return nil }
+    static func evaluate(
+        _ text: [UInt8], dialect: Dialect, overrides: DialectOverrides, missingMarkers: MissingMarkers, limits: TokenizerLimits
+    ) throws(TokenizerError) -> Candidate? {
+        guard let rows = try Self.parse(text, dialect: dialect, limits: limits), !rows.isEmpty else { return nil }
         // The table's width: the one most rows fit (ties: the wider).
         var votes: [Int: Int] = [:]
         for row in rows {
             for width in Set([row.fields.count, row.effective]) { votes[width, default: 0] += 1 }
         }
         let columns = votes.max { $0.value != $1.value ? $0.value < $1.value : $0.key < $1.key }!.key
+        // A one-column table is the no-delimiter candidate's: a delimiter that leaves most rows
+        // whole would cut the others (`n/a` read as `n`).
+        if columns == 1 && dialect.delimiter != Dialect.noDelimiter && overrides.delimiter == nil { return nil }
+        // A rare delimiter that cuts lines which read as one value (dates, numbers, links,
+        // missing markers) whole is cutting values.
+        if overrides.delimiter == nil, !Self.preferredDelimiters.prefix(4).contains(dialect.delimiter), dialect.delimiter != Dialect.noDelimiter,
+            Self.cutsWholeValues(rows, dialect: dialect, missingMarkers: missingMarkers)
+        {
+            return nil
+        }
         // The table starts at the first row that fits and is followed by a row that fits.
         var start = 0
         if let skip = overrides.skipLines {
@@ -165,6 +241,12 @@ public enum DialectSniffer {
         } else if columns > 1 {
             // The table starts at the first row of its width; rows above it are titles or comments.
             start = rows.firstIndex { Self.fits($0, columns) } ?? 0
+            // A rare delimiter that opens every row (`#tag`) marks the values, it does not separate them.
+            if !Self.preferredDelimiters.prefix(4).contains(dialect.delimiter), overrides.delimiter == nil,
+                rows[start...].allSatisfy({ $0.fields.first?.isEmpty == true })
+            {
+                return nil
+            }
             // A header one field short of the data (an exported index column) belongs to the table.
             if start > 0 && rows[start - 1].fields.count == columns - 1 && rows[start - 1].fields.count > 1 { start -= 1 }
         }
@@ -173,7 +255,9 @@ public enum DialectSniffer {
         let fitting = table.filter { Self.fits($0, columns) }.count
         let consistency = Double(fitting) / Double(table.count)
         let coverage = Double(fitting) / Double(rows.count)
-        let widthTerm = columns == 1 ? 0.1 : Double(columns - 1) / Double(columns)
+        // One column scores below two consistent ones, and the no-delimiter candidate above a
+        // delimiter that yields one column anyway.
+        let widthTerm = columns == 1 ? (dialect.delimiter == Dialect.noDelimiter ? 0.3 : 0.1) : Double(columns - 1) / Double(columns)
         // Cells that read as something typed, in the rows below the first.
         var typed = 0
         var cells = 0
@@ -185,9 +269,59 @@ public enum DialectSniffer {
         }
         let typeScore = cells == 0 ? 0.5 : Double(typed) / Double(cells)
         // Unusual delimiters need better evidence than the usual ones.
-        let prior = Self.preferredDelimiters.contains(dialect.delimiter) ? 1.0 : 0.8
+        var prior = Self.preferredDelimiters.contains(dialect.delimiter) ? 1.0 : 0.8
+        // One column where lines hold a usual delimiter outside quotes: those lines have fields.
+        if dialect.delimiter == Dialect.noDelimiter {
+            let clean = 1 - Self.shareOfLinesWithUnquotedDelimiters(text, quote: dialect.quote)
+            prior = clean * clean
+        }
         let score = prior * coverage * consistency * widthTerm * max(typeScore, 0.01)
         return Candidate(dialect: dialect, rows: rows, start: start, columns: columns, score: score, consistency: consistency)
+    }
+
+    /// The share of non-empty lines with a comma, semicolon, tab or pipe outside quotes.
+    static func shareOfLinesWithUnquotedDelimiters(_ text: [UInt8], quote: UInt8?) -> Double {
+        var lines = 0
+        var marked = 0
+        var inQuotes = false
+        var lineHasContent = false
+        var lineMarked = false
+        for byte in text {
+            if let quote, byte == quote {
+                inQuotes.toggle()
+            } else if !inQuotes && (byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")) {
+                if lineHasContent {
+                    lines += 1
+                    if lineMarked { marked += 1 }
+                }
+                lineHasContent = false
+                lineMarked = false
+                continue
+            } else if !inQuotes && (byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == 9 || byte == UInt8(ascii: "|")) {
+                lineMarked = true
+            }
+            lineHasContent = true
+        }
+        if lineHasContent {
+            lines += 1
+            if lineMarked { marked += 1 }
+        }
+        return lines == 0 ? 0 : Double(marked) / Double(lines)
+    }
+
+    /// Most of the rows the delimiter splits read, joined back, as one typed value other than text.
+    static func cutsWholeValues(_ rows: [Row], dialect: Dialect, missingMarkers: MissingMarkers) -> Bool {
+        var split = 0
+        var whole = 0
+        let separator = String(UnicodeScalar(dialect.delimiter))
+        for row in rows where row.fields.count > 1 {
+            split += 1
+            let joined = row.fields.joined(separator: separator)
+            let kind = Self.kind(joined, missingMarkers: missingMarkers)
+            var copy = joined
+            if kind != .text || copy.withUTF8({ Self.isURL($0) }) || joined.wholeMatch(of: /\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?/) != nil { whole += 1 }
+        }
+        return split > 0 && whole * 2 >= split
     }
 
     /// A cell that reads as a value rather than as a fragment of a badly split one.
@@ -221,7 +355,8 @@ public enum DialectSniffer {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: " "), UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "/"), UInt8(ascii: "("),
                 UInt8(ascii: ")"), UInt8(ascii: "&"), UInt8(ascii: "+"), UInt8(ascii: "@"), UInt8(ascii: "!"), UInt8(ascii: "?"),
-                UInt8(ascii: "%"), UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "="):
+                UInt8(ascii: "%"), UInt8(ascii: "$"), UInt8(ascii: "*"), UInt8(ascii: "="), UInt8(ascii: "'"), UInt8(ascii: "["),
+                UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "<"), UInt8(ascii: ">"):
                 continue
             case 0x80...0xFF: continue  // non-ASCII letters
             default:
@@ -245,7 +380,7 @@ public enum DialectSniffer {
         }
     }
 
-    static func layout(_ chosen: Candidate, text: [UInt8], overrides: DialectOverrides, missingMarkers: MissingMarkers) -> SniffedLayout {
+    static func layout(_ chosen: Candidate, text: [UInt8], isWholeFile: Bool, overrides: DialectOverrides, missingMarkers: MissingMarkers) -> SniffedLayout {
         let columns = chosen.columns
         let table = Array(chosen.rows[min(chosen.start, chosen.rows.count)...])
         let skipped = overrides.skipLines ?? (table.first.map { $0.line - 1 } ?? 0)
@@ -256,6 +391,10 @@ public enum DialectSniffer {
         if let fixed = overrides.header {
             header = fixed
             headerReason = "header \(fixed ? "on" : "off") as asked"
+        } else if table.count == 1 && isWholeFile {
+            // One row and nothing below to compare it with: data (a header alone is no table).
+            header = false
+            headerReason = "a single row, read as data"
         } else if let first = table.first {
             let body = table.dropFirst().filter { Self.fits($0, columns) }.map(\.fields)
             let decision = HeaderDetector.decide(first: first.fields, body: body, columns: columns, missingMarkers: missingMarkers)
@@ -335,6 +474,7 @@ public enum DialectSniffer {
         switch byte {
         case 9: "tab"
         case 32: "space"
+        case Dialect.noDelimiter: "none (one column)"
         default: "'\(String(UnicodeScalar(byte)))'"
         }
     }

@@ -49,6 +49,11 @@ public final class Profiler {
     private let rowHandler: (([String]) -> Void)?
 
     private var sample: [UInt8] = []
+    /// Line ends seen in the sample so far (counted up to `sampleLines`).
+    private var sampleLineEnds = 0
+    /// The sample holds at least this many line ends before detection, so that a long first row
+    /// cannot leave the sniffer a header alone (or no whole line at all)...
+    static let sampleLines = 8
     private var bytes = 0
     private var started = false
     public private(set) var encoding: EncodingDetection?
@@ -72,7 +77,19 @@ public final class Profiler {
         self.bytes += chunk.count
         if !self.started {
             self.sample.append(contentsOf: chunk)
-            if self.sample.count >= self.options.sampleBytes { try self.start(isWholeFile: false) }
+            if self.sampleLineEnds < Self.sampleLines {
+                for byte in chunk where byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                    self.sampleLineEnds += 1
+                    if self.sampleLineEnds >= Self.sampleLines { break }
+                }
+            }
+            // ...unless rows are longer than the row limit allows: then detection runs on what
+            // there is, and the limit's error names the option that raises it.
+            if self.sample.count >= self.options.sampleBytes
+                && (self.sampleLineEnds >= Self.sampleLines || self.sample.count >= self.options.sampleBytes + self.options.limits.maxRowBytes)
+            {
+                try self.start(isWholeFile: false)
+            }
             return
         }
         try self.decode(chunk, isLast: false)
@@ -112,7 +129,7 @@ public final class Profiler {
             encoding: encoding.encoding.rawValue, bom: encoding.bom, encodingConfidence: encoding.confidence,
             encodingReason: encoding.reason, replacedCharacters: replaced,
             dialect: DialectReport(
-                delimiter: String(UnicodeScalar(layout.dialect.delimiter)),
+                delimiter: layout.dialect.delimiter == Dialect.noDelimiter ? "" : String(UnicodeScalar(layout.dialect.delimiter)),
                 quote: layout.dialect.quote.map { String(UnicodeScalar($0)) },
                 escape: layout.dialect.quote == nil ? nil : (layout.dialect.escape == .backslash ? "\\" : layout.dialect.quote.map { String(UnicodeScalar($0)) }),
                 header: layout.header, skippedLines: layout.skippedLines, lineTerminator: layout.lineTerminator,
@@ -140,8 +157,14 @@ public final class Profiler {
         var probe = Transcoder(encoding: detection.encoding, bomLength: detection.bomLength)
         var decodedSample: [UInt8] = []
         probe.transcode(self.sample, isLast: isWholeFile, into: &decodedSample)
-        let layout = DialectSniffer.sniff(
-            decodedSample, isWholeFile: isWholeFile, overrides: self.options.dialect, missingMarkers: self.options.settings.missingMarkers)
+        let layout: SniffedLayout
+        do {
+            layout = try DialectSniffer.sniff(
+                decodedSample, isWholeFile: isWholeFile, overrides: self.options.dialect, missingMarkers: self.options.settings.missingMarkers,
+                limits: self.options.limits)
+        } catch {
+            throw ProfileError("\(error.message), so the file's layout cannot be detected", line: error.line)
+        }
         if layout.columns > self.options.limits.maxColumns {
             throw ProfileError("the table has \(layout.columns) columns, more than the limit of \(self.options.limits.maxColumns)")
         }

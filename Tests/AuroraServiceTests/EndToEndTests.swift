@@ -245,7 +245,8 @@ extension LearningServiceTests {
             #expect(retryAfter > .zero && retryAfter <= .seconds(1))
             // The CLI says when to retry, and exits 75.
             let limited = try system.aurora(["stats"], token: token)
-            #expect(limited.status == 75 && limited.errors.contains("rate limited") && limited.errors.contains("Retry in"), "\(limited.errors)")
+            // Rounded up to a whole second: the refusal said at most 1 s.
+            #expect(limited.status == 75 && limited.errors.contains("rate limited") && limited.errors.contains("Retry in 1 s."), "\(limited.errors)")
             try await Task.sleep(for: .seconds(2))  // the call budget refills
             _ = try await client.unary(GatewayAPI.stats, Aurora_Learning_V1_StatsRequest())
 

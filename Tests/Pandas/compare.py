@@ -63,7 +63,7 @@ def read_like_aurora(path, report):
     encoding = {"UTF-8": "utf-8-sig", "windows-1252": "cp1252", "ISO-8859-1": "latin-1"}.get(file["encoding"], file["encoding"].lower())
     quote = dialect["quote"]
     frame = pd.read_csv(
-        path, sep=dialect["delimiter"], header=0 if dialect["header"] else None, skiprows=dialect["skipped_lines"],
+        path, sep=dialect["delimiter"] or "\x1f", header=0 if dialect["header"] else None, skiprows=dialect["skipped_lines"],
         dtype=str, keep_default_na=False, na_filter=False, encoding=encoding, encoding_errors="replace",
         quoting=3 if quote is None else 0, quotechar=quote or '"',
         escapechar="\\" if dialect["escape"] == "\\" else None, engine="python", on_bad_lines="skip")
@@ -100,7 +100,8 @@ def compare_file(path, aurora, validator, problems, tally):
         problems.append(f"{path}: schema: {error.json_path}: {error.message}")
     try:
         table = read_like_aurora(path, report)
-        default = pd.read_csv(path, sep=report["file"]["dialect"]["delimiter"], skiprows=report["file"]["dialect"]["skipped_lines"],
+        # A one-column file has no delimiter (""): a character the file lacks keeps pandas from sniffing one.
+        default = pd.read_csv(path, sep=report["file"]["dialect"]["delimiter"] or "\x1f", skiprows=report["file"]["dialect"]["skipped_lines"],
                               header=0 if report["file"]["dialect"]["header"] else None, engine="python", on_bad_lines="skip",
                               encoding_errors="replace")
     except Exception as error:  # pandas cannot read it (AURORA could): nothing to compare
@@ -108,6 +109,7 @@ def compare_file(path, aurora, validator, problems, tally):
         return
     if len(table.columns) != len(report["columns"]) or len(table) != report["file"]["rows"]:
         tally["shape_differs"] += 1
+        if os.environ.get("AURORA_PANDAS_VERBOSE"): print(f"shape differs: {path}", file=sys.stderr)
         return
     if report["file"]["malformed_rows"] > 0:
         # Rows with the wrong field count: AURORA pads them, pandas fails or skips; not comparable.
