@@ -39,6 +39,8 @@ let package = Package(
     targets: [
         // C system libraries: headers and link flags come from pkg-config.
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        // zlib, for .csv.gz files (on every Debian machine; zlib1g-dev has the header).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
 
         // The wire: frames, zstd bodies, limits, control messages.
@@ -84,7 +86,7 @@ let package = Package(
         // CSV ingestion and column profiling: pure domain code (no NIO, no RPC).
         // SIMD byte compares for the parser's scans (plain C where the CPU lacks SSE2).
         .target(name: "CByteMasks"),
-        .target(name: "AuroraParser", dependencies: ["AuroraStatistics", "AuroraThreads", "CByteMasks"]),
+        .target(name: "AuroraParser", dependencies: ["AuroraStatistics", "AuroraThreads", "CByteMasks", "CZlib", "CZstd"]),
         // What every daemon shares: settings from flags and environment, secrets, logging, lifecycle,
         // the admin HTTP port (/metrics, /healthz, /readyz).
         .target(

@@ -62,7 +62,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
             let bar = ProgressBar(total: size, enabled: self.progress ?? (isatty(2) == 1))
             let response: Aurora_Gateway_V1_AnalyzeResponse
             do {
-                response = try await self.connection.withClient { client in
+                response = try await self.connection.withClient(file: self.file) { client in
                     try await client.clientStreaming(GatewayAPI.analyze) { writer in
                         var start = Aurora_Gateway_V1_AnalyzeUpload()
                         start.start.read = read

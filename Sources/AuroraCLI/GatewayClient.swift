@@ -30,7 +30,9 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Runs `body` with a client connected to the gateway, and closes it afterwards.
-    func withClient<T>(_ body: (RPCClient) async throws -> T) async throws -> T {
+    /// `file`: the file the call uploads, so that a refusal of its content is reported as a data
+    /// error about it (exit 65) rather than as a bad option.
+    func withClient<T>(file: String? = nil, _ body: (RPCClient) async throws -> T) async throws -> T {
         let (host, port, token) = try self.resolve()
         var configuration = RPCClient.Configuration(maxConnections: 1, maxConnectAttempts: 2)
         configuration.connection.credential = token
@@ -42,7 +44,7 @@ struct ConnectionOptions: ParsableArguments {
             return result
         } catch {
             await client.shutdown()
-            throw CLIError.from(error, gateway: "\(host):\(port)")
+            throw CLIError.from(error, gateway: "\(host):\(port)", file: file)
         }
     }
 

@@ -10,8 +10,10 @@ struct ProfileCommand: ParsableCommand {
         commandName: "profile",
         abstract: "Profile a CSV file locally: encoding, dialect, column types and statistics.",
         discussion: """
-            Everything is detected; each decision can be overridden. Exit status: 0 on success, \
-            1 when the file cannot be read (the message names the line), 64 for bad options.
+            Everything is detected; each decision can be overridden. .gz and .zst files are read \
+            through (detected by their content, not their name). Exit status: 0 on success, \
+            65 when the content is not a readable table (the message says what it is, or names \
+            the line), 66 when the file cannot be opened, 64 for bad options.
             """
     )
 
@@ -58,7 +60,8 @@ struct ProfileCommand: ParsableCommand {
             }
         } catch let error as ProfileError {
             FileHandle.standardError.write(Data("aurora: \(self.file): \(error)\n".utf8))
-            throw ExitCode(1)
+            // sysexits: 66 the file cannot be opened or read, 65 its content is not a readable table.
+            throw ExitCode(error.message.hasPrefix("cannot open") || error.message.hasPrefix("cannot read") ? 66 : 65)
         }
     }
 }

@@ -20,6 +20,8 @@ public struct ProfileOptions: Sendable {
     public var threads: Int
     /// Size of the parts handed to each core.
     public var blockBytes: Int
+    /// Most bytes a gzip or zstd input may inflate to (a bound on decompression bombs).
+    public var maxInflatedBytes: Int = 1 << 40
 
     public init(
         encoding: TextEncoding? = nil, dialect: DialectOverrides = DialectOverrides(), raggedPolicy: RaggedPolicy = .pad,
@@ -49,6 +51,12 @@ public final class Profiler {
     private let rowHandler: (([String]) -> Void)?
 
     private var sample: [UInt8] = []
+    /// The input's first bytes until `InputContainer` has decided what it is.
+    private var head: [UInt8] = []
+    private var containerDecided = false
+    /// Inflates a gzip or zstd input before anything else sees it.
+    private var inflater: (any StreamInflater)?
+    private var inflatedBytes = 0
     /// Line ends seen in the sample so far (counted up to `sampleLines`).
     private var sampleLineEnds = 0
     /// The sample holds at least this many line ends before detection, so that a long first row
@@ -75,6 +83,45 @@ public final class Profiler {
 
     public func consume(_ chunk: UnsafeBufferPointer<UInt8>) throws {
         self.bytes += chunk.count
+        if !self.containerDecided {
+            self.head.append(contentsOf: chunk)
+            if self.head.count >= InputContainer.headBytes { try self.openContainer() }
+            return
+        }
+        try self.consumeInput(chunk)
+    }
+
+    /// The first bytes decide: text, a compressed stream (inflated on the way in), or a refusal
+    /// that says what the file is instead.
+    private func openContainer() throws {
+        self.containerDecided = true
+        switch InputContainer.decide(self.head) {
+        case .text: break
+        case .gzip: self.inflater = try GzipInflater()
+        case .zstd: self.inflater = try ZstdInflater()
+        case .notATable(let what):
+            // "kind: advice", e.g. "a PDF document: export its tables as CSV first".
+            let parts = what.split(separator: ": ", maxSplits: 1)
+            throw ProfileError("this is \(parts[0]), not a CSV or other delimited text file\(parts.count > 1 ? "; \(parts[1])" : "")")
+        }
+        let head = self.head
+        self.head = []
+        try head.withUnsafeBufferPointer { try self.consumeInput($0) }
+    }
+
+    private func consumeInput(_ chunk: UnsafeBufferPointer<UInt8>) throws {
+        guard let inflater = self.inflater else { return try self.consumeText(chunk) }
+        try inflater.inflate(chunk) { text in
+            self.inflatedBytes += text.count
+            guard self.inflatedBytes <= self.options.maxInflatedBytes else {
+                throw ProfileError(
+                    "the \(inflater.name) stream inflates to more than \(self.options.maxInflatedBytes) bytes (a decompression bomb?); raise the limit if the file is really that large")
+            }
+            try self.consumeText(text)
+        }
+    }
+
+    private func consumeText(_ chunk: UnsafeBufferPointer<UInt8>) throws {
         if !self.started {
             self.sample.append(contentsOf: chunk)
             if self.sampleLineEnds < Self.sampleLines {
@@ -100,6 +147,8 @@ public final class Profiler {
     }
 
     public func finish() throws -> DatasetProfile {
+        if !self.containerDecided { try self.openContainer() }
+        try self.inflater?.finish()
         if !self.started { try self.start(isWholeFile: true) }
         try self.decode(UnsafeBufferPointer(start: nil, count: 0), isLast: true)
         let layout = self.layout!
@@ -127,7 +176,8 @@ public final class Profiler {
         }
         return DatasetProfile(
             encoding: encoding.encoding.rawValue, bom: encoding.bom, encodingConfidence: encoding.confidence,
-            encodingReason: encoding.reason, replacedCharacters: replaced,
+            encodingReason: (self.inflater.map { "\($0.name)-compressed, \(self.inflatedBytes) bytes inflated; " } ?? "") + encoding.reason,
+            replacedCharacters: replaced,
             dialect: DialectReport(
                 delimiter: layout.dialect.delimiter == Dialect.noDelimiter ? "" : String(UnicodeScalar(layout.dialect.delimiter)),
                 quote: layout.dialect.quote.map { String(UnicodeScalar($0)) },
@@ -157,6 +207,7 @@ public final class Profiler {
         var probe = Transcoder(encoding: detection.encoding, bomLength: detection.bomLength)
         var decodedSample: [UInt8] = []
         probe.transcode(self.sample, isLast: isWholeFile, into: &decodedSample)
+        try Self.refuseBinary(decodedSample, encoding: detection.encoding)
         let layout: SniffedLayout
         do {
             layout = try DialectSniffer.sniff(
@@ -236,6 +287,21 @@ public final class Profiler {
         var cells = (0..<min(row.count, expected)).map { row.string($0) }
         while cells.count < expected { cells.append("") }
         handler(cells)
+    }
+
+    /// Text has few control characters; a sample with many (NUL above all) is binary data, whatever
+    /// its extension, and reading it as a table would print garbage as statistics. (Tab, line
+    /// ends, escape and the ASCII separators 0x1C-0x1F are text.)
+    static func refuseBinary(_ sample: [UInt8], encoding: TextEncoding) throws {
+        var nul = 0
+        var controls = 0
+        for byte in sample where byte < 0x20 {
+            if byte == 0 { nul += 1 }
+            if byte < 0x09 || (byte > 0x0D && byte < 0x1B) { controls += 1 }
+        }
+        guard nul * 100 > sample.count || controls * 20 > sample.count else { return }
+        throw ProfileError(
+            "this looks like binary data, not text: \(controls) control bytes (\(nul) of them NUL) in its first \(sample.count) bytes read as \(encoding.rawValue). If it is text in another encoding, name it with --encoding")
     }
 
     /// Profiles a file on disk, reading it in 1 MiB chunks.

@@ -98,3 +98,85 @@ struct RealFileClassesTests {
         }
     }
 }
+
+/// Compressed files are read as what they hold; what is not a table is refused, saying what it is.
+@Suite("compressed and non-table inputs")
+struct ContainerTests {
+    static let table = "id,amount,city\n" + (1...500).map { "\($0),\(Double($0) * 1.25),\(["Zürich", "Lyon", "Oslo"][$0 % 3])" }.joined(separator: "\n") + "\n"
+
+    /// `tool args` with `input` on stdin, its stdout.
+    static func run(_ tool: String, _ arguments: [String], input: [UInt8]) throws -> [UInt8] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        let stdin = Pipe()
+        let stdout = Pipe()
+        process.standardInput = stdin
+        process.standardOutput = stdout
+        try process.run()
+        let writer = Thread { stdin.fileHandleForWriting.write(Data(input)); try? stdin.fileHandleForWriting.close() }
+        writer.start()
+        let output = stdout.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Array(output)
+    }
+
+    @Test(arguments: [("gzip", ["-c"]), ("zstd", ["-c", "-q"]), ("zstd", ["-c", "-q", "-19", "--long=27"])])
+    func compressedFilesReadAsTheirText(tool: String, arguments: [String]) throws {
+        let plain = try profileBytes(Array(Self.table.utf8)).0
+        let compressed = try Self.run(tool, arguments, input: Array(Self.table.utf8))
+        #expect(!compressed.isEmpty)
+        // Chunk sizes that cut the compressed stream anywhere.
+        for chunk in [7, 4096, 1 << 20] {
+            let (profile, names, rows) = try profileBytes(compressed, chunkSize: chunk)
+            #expect(names == ["id", "amount", "city"] && rows.count == 500)
+            #expect(profile.columns.map(\.stats) == plain.columns.map(\.stats))
+            #expect(profile.encodingReason.hasPrefix("\(tool)-compressed"), "\(profile.encodingReason)")
+            #expect(profile.bytes == compressed.count)
+        }
+        // Concatenated streams (`cat a.gz b.gz`) are one text.
+        let twice = try profileBytes(compressed + compressed).0
+        #expect(twice.rows == 1001)  // the second header is a row
+        // A cut file is an error, never a shorter table.
+        do {
+            _ = try profileBytes(Array(compressed.prefix(compressed.count - 9)))
+            Issue.record("a cut \(tool) file was read")
+        } catch let error as ProfileError {
+            #expect(error.message.contains("cut") || error.message.contains("not valid"), "\(error)")
+        }
+    }
+
+    static let notTables: [(bytes: [UInt8], named: String)] = {
+        var cases: [(bytes: [UInt8], named: String)] = []
+        cases.append((Array("%PDF-1.7\n%âãÏÓ\n1 0 obj\n".utf8), "PDF"))
+        cases.append(([0x50, 0x4B, 0x03, 0x04, 0x14, 0x00, 0x06, 0x00] + Array("[Content_Types].xml".utf8), "xlsx"))
+        cases.append(([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0, 0, 0, 0], ".xls"))
+        cases.append(([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D], "PNG"))
+        cases.append((Array("SQLite format 3".utf8) + [0, 0x10, 0], "SQLite"))
+        cases.append((Array("PAR1".utf8) + [0x15, 0x04], "Parquet"))
+        cases.append((Array("[\n  {\"id\": 1, \"name\": \"a\"},\n  {\"id\": 2, \"name\": \"b\"}\n]\n".utf8), "JSON"))
+        cases.append((Array("{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2, \"name\": \"b\"}\n".utf8), "JSON"))
+        cases.append((Array("<!DOCTYPE html>\n<html><body><table><tr><td>1</td></tr></table></body></html>\n".utf8), "HTML"))
+        cases.append((Array("<?xml version=\"1.0\"?>\n<rows><row id=\"1\"/></rows>\n".utf8), "XML"))
+        cases.append((Array("BZh91AY&SY".utf8), "bzip2"))
+        cases.append(((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 7) }, "binary data"))
+        return cases
+    }()
+
+    @Test(arguments: Self.notTables)
+    func whatIsNotATableIsRefusedByName(bytes: [UInt8], named: String) throws {
+        do {
+            let (profile, _, _) = try profileBytes(bytes)
+            Issue.record("read as a table: \(profile.rows) rows, \(profile.columns.count) columns")
+        } catch let error as ProfileError {
+            #expect(error.message.contains(named), "\(error)")
+        }
+    }
+
+    /// Tables that merely start like those formats are still tables.
+    @Test(arguments: ["[a],b\n1,2\n3,4\n", "{x},y\n1,2\n", "PK,name\n1,a\n2,b\n", "<tag>,n\n<a>,1\n<b>,2\n"])
+    func tablesThatLookAlikeAreStillTables(text: String) throws {
+        let (profile, _, rows) = try profileBytes(Array(text.utf8))
+        #expect(profile.columns.count == 2 && !rows.isEmpty)
+    }
+}

@@ -1,0 +1,4 @@
+#ifndef AURORA_CZLIB_SHIM_H
+#define AURORA_CZLIB_SHIM_H
+#include <zlib.h>
+#endif
