@@ -9,6 +9,14 @@ public enum TextEncoding: String, Sendable, CaseIterable {
     case utf32BE = "UTF-32BE"
     case windows1252 = "windows-1252"
     case iso88591 = "ISO-8859-1"
+    /// Central European (Polish, Czech, Hungarian, ...).
+    case windows1250 = "windows-1250"
+    /// Cyrillic.
+    case windows1251 = "windows-1251"
+    case shiftJIS = "Shift_JIS"
+    case gbk = "GBK"
+    case big5 = "Big5"
+    case eucKR = "EUC-KR"
 
     /// Accepts the IANA name or a common alias, case-insensitively (for user overrides).
     public init?(name: String) {
@@ -21,6 +29,12 @@ public enum TextEncoding: String, Sendable, CaseIterable {
         case "utf-32be", "utf32be": self = .utf32BE
         case "windows-1252", "cp1252", "win-1252": self = .windows1252
         case "iso-8859-1", "latin1", "latin-1", "iso8859-1": self = .iso88591
+        case "windows-1250", "cp1250", "win-1250": self = .windows1250
+        case "windows-1251", "cp1251", "win-1251": self = .windows1251
+        case "shift-jis", "shiftjis", "sjis", "cp932", "windows-31j": self = .shiftJIS
+        case "gbk", "gb2312", "gb18030", "cp936": self = .gbk
+        case "big5", "cp950": self = .big5
+        case "euc-kr", "euckr", "cp949": self = .eucKR
         default: return nil
         }
     }
@@ -60,8 +74,90 @@ public enum EncodingDetector {
                 encoding: .utf8, bom: false, bomLength: 0, confidence: 1,
                 reason: "valid UTF-8 with \(multiByte) multi-byte sequences")
         case .invalid(let offset):
-            return Self.singleByte(sample, firstInvalidUTF8: offset)
+            // A few bad bytes in text that is otherwise UTF-8 (a truncated copy, one mangled
+            // cell) do not make every `ü` of the file `Ã¼`: single-byte text almost never holds
+            // valid multi-byte sequences, so many of them against a few invalid bytes is UTF-8.
+            let (valid, invalid) = Self.utf8Sequences(sample, allowTruncatedEnd: !isWholeFile)
+            if valid >= 4 * invalid {
+                return EncodingDetection(
+                    encoding: .utf8, bom: false, bomLength: 0, confidence: 0.9,
+                    reason: "UTF-8 (\(valid) multi-byte sequences) except \(invalid) invalid byte sequence(s), the first at byte \(offset), read as U+FFFD")
+            }
+            return Self.legacy(sample, firstInvalidUTF8: offset)
         }
+    }
+
+    /// The legacy code pages a non-UTF-8 file is tried in, and how much more a reading in it
+    /// must explain than windows-1252 (the most common) to win.
+    static let legacyCandidates: [(encoding: TextEncoding, prior: Double)] = [
+        (.windows1252, 1), (.windows1250, 0.98), (.windows1251, 0.98), (.shiftJIS, 0.97), (.gbk, 0.97),
+    ]
+
+    /// Czech and Hungarian read in windows-1252 are still words (`Dvoøák`, `Szûcs`): the bytes
+    /// tell them apart. These are letters of their alphabets in windows-1250 (ő ű ř Ř Č ě ů ň ď
+    /// č) and rare in Western text, whose own frequent letters (à â ç ê î å æ ñ À ã ð Ç) are
+    /// missing or few.
+    static func centralEuropeanLetters(_ sample: [UInt8]) -> Bool {
+        var central = 0
+        var western = 0
+        for byte in sample where byte >= 0xC0 {
+            switch byte {
+            case 0xF5, 0xFB, 0xF8, 0xD8, 0xC8, 0xEC, 0xF9, 0xF2, 0xEF, 0xE8: central += 1
+            case 0xE0, 0xE2, 0xE7, 0xEA, 0xEE, 0xE5, 0xE6, 0xF1, 0xC0, 0xE3, 0xF0, 0xC7: western += 1
+            default: break
+            }
+        }
+        return central >= 3 && western * 4 <= central
+    }
+
+    /// Reads the sample in each legacy code page and keeps the one whose words are words of one
+    /// script: Russian in windows-1252 is `Ìîñêâà` (a word of accented capitals), Polish in it is
+    /// `£ódŸ` (symbols inside words), Latin text in GBK is `Z` + a hanzi + `ich`.
+    static func legacy(_ sample: [UInt8], firstInvalidUTF8 offset: Int) -> EncodingDetection {
+        var scored: [(encoding: TextEncoding, score: Double, plausible: Int, words: Int)] = []
+        for (encoding, prior) in Self.legacyCandidates {
+            var transcoder = Transcoder(encoding: encoding)
+            var text: [UInt8] = []
+            transcoder.transcode(sample, isLast: true, into: &text)
+            let (plausible, words) = LegacyWords.plausibleWords(String(decoding: text, as: UTF8.self), script: LegacyWords.Script(encoding))
+            guard words > 0 else { continue }
+            var score = prior * Double(plausible) / Double(words)
+            // Japanese has kana, Chinese none: the two double-byte readings of CJK text tie otherwise.
+            if encoding == .shiftJIS { score *= LegacyWords.kanaShare(String(decoding: text, as: UTF8.self)) >= 0.05 ? 1.02 : 0.9 }
+            scored.append((encoding, score, plausible, words))
+        }
+        scored.sort { $0.score > $1.score }
+        guard var best = scored.first else { return Self.singleByte(sample, firstInvalidUTF8: offset) }
+        if best.encoding == .windows1252, let central = scored.first(where: { $0.encoding == .windows1250 }), central.score >= best.score * 0.98,
+            Self.centralEuropeanLetters(sample)
+        {
+            best = central
+        }
+        guard best.encoding != .windows1252 else { return Self.singleByte(sample, firstInvalidUTF8: offset) }
+        let runnerUp = scored.dropFirst().first
+        let alternative = runnerUp.map { "; the next best reading, \($0.encoding.rawValue), explains \($0.plausible) of \($0.words); name the encoding with --encoding if it is another" } ?? ""
+        return EncodingDetection(
+            encoding: best.encoding, bom: false, bomLength: 0, confidence: min(0.95, best.score),
+            reason: "not UTF-8 (byte \(offset)); \(best.plausible) of \(best.words) words with non-ASCII letters read as words in \(best.encoding.rawValue)\(alternative)")
+    }
+
+    /// Valid multi-byte UTF-8 sequences and invalid bytes (each resynchronised) in the sample.
+    static func utf8Sequences(_ bytes: [UInt8], allowTruncatedEnd: Bool) -> (valid: Int, invalid: Int) {
+        var index = 0
+        var valid = 0
+        var invalid = 0
+        while index < bytes.count {
+            let length = UTF8Sequence.length(bytes, at: index)
+            if length == -1 && allowTruncatedEnd { break }
+            if length > 0 {
+                if length > 1 { valid += 1 }
+                index += length
+            } else {
+                invalid += 1
+                index += 1
+            }
+        }
+        return (valid, invalid)
     }
 
     static func byteOrderMark(_ bytes: [UInt8]) -> EncodingDetection? {

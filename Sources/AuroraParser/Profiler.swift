@@ -299,7 +299,8 @@ public final class Profiler {
             if byte == 0 { nul += 1 }
             if byte < 0x09 || (byte > 0x0D && byte < 0x1B) { controls += 1 }
         }
-        guard nul * 100 > sample.count || controls * 20 > sample.count else { return }
+        // A stray NUL in a small text file is a damaged cell, not a binary file.
+        guard (nul >= 4 && nul * 100 > sample.count) || (controls >= 16 && controls * 20 > sample.count) else { return }
         throw ProfileError(
             "this looks like binary data, not text: \(controls) control bytes (\(nul) of them NUL) in its first \(sample.count) bytes read as \(encoding.rawValue). If it is text in another encoding, name it with --encoding")
     }

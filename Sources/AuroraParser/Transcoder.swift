@@ -7,10 +7,13 @@ public struct Transcoder: Sendable {
     public private(set) var replacements = 0
     private var carry: [UInt8] = []
     private var bomToSkip: Int
+    /// The double-byte code pages' converter.
+    private let converter: IconvConverter?
 
     public init(encoding: TextEncoding, bomLength: Int = 0) {
         self.encoding = encoding
         self.bomToSkip = bomLength
+        self.converter = LegacyCodePages.iconvName(encoding).flatMap { [.shiftJIS, .gbk, .big5, .eucKR].contains(encoding) ? IconvConverter(from: $0) : nil }
     }
 
     /// Appends the UTF-8 for `chunk` to `output`. With `isLast`, an unfinished character at the
@@ -31,7 +34,8 @@ public struct Transcoder: Sendable {
         case .utf16BE: consumed = self.utf16(input, bigEndian: true, isLast: isLast, into: &output)
         case .utf32LE: consumed = self.utf32(input, bigEndian: false, isLast: isLast, into: &output)
         case .utf32BE: consumed = self.utf32(input, bigEndian: true, isLast: isLast, into: &output)
-        case .windows1252, .iso88591: consumed = self.singleByte(input, into: &output)
+        case .windows1252, .iso88591, .windows1250, .windows1251: consumed = self.singleByte(input, into: &output)
+        case .shiftJIS, .gbk, .big5, .eucKR: consumed = self.doubleByte(input, isLast: isLast, into: &output)
         }
         if consumed < input.count { self.carry = Array(input[consumed...]) }
     }
@@ -150,7 +154,35 @@ public struct Transcoder: Sendable {
         0, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0, 0x017E, 0x0178,
     ]
 
+    private mutating func doubleByte(_ input: [UInt8], isLast: Bool, into output: inout [UInt8]) -> Int {
+        guard let converter = self.converter else {
+            // No converter (an iconv without the code page): every high byte is unreadable.
+            return self.singleByte(input, into: &output)
+        }
+        let (consumed, replaced) = converter.convert(input, isLast: isLast, into: &output)
+        self.replacements += replaced
+        return consumed
+    }
+
     private mutating func singleByte(_ input: [UInt8], into output: inout [UInt8]) -> Int {
+        let table: [UInt32]? =
+            switch self.encoding {
+            case .windows1250: LegacyCodePages.windows1250
+            case .windows1251: LegacyCodePages.windows1251
+            default: nil
+            }
+        if let table {
+            for byte in input {
+                if byte < 0x80 {
+                    output.append(byte)
+                } else if table[Int(byte - 0x80)] != 0 {
+                    Self.appendScalar(table[Int(byte - 0x80)], to: &output)
+                } else {
+                    self.replace(into: &output)
+                }
+            }
+            return input.count
+        }
         for byte in input {
             if byte < 0x80 {
                 output.append(byte)

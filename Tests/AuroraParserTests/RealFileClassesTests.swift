@@ -180,3 +180,74 @@ struct ContainerTests {
         #expect(profile.columns.count == 2 && !rows.isEmpty)
     }
 }
+
+/// Legacy code pages are read as the text they hold, not as latin-1; a few bad bytes in UTF-8
+/// do not turn the whole file into latin-1.
+@Suite("legacy code pages and damaged UTF-8")
+struct LegacyEncodingTests {
+    static let samples: [(encoding: String, expected: String, cities: [String], people: [String])] = [
+        ("CP1251", "windows-1251", ["Москва", "Санкт-Петербург", "Новосибирск", "Екатеринбург", "Казань"], ["Иванов", "Смирнова", "Кузнецов", "Попова"]),
+        ("CP1251", "windows-1251", ["Київ", "Львів", "Харків", "Одеса", "Дніпро"], ["Шевченко", "Коваленко", "Бондаренко", "Ткаченко"]),
+        ("CP1250", "windows-1250", ["Łódź", "Kraków", "Gdańsk", "Wrocław", "Poznań"], ["Wójcik", "Łukasz", "Zieliński", "Szymańska"]),
+        ("CP1250", "windows-1250", ["Budapest", "Győr", "Szőlősgyörök", "Pécs", "Kecskemét"], ["Kovács", "Szűcs", "Bőrcsök", "Tőkés"]),
+        ("SHIFT_JIS", "Shift_JIS", ["東京", "大阪", "名古屋", "札幌", "福岡"], ["やまだ", "さとう", "すずき", "たなか"]),
+        ("GBK", "GBK", ["北京", "上海", "广州", "深圳", "成都"], ["王伟", "李娜", "张敏", "刘洋"]),
+        ("CP1250", "windows-1250", ["Brno", "Plzeň", "Ústí nad Labem", "Liberec", "Olomouc"], ["Dvořák", "Novák", "Černý", "Procházka"]),
+        ("CP1252", "windows-1252", ["Zürich", "São Paulo", "Málaga", "Kraków", "Genève"], ["Müller", "José", "Françoise", "Ørsted"]),
+        ("CP1252", "windows-1252", ["Città di Castello", "Forlì", "Cantù", "Pòrto", "Perché"], ["Niccolò", "Lucà", "Fabrizio", "Mattè"]),
+        ("CP1252", "windows-1252", ["São Luís", "Belém", "Maringá", "Goiânia", "Conceição"], ["João", "Gonçalves", "Simões", "Magalhães"]),
+        ("CP1252", "windows-1252", ["Tromsø", "Ålesund", "Bodø", "Kristiansand", "Færder"], ["Sørensen", "Åsa", "Bjørn", "Løvås"]),
+        ("CP1252", "windows-1252", ["Orléans", "Besançon", "Nîmes", "Angoulême", "Sète"], ["Hélène", "Gérard", "Benoît", "Françoise"]),
+    ]
+
+    static func encode(_ text: String, as encoding: String) throws -> [UInt8] {
+        try ContainerTests.run("iconv", ["-f", "UTF-8", "-t", encoding], input: Array(text.utf8))
+    }
+
+    static func table(cities: [String], people: [String], rows: Int, seed: UInt64) -> String {
+        var random = SeededRandom(seed: seed)
+        return "id;city;name;price\n" + (1...rows).map { index in
+            "\(index);\(cities.randomElement(using: &random)!);\(people.randomElement(using: &random)!);\(Int.random(in: 1...500, using: &random)),50"
+        }.joined(separator: "\n") + "\n"
+    }
+
+    @Test(arguments: Array(Self.samples.indices))
+    func legacyCodePagesAreReadAsTheirText(index: Int) throws {
+        let sample = Self.samples[index]
+        for (rows, seed) in [(30, UInt64(index)), (400, UInt64(index + 50))] {
+            let text = Self.table(cities: sample.cities, people: sample.people, rows: rows, seed: seed)
+            let bytes = try Self.encode(text, as: sample.encoding)
+            #expect(bytes.count > 0)
+            let (profile, names, parsed) = try profileBytes(bytes)
+            // Without bytes in 0x80-0x9F, windows-1252 and ISO-8859-1 are the same text.
+            let accepted = sample.expected == "windows-1252" ? ["windows-1252", "ISO-8859-1"] : [sample.expected]
+            #expect(accepted.contains(profile.encoding), "\(sample.encoding): \(profile.encodingReason)")
+            #expect(names == ["id", "city", "name", "price"])
+            #expect(parsed.allSatisfy { sample.cities.contains($0[1]) && sample.people.contains($0[2]) }, "\(parsed.prefix(2))")
+            #expect(profile.replacedCharacters == 0)
+        }
+    }
+
+    /// Western files with currency and other symbols stay windows-1252 or latin-1.
+    @Test func westernSymbolsDoNotMakeACentralEuropeanFile() throws {
+        let text = "item,price,note\n" + (1...50).map { "item \($0),£\($0).50,½ off at 20°C ©" }.joined(separator: "\n") + "\n"
+        let profile = try profileBytes(try Self.encode(text, as: "CP1252")).0
+        #expect(profile.encoding == "windows-1252" || profile.encoding == "ISO-8859-1", "\(profile.encodingReason)")
+    }
+
+    /// One invalid byte among many UTF-8 letters: UTF-8, that byte U+FFFD, counted and said.
+    @Test(arguments: [[0xFF], [0xC3], [0xE2, 0x82], [0x80, 0x80, 0x80]])
+    func aFewInvalidBytesDoNotMakeUTF8Latin1(bad: [UInt8]) throws {
+        var bytes = Array("id,city\n".utf8)
+        for index in 1...200 {
+            bytes += Array("\(index),".utf8)
+            if index == 37 { bytes += bad } else { bytes += Array(["Zürich", "Genève", "Köln", "Århus"][index % 4].utf8) }
+            bytes += [0x0A]
+        }
+        let (profile, _, rows) = try profileBytes(bytes)
+        #expect(profile.encoding == "UTF-8", "\(profile.encodingReason)")
+        #expect(profile.replacedCharacters > 0 && profile.replacedCharacters <= bad.count)
+        #expect(profile.encodingReason.contains("invalid"), "\(profile.encodingReason)")
+        #expect(rows[0][1] == "Genève" && rows[35][1] == "Zürich" && rows[36][1].contains("\u{FFFD}"))
+    }
+}

@@ -94,6 +94,7 @@ def compare_file(path, aurora, validator, problems, tally):
     run = subprocess.run([aurora, "profile", "--json", path], capture_output=True, text=True)
     if run.returncode != 0:
         tally["unreadable"] += 1
+        if os.environ.get("AURORA_PANDAS_VERBOSE"): print(f"unreadable: {path}: {run.stderr.strip()}", file=sys.stderr)
         return
     report = json.loads(run.stdout)
     for error in validator.iter_errors(report) if validator else []:
