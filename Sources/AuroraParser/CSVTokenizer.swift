@@ -15,6 +15,8 @@ public struct Dialect: Sendable, Hashable {
     /// nil: fields are never quoted.
     public var quote: UInt8?
     public var escape: Escape
+    /// Spaces right after a delimiter are skipped (`a, "b, c"`: the quote opens the field).
+    public var skipInitialSpace: Bool = false
 
     public init(delimiter: UInt8 = UInt8(ascii: ","), quote: UInt8? = UInt8(ascii: "\""), escape: Escape = .doubledQuote) {
         self.delimiter = delimiter
@@ -204,6 +206,7 @@ public struct CSVTokenizer: @unchecked Sendable {
         let delimiter = self.dialect.delimiter
         let quote = self.dialect.quote
         let backslash = self.dialect.escape == .backslash
+        let skipSpaces = self.dialect.skipInitialSpace
         let lf = UInt8(ascii: "\n")
         let cr = UInt8(ascii: "\r")
         // Windows of this input (their indexes are offsets into it).
@@ -223,6 +226,11 @@ public struct CSVTokenizer: @unchecked Sendable {
                             index += 1  // the LF of a CRLF that already ended the row
                             continue
                         }
+                        // After a delimiter (not at a row's start), its spaces are no part of the field.
+                        if skipSpaces && self.spanCount > 0 {
+                            while index < count && base[index] == UInt8(ascii: " ") { index += 1 }
+                            guard index < count else { continue }
+                        }
                         // Unquoted fields one after another, without a trip through the state
                         // switch for each: the common case.
                         let entry = index
@@ -234,6 +242,9 @@ public struct CSVTokenizer: @unchecked Sendable {
                             self.fieldInScratch = false
                             try self.endField(input, contentEnd: index)
                             index += 1
+                            if skipSpaces {
+                                while index < count && base[index] == UInt8(ascii: " ") { index += 1 }
+                            }
                             start = index
                         }
                         self.fieldStart = start

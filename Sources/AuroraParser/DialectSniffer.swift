@@ -121,7 +121,15 @@ public enum DialectSniffer {
                 } else if let quote, Self.hasBackslashEscapes(text, quote: quote) {
                     escapes.append(.backslash)
                 }
-                for escape in escapes { dialects.append(Dialect(delimiter: delimiter, quote: quote, escape: escape)) }
+                let spaced = delimiter != UInt8(ascii: " ") && Self.spaceFollows(text, delimiter: delimiter)
+                for escape in escapes {
+                    dialects.append(Dialect(delimiter: delimiter, quote: quote, escape: escape))
+                    if spaced {
+                        var skipping = Dialect(delimiter: delimiter, quote: quote, escape: escape)
+                        skipping.skipInitialSpace = true
+                        dialects.append(skipping)
+                    }
+                }
             }
         }
         // One column: no delimiter at all (what a wrong one would split is kept whole).
@@ -131,6 +139,17 @@ public enum DialectSniffer {
             }
         }
         return dialects
+    }
+
+    /// Most occurrences of the delimiter (at least 4 of 5) are followed by a space: `a, b, c`.
+    static func spaceFollows(_ text: [UInt8], delimiter: UInt8) -> Bool {
+        var total = 0
+        var spaced = 0
+        for index in 0..<max(0, text.count - 1) where text[index] == delimiter {
+            total += 1
+            if text[index + 1] == UInt8(ascii: " ") { spaced += 1 }
+        }
+        return total >= 3 && spaced * 5 >= total * 4
     }
 
     /// Some field, on one line, starts with `quote` (after the delimiter or the line's start) and
@@ -440,7 +459,9 @@ public enum DialectSniffer {
         }
         let terminator = Self.lineTerminator(text)
         let delimiterName = Self.describe(chosen.dialect.delimiter)
-        reasons.insert("\(Int((chosen.consistency * 100).rounded()))% of the sample's rows have \(columns) fields with delimiter \(delimiterName)", at: 0)
+        reasons.insert(
+            "\(Int((chosen.consistency * 100).rounded()))% of the sample's rows have \(columns) fields with delimiter \(delimiterName)"
+                + (chosen.dialect.skipInitialSpace ? " and the spaces after it skipped" : ""), at: 0)
         if skipped > 0 { reasons.append("\(skipped) line(s) above the table skipped") }
         if anyComma { reasons.append("decimal comma in \(styles.filter { $0 == .comma }.count) column(s)") }
         return SniffedLayout(

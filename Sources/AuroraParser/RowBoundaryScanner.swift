@@ -30,6 +30,7 @@ struct RowBoundaryScanner {
         let delimiter = self.dialect.delimiter
         let quote = self.dialect.quote.map(Int.init) ?? -1
         let backslash = self.dialect.escape == .backslash
+        let skipSpaces = self.dialect.skipInitialSpace
         let lf = UInt8(ascii: "\n")
         let cr = UInt8(ascii: "\r")
         var boundary: (offset: Int, line: Int)?
@@ -55,7 +56,16 @@ struct RowBoundaryScanner {
                     next = window.start + 64
                 }
                 next = min(next, count)
-                if next > index && self.state != .quoted { self.state = bytes[next - 1] == delimiter ? .fieldStart : .unquoted }
+                if next > index && self.state != .quoted {
+                    // With skipped initial spaces, a field still starts after the delimiter's spaces.
+                    var last = next - 1
+                    if skipSpaces { while last >= index && bytes[last] == UInt8(ascii: " ") { last -= 1 } }
+                    if last >= index {
+                        self.state = bytes[last] == delimiter ? .fieldStart : .unquoted
+                    } else if self.state != .fieldStart {
+                        self.state = .unquoted
+                    }
+                }
                 index = next
                 if index >= count { break }
             }
@@ -85,6 +95,8 @@ struct RowBoundaryScanner {
                     self.afterCR = true
                 } else if Int(byte) == quote && self.state == .fieldStart {
                     self.state = .quoted
+                } else if skipSpaces && byte == UInt8(ascii: " ") && self.state == .fieldStart {
+                    // still before the field
                 } else {
                     self.state = .unquoted
                 }

@@ -128,6 +128,7 @@ extension DatasetProfile {
         dialect.skippedLines = UInt32(clamping: self.dialect.skippedLines)
         dialect.lineTerminator = self.dialect.lineTerminator
         dialect.reason = self.dialect.reason
+        dialect.skipInitialSpace = self.dialect.skipInitialSpace
         message.dialect = dialect
         message.bytes = UInt64(clamping: self.bytes)
         message.rows = UInt64(clamping: self.rows)

@@ -18,11 +18,17 @@ public struct DialectReport: Sendable, Equatable {
     public var skippedLines: Int
     public var lineTerminator: String
     public var reason: String
+    /// Spaces right after a delimiter are not part of the next field (`a, "b, c"`).
+    public var skipInitialSpace: Bool
 
-    public init(delimiter: String, quote: String?, escape: String?, header: Bool, skippedLines: Int, lineTerminator: String, reason: String) {
+    public init(
+        delimiter: String, quote: String?, escape: String?, header: Bool, skippedLines: Int, lineTerminator: String, reason: String,
+        skipInitialSpace: Bool = false
+    ) {
         self.delimiter = delimiter
         self.quote = quote
         self.escape = escape
+        self.skipInitialSpace = skipInitialSpace
         self.header = header
         self.skippedLines = skippedLines
         self.lineTerminator = lineTerminator

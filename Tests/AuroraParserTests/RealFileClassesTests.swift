@@ -79,6 +79,34 @@ struct RealFileClassesTests {
         #expect(rows == [["New York", "8336817", "2020 census"]])
     }
 
+    /// `a, "b, c"`: spaces after the delimiter are not part of the field, and a quote after them
+    /// opens a quoted field.
+    @Test(arguments: [(", ", 11 as UInt64), ("; ", 12), (",  ", 13), ("| ", 14)])
+    func spacesAfterTheDelimiterAreSkipped(separator: String, seed: UInt64) throws {
+        let body = Self.generate(rows: 80, seed: seed) { index, random in
+            // Some notes span two lines: the parallel reader must find row ends as the tokenizer does.
+            let lineBreak = index % 7 == 0 ? "\n" : ""
+            let note = "\"\(Self.words.randomElement(using: &random)!)\(separator)\(lineBreak)\(Self.words.randomElement(using: &random)!)\""
+            return [String(index), Self.surnames.randomElement(using: &random)!, note, String(Int.random(in: -50...50, using: &random))].joined(separator: separator)
+        }
+        let text = ["id", "name", "note", "delta"].joined(separator: separator) + "\n" + body
+        for chunk in [3, 4096] {
+            let (profile, names, rows) = try profileBytes(Array(text.utf8), chunkSize: chunk)
+            #expect(profile.dialect.skipInitialSpace, "\(profile.dialect)")
+            #expect(names == ["id", "name", "note", "delta"])
+            #expect(rows.count == 80 && rows.allSatisfy { $0.count == 4 && !$0[1].hasPrefix(" ") && $0[2].contains(separator) })
+            #expect(profile.columns[3].type == .integer, "\(profile.columns[3].type)")
+        }
+        // In parallel, in small blocks: the same table.
+        var options = ProfileOptions()
+        options.threads = 2
+        options.blockBytes = 512
+        options.sampleBytes = 1024
+        let serial = try profileBytes(Array(text.utf8), collectRows: false).0
+        let parallel = try profileBytes(Array(text.utf8), options: options, collectRows: false).0
+        #expect(parallel.rows == 80 && parallel.malformedRows == 0 && parallel.columns.map(\.stats) == serial.columns.map(\.stats))
+    }
+
     /// The user's limits bind the sniffer: a long field within them is read; past them the error
     /// names the limit and the option, and nothing is read as something else.
     @Test func theUsersLimitsBindDetection() throws {

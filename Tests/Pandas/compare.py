@@ -66,7 +66,8 @@ def read_like_aurora(path, report):
         path, sep=dialect["delimiter"] or "\x1f", header=0 if dialect["header"] else None, skiprows=dialect["skipped_lines"],
         dtype=str, keep_default_na=False, na_filter=False, encoding=encoding, encoding_errors="replace",
         quoting=3 if quote is None else 0, quotechar=quote or '"',
-        escapechar="\\" if dialect["escape"] == "\\" else None, engine="python", on_bad_lines="skip")
+        escapechar="\\" if dialect["escape"] == "\\" else None, skipinitialspace=dialect.get("skip_initial_space", False),
+        engine="python", on_bad_lines="skip")
     return frame
 
 

@@ -515,6 +515,9 @@ public nonisolated struct Aurora_Profile_V1_DialectInfo: Sendable {
 
   public var reason: String = String()
 
+  /// Spaces right after a delimiter are not part of the next field (`a, "b, c"` is two fields).
+  public var skipInitialSpace: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1231,7 +1234,7 @@ nonisolated extension Aurora_Profile_V1_UploadChunk: SwiftProtobuf.Message, Swif
 
 nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DialectInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skipped_lines\0\u{3}line_terminator\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skipped_lines\0\u{3}line_terminator\0\u{1}reason\0\u{3}skip_initial_space\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1246,6 +1249,7 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.skippedLines) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.lineTerminator) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.skipInitialSpace) }()
       default: break
       }
     }
@@ -1273,6 +1277,9 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
     }
+    if self.skipInitialSpace != false {
+      try visitor.visitSingularBoolField(value: self.skipInitialSpace, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1284,6 +1291,7 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
     if lhs.skippedLines != rhs.skippedLines {return false}
     if lhs.lineTerminator != rhs.lineTerminator {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.skipInitialSpace != rhs.skipInitialSpace {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
