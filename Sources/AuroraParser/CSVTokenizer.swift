@@ -1,9 +1,17 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// How fields and rows are written in a file.
 public struct Dialect: Sendable, Hashable {
     public enum Escape: Sendable, Hashable {
         /// A quote inside a quoted field is written twice (RFC 4180).
         case doubledQuote
-        /// A quote (or any character) inside a quoted field is preceded by a backslash.
+        /// A backslash makes the next character literal, inside quoted fields (a quote) and
+        /// outside them (a delimiter, a line end, a backslash): MySQL's and PostgreSQL's text
+        /// exports, Python's `escapechar`.
         case backslash
     }
 
@@ -32,8 +40,11 @@ extension Dialect {
     var specialByteSets: (outside: [UInt8], inside: [UInt8]) {
         var inside = [UInt8(ascii: "\n"), UInt8(ascii: "\r")]
         if let quote = self.quote { inside.append(quote) }
-        let outside = inside + [self.delimiter]
-        if self.escape == .backslash { inside.append(UInt8(ascii: "\\")) }
+        var outside = inside + [self.delimiter]
+        if self.escape == .backslash {
+            inside.append(UInt8(ascii: "\\"))
+            outside.append(UInt8(ascii: "\\"))  // not among the outside needles (they are full): found with memchr
+        }
         return (outside, inside)
     }
 
@@ -141,6 +152,8 @@ public struct CSVTokenizer: @unchecked Sendable {
         case quoteInQuoted
         /// Inside a quoted field, just after a backslash.
         case escapedInQuoted
+        /// Outside quotes, just after a backslash (backslash escapes).
+        case escapedInUnquoted
     }
 
     /// A finished field of the current row: a range of the input or of `scratch`.
@@ -236,7 +249,9 @@ public struct CSVTokenizer: @unchecked Sendable {
                         let entry = index
                         var start = index
                         while true {
+                            let from = index
                             index = searchOutside.first(in: base, from: index, count: count)
+                            if backslash { index = Self.backslash(base, from: from, to: index) }
                             guard index < count && base[index] == delimiter else { break }
                             self.fieldStart = start
                             self.fieldInScratch = false
@@ -254,8 +269,14 @@ public struct CSVTokenizer: @unchecked Sendable {
                             continue
                         }
                         guard index < count else { continue }
-                        // A quote, CR or LF where a field starts.
+                        // A quote, CR, LF (or an escaping backslash) where a field starts.
                         let byte = base[index]
+                        if backslash && byte == UInt8(ascii: "\\") {
+                            try self.moveFieldToScratch(input, contentEnd: index)
+                            self.state = .escapedInUnquoted
+                            index += 1
+                            continue
+                        }
                         if byte == lf || byte == cr {
                             if !(byte == lf && wasAfterCR && index == entry) { self.line += 1 }
                             self.afterCR = byte == cr
@@ -275,6 +296,7 @@ public struct CSVTokenizer: @unchecked Sendable {
                             let start = index
                             index += 1
                             index = searchOutside.first(in: base, from: index, count: count)
+                            if backslash { index = Self.backslash(base, from: start + 1, to: index) }
                             if self.fieldInScratch { try self.appendToScratch(UnsafeBufferPointer(start: base + start, count: index - start)) }
                             continue
                         }
@@ -285,9 +307,18 @@ public struct CSVTokenizer: @unchecked Sendable {
                             self.afterCR = byte == cr
                             try self.endField(input, contentEnd: index)
                             try self.endRow(base, emit: emit)
+                        } else if backslash && byte == UInt8(ascii: "\\") {  // the next byte is literal
+                            try self.moveFieldToScratch(input, contentEnd: index)
+                            self.state = .escapedInUnquoted
                         } else if self.fieldInScratch {  // a quote inside an unquoted field is text
                             try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
                         }
+                        index += 1
+                    case .escapedInUnquoted:
+                        if byte == cr || (byte == lf && !wasAfterCR) { self.line += 1 }
+                        self.afterCR = byte == cr
+                        try self.appendToScratch(UnsafeBufferPointer(start: base + index, count: 1))
+                        self.state = .unquoted
                         index += 1
                     case .quoted:
                         if !inside[Int(byte)] {
@@ -353,6 +384,9 @@ public struct CSVTokenizer: @unchecked Sendable {
             // After a final delimiter: one more, empty, field.
             self.fieldStart = self.scratch.count
             self.fieldInScratch = true
+        case .escapedInUnquoted:
+            // A backslash at the very end escapes nothing: it is kept.
+            try self.appendToScratch(UnsafeBufferPointer(start: [UInt8(ascii: "\\")], count: 1))
         case .unquoted, .quoted, .quoteInQuoted, .escapedInQuoted:
             break  // the field is in scratch (`keepUnfinishedRow`)
         }
@@ -366,7 +400,7 @@ public struct CSVTokenizer: @unchecked Sendable {
         switch self.state {
         case .fieldStart:
             break
-        case .unquoted, .quoted, .escapedInQuoted:
+        case .unquoted, .quoted, .escapedInQuoted, .escapedInUnquoted:
             try self.moveFieldToScratch(input, contentEnd: input.count)
         case .quoteInQuoted:
             try self.moveFieldToScratch(input, contentEnd: input.count - 1)  // without the quote
@@ -382,6 +416,13 @@ public struct CSVTokenizer: @unchecked Sendable {
             self.scratch.append(contentsOf: UnsafeBufferPointer(rebasing: input[span.start..<span.end]))
             self.spans[index] = Span(start: start, end: self.scratch.count, inScratch: true)
         }
+    }
+
+    /// The first backslash in base[from..<to], or `to`.
+    @inline(__always)
+    static func backslash(_ base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int {
+        guard to > from, let found = memchr(base + from, Int32(UInt8(ascii: "\\")), to - from) else { return to }
+        return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }
 
     /// The current field continues in scratch: its content so far (input[fieldStart..<contentEnd]) is copied there.

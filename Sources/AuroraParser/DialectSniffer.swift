@@ -118,7 +118,7 @@ public enum DialectSniffer {
                 var escapes: [Dialect.Escape] = [.doubledQuote]
                 if let fixed = overrides.escape {
                     escapes = [fixed]
-                } else if let quote, Self.hasBackslashEscapes(text, quote: quote) {
+                } else if Self.hasBackslashEscapes(text, quote: quote, delimiter: delimiter) {
                     escapes.append(.backslash)
                 }
                 let spaced = delimiter != UInt8(ascii: " ") && Self.spaceFollows(text, delimiter: delimiter)
@@ -185,9 +185,14 @@ public enum DialectSniffer {
         return false
     }
 
-    static func hasBackslashEscapes(_ text: [UInt8], quote: UInt8) -> Bool {
+    /// A backslash before what only an escape explains: the quote, the delimiter, a line end
+    /// or another backslash.
+    static func hasBackslashEscapes(_ text: [UInt8], quote: UInt8?, delimiter: UInt8) -> Bool {
         guard text.count > 1 else { return false }
-        for index in 0..<(text.count - 1) where text[index] == UInt8(ascii: "\\") && text[index + 1] == quote { return true }
+        for index in 0..<(text.count - 1) where text[index] == UInt8(ascii: "\\") {
+            let next = text[index + 1]
+            if next == quote || next == delimiter || next == UInt8(ascii: "\n") || next == UInt8(ascii: "\r") || next == UInt8(ascii: "\\") { return true }
+        }
         return false
     }
 

@@ -181,7 +181,7 @@ public final class Profiler {
             dialect: DialectReport(
                 delimiter: layout.dialect.delimiter == Dialect.noDelimiter ? "" : String(UnicodeScalar(layout.dialect.delimiter)),
                 quote: layout.dialect.quote.map { String(UnicodeScalar($0)) },
-                escape: layout.dialect.quote == nil ? nil : (layout.dialect.escape == .backslash ? "\\" : layout.dialect.quote.map { String(UnicodeScalar($0)) }),
+                escape: layout.dialect.escape == .backslash ? "\\" : layout.dialect.quote.map { String(UnicodeScalar($0)) },
                 header: layout.header, skippedLines: layout.skippedLines, lineTerminator: layout.lineTerminator,
                 reason: layout.reason, skipInitialSpace: layout.dialect.skipInitialSpace),
             bytes: self.bytes, rows: total.rows, malformedRows: total.malformedRows, malformed: total.malformed,

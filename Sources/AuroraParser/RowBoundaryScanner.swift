@@ -3,7 +3,7 @@
 /// opens a field only at its start; doubled quotes and backslash escapes) and counts lines the
 /// same way, so each part knows the line it starts on.
 struct RowBoundaryScanner {
-    private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, escapedInQuoted }
+    private enum State { case fieldStart, unquoted, quoted, quoteInQuoted, escapedInQuoted, escapedInUnquoted }
 
     let dialect: Dialect
     private var state = State.fieldStart
@@ -42,12 +42,15 @@ struct RowBoundaryScanner {
         // byte alone (a delimiter starts a field; anything else is unquoted text). So the scan
         // jumps from one such byte to the next, 64 bytes of masks at a time.
         while index < count {
-            if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted, let base = bytes.baseAddress {
+            if !self.afterCR && self.state != .quoteInQuoted && self.state != .escapedInQuoted && self.state != .escapedInUnquoted,
+                let base = bytes.baseAddress
+            {
                 var next = index
                 while next < count {
                     window.load(base, index: next, count: count)
                     var mask = window.masks.m0 | window.masks.m1 | window.masks.m2
-                    if self.state == .quoted { mask |= window.masks.m3 }
+                    // The backslash needle: inside quotes, and outside them too with backslash escapes.
+                    if self.state == .quoted || backslash { mask |= window.masks.m3 }
                     let bits = window.bits(mask, from: next)
                     if bits != 0 {
                         next += bits.trailingZeroBitCount
@@ -86,7 +89,8 @@ struct RowBoundaryScanner {
                 if byte == delimiter {
                     self.state = .fieldStart
                 } else if byte == lf {
-                    self.line += 1
+                    // After an escaped CR, the LF ends the row but not another line.
+                    if !wasAfterCR { self.line += 1 }
                     self.state = .fieldStart
                     boundary = (index + 1, self.line)
                 } else if byte == cr {
@@ -97,6 +101,8 @@ struct RowBoundaryScanner {
                     self.state = .quoted
                 } else if skipSpaces && byte == UInt8(ascii: " ") && self.state == .fieldStart {
                     // still before the field
+                } else if backslash && byte == UInt8(ascii: "\\") {
+                    self.state = .escapedInUnquoted
                 } else {
                     self.state = .unquoted
                 }
@@ -115,13 +121,18 @@ struct RowBoundaryScanner {
                 if byte == cr || (byte == lf && !wasAfterCR) { self.line += 1 }
                 self.afterCR = byte == cr
                 self.state = .quoted
+            case .escapedInUnquoted:
+                if byte == cr || (byte == lf && !wasAfterCR) { self.line += 1 }
+                self.afterCR = byte == cr
+                self.state = .unquoted
             case .quoteInQuoted:
                 if Int(byte) == quote && !backslash {
                     self.state = .quoted
                 } else if byte == delimiter {
                     self.state = .fieldStart
                 } else if byte == lf {
-                    self.line += 1
+                    // After an escaped CR, the LF ends the row but not another line.
+                    if !wasAfterCR { self.line += 1 }
                     self.state = .fieldStart
                     boundary = (index + 1, self.line)
                 } else if byte == cr {

@@ -107,6 +107,46 @@ struct RealFileClassesTests {
         #expect(parallel.rows == 80 && parallel.malformedRows == 0 && parallel.columns.map(\.stats) == serial.columns.map(\.stats))
     }
 
+    /// Backslash escapes as MySQL and PostgreSQL text exports write them: an escaped delimiter,
+    /// line end or backslash is text, and the row count is the table's.
+    @Test(arguments: [(",", 21 as UInt64), ("\t", 22), (";", 23)])
+    func backslashEscapesOutsideQuotes(delimiter: String, seed: UInt64) throws {
+        var random = SeededRandom(seed: seed)
+        var expected: [[String]] = []
+        var text = ["id", "path", "note", "n"].joined(separator: delimiter) + "\n"
+        for index in 1...120 {
+            let folder = Self.words.randomElement(using: &random)!
+            let path = "C:\\data\\\(folder)"  // C:\data\red as written, C:\data\red read
+            var note = "\(Self.words.randomElement(using: &random)!)\(delimiter) \(Self.words.randomElement(using: &random)!)"
+            var written = note.replacingOccurrences(of: delimiter, with: "\\" + delimiter)
+            if index % 9 == 0 {
+                note += "\nsecond line"
+                written += "\\\nsecond line"
+            }
+            let n = String(Int.random(in: 1...999, using: &random))
+            expected.append([String(index), "C:\\data\\\(folder)", note, n])
+            text += [String(index), path.replacingOccurrences(of: "\\", with: "\\\\"), written, n].joined(separator: delimiter) + "\n"
+        }
+        let (profile, names, rows) = try profileBytes(Array(text.utf8), chunkSize: 97)
+        #expect(profile.dialect.escape == "\\", "\(profile.dialect)")
+        #expect(names == ["id", "path", "note", "n"])
+        #expect(rows == expected, "\(rows.prefix(2)) vs \(expected.prefix(2))")
+        var options = ProfileOptions()
+        options.threads = 2
+        options.blockBytes = 700
+        options.sampleBytes = 2048
+        let parallel = try profileBytes(Array(text.utf8), options: options, collectRows: false).0
+        #expect(parallel.rows == 120 && parallel.columns.map(\.stats) == profile.columns.map(\.stats))
+    }
+
+    /// Windows paths alone are not escapes.
+    @Test func pathsWithoutEscapesKeepTheirBackslashes() throws {
+        let text = "id,path\n" + (1...20).map { "\($0),C:\\temp\\new\\file\($0).txt" }.joined(separator: "\n") + "\n"
+        let (profile, _, rows) = try profileBytes(Array(text.utf8))
+        #expect(profile.dialect.escape != "\\")
+        #expect(rows[0][1] == "C:\\temp\\new\\file1.txt")
+    }
+
     /// The user's limits bind the sniffer: a long field within them is read; past them the error
     /// names the limit and the option, and nothing is read as something else.
     @Test func theUsersLimitsBindDetection() throws {
