@@ -145,6 +145,9 @@ struct LearningDaemon: AsyncParsableCommand {
                 try await Self.migrate(pool, readiness: readiness, logger: logger)
                 let converted = try await LearningService.convertClearNames(pool, keys: keys)
                 if converted > 0 { logger.notice("user ids and domains stored in clear replaced by their pseudonyms", metadata: ["rows": "\(converted)"]) }
+                // Shared rules follow this daemon's k-anonymity from its first call on (a raised
+                // AURORA_K_ANONYMITY retires the rules too few users agree on before anyone sees them).
+                await learning.refreshSharedRules()
             }, logger: logger)
     }
 

@@ -210,7 +210,7 @@ enum ProfileTable {
         lines.append("\(file): \(profile.rows) rows, \(profile.columns.count) columns, \(profile.bytes) bytes")
         lines.append("  encoding   \(profile.encoding)\(profile.bom ? " with BOM" : "") (confidence \(format(profile.encodingConfidence))): \(profile.encodingReason)")
         let delimiter = dialect.delimiter.isEmpty ? "none (one column)" : DialectSniffer.describe(UInt8(ascii: Unicode.Scalar(dialect.delimiter) ?? ","))
-        lines.append("  dialect    delimiter \(delimiter), quote \(dialect.quote ?? "none"), escape \(dialect.escape == "\\" ? "backslash" : dialect.escape == nil ? "none" : "doubled"), header \(dialect.header ? "yes" : "no"), \(dialect.skippedLines) line(s) skipped")
+        lines.append("  dialect    delimiter \(delimiter) (confidence \(String(format: "%.2f", dialect.confidence))), quote \(dialect.quote ?? "none"), escape \(dialect.escape == "\\" ? "backslash" : dialect.escape == nil ? "none" : "doubled"), header \(dialect.header ? "yes" : "no"), \(dialect.skippedLines) line(s) skipped")
         lines.append("             \(dialect.reason)")
         if profile.replacedCharacters > 0 {
             lines.append("  warning    \(profile.replacedCharacters) byte(s) invalid in \(profile.encoding) read as U+FFFD")

@@ -35,6 +35,8 @@ public struct SniffedLayout: Sendable, Equatable {
     public var preferDayFirst: Bool
     /// Share of the sample's rows that fit the table (0...1).
     public var consistency: Double
+    /// 0.5 (another reading of the file scores as well) to 1 (no other reading comes close).
+    public var confidence: Double = 1
     public var reason: String
 }
 
@@ -56,6 +58,7 @@ public enum DialectSniffer {
     ) throws(TokenizerError) -> SniffedLayout {
         let text = Self.completeLines(sample, isWholeFile: isWholeFile)
         var best: (score: Double, candidate: Candidate)?
+        var evaluated: [Candidate] = []
         var broken: TokenizerError?
         for dialect in Self.candidates(text, overrides: overrides) {
             let candidate: Candidate?
@@ -66,12 +69,24 @@ public enum DialectSniffer {
                 continue
             }
             guard let candidate else { continue }
+            evaluated.append(candidate)
             // Strictly better wins; candidates come in order of preference, so ties keep the earlier one.
             if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, candidate) }
         }
         if best == nil, let broken { throw broken }
         let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
-        return Self.layout(chosen, text: text, isWholeFile: isWholeFile, overrides: overrides, missingMarkers: missingMarkers)
+        var layout = Self.layout(chosen, text: text, isWholeFile: isWholeFile, overrides: overrides, missingMarkers: missingMarkers)
+        // The best reading of another table (another delimiter or width): how close it comes is
+        // how uncertain the choice is, and a close one is named.
+        let rival = evaluated.filter { $0.dialect.delimiter != chosen.dialect.delimiter || $0.columns != chosen.columns }.max { $0.score < $1.score }
+        if let rival, chosen.score > 0 {
+            layout.confidence = max(0.5, 1 - rival.score / chosen.score / 2)
+            if layout.confidence < 0.6 {
+                let option = rival.dialect.delimiter == Dialect.noDelimiter ? "none" : Self.describe(rival.dialect.delimiter).replacingOccurrences(of: "'", with: "")
+                layout.reason += "; uncertain: delimiter \(Self.describe(rival.dialect.delimiter)) (\(rival.columns) columns) reads almost as well; if it is right, give --delimiter \(option)"
+            }
+        }
+        return layout
     }
 
     /// The sample up to its last line end (a row cut by the sample's edge would look ragged).

@@ -183,7 +183,7 @@ public final class Profiler {
                 quote: layout.dialect.quote.map { String(UnicodeScalar($0)) },
                 escape: layout.dialect.escape == .backslash ? "\\" : layout.dialect.quote.map { String(UnicodeScalar($0)) },
                 header: layout.header, skippedLines: layout.skippedLines, lineTerminator: layout.lineTerminator,
-                reason: layout.reason, skipInitialSpace: layout.dialect.skipInitialSpace),
+                reason: layout.reason, skipInitialSpace: layout.dialect.skipInitialSpace, confidence: layout.confidence),
             bytes: self.bytes, rows: total.rows, malformedRows: total.malformedRows, malformed: total.malformed,
             raggedPolicy: self.options.raggedPolicy, columns: columns)
     }

@@ -89,7 +89,7 @@ extension DatasetProfile {
             dialect: DialectReport(
                 delimiter: d.delimiter, quote: d.quote.isEmpty ? nil : d.quote, escape: d.escape.isEmpty ? nil : d.escape,
                 header: d.header, skippedLines: Int(d.skippedLines), lineTerminator: d.lineTerminator, reason: d.reason,
-                skipInitialSpace: d.skipInitialSpace),
+                skipInitialSpace: d.skipInitialSpace, confidence: d.confidence),
             bytes: Int(clamping: message.bytes), rows: Int(clamping: message.rows), malformedRows: Int(clamping: message.malformedRows),
             malformed: message.malformed.map { MalformedRow(line: Int(clamping: $0.line), fields: Int($0.fields), expected: Int($0.expected)) },
             raggedPolicy: RaggedPolicy(rawValue: message.raggedPolicy) ?? .pad, columns: message.columns.map(ColumnProfile.init))

@@ -129,6 +129,7 @@ extension DatasetProfile {
         dialect.lineTerminator = self.dialect.lineTerminator
         dialect.reason = self.dialect.reason
         dialect.skipInitialSpace = self.dialect.skipInitialSpace
+        dialect.confidence = self.dialect.confidence
         message.dialect = dialect
         message.bytes = UInt64(clamping: self.bytes)
         message.rows = UInt64(clamping: self.rows)

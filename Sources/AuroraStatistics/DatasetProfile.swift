@@ -20,11 +20,14 @@ public struct DialectReport: Sendable, Equatable {
     public var reason: String
     /// Spaces right after a delimiter are not part of the next field (`a, "b, c"`).
     public var skipInitialSpace: Bool
+    /// 0.5 (another delimiter reads the file as well; the reason names it) to 1.
+    public var confidence: Double
 
     public init(
         delimiter: String, quote: String?, escape: String?, header: Bool, skippedLines: Int, lineTerminator: String, reason: String,
-        skipInitialSpace: Bool = false
+        skipInitialSpace: Bool = false, confidence: Double = 1
     ) {
+        self.confidence = confidence
         self.delimiter = delimiter
         self.quote = quote
         self.escape = escape

@@ -98,7 +98,7 @@ struct FileReport: Encodable {
         case raggedPolicy = "ragged_policy", dialect
     }
     enum DialectKeys: String, CodingKey {
-        case delimiter, quote, escape, skipInitialSpace = "skip_initial_space", header, skippedLines = "skipped_lines", lineTerminator = "line_terminator", reason
+        case delimiter, quote, escape, skipInitialSpace = "skip_initial_space", confidence, header, skippedLines = "skipped_lines", lineTerminator = "line_terminator", reason
     }
     enum RowKeys: String, CodingKey { case line, fields, expected }
 
@@ -126,6 +126,7 @@ struct FileReport: Encodable {
         try d.encode(p.dialect.quote, forKey: .quote)
         try d.encode(p.dialect.escape, forKey: .escape)
         try d.encode(p.dialect.skipInitialSpace, forKey: .skipInitialSpace)
+        try d.encode(p.dialect.confidence, forKey: .confidence)
         try d.encode(p.dialect.header, forKey: .header)
         try d.encode(p.dialect.skippedLines, forKey: .skippedLines)
         try d.encode(p.dialect.lineTerminator, forKey: .lineTerminator)

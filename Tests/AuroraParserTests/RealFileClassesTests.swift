@@ -147,6 +147,17 @@ struct RealFileClassesTests {
         #expect(rows[0][1] == "C:\\temp\\new\\file1.txt")
     }
 
+    /// A file two delimiters read equally well says so, naming the other; a clear one does not.
+    @Test func anUncertainDelimiterIsSaidWithItsAlternative() throws {
+        let ambiguous = "a;b,c\n" + (1...30).map { "\($0);x\($0),y\($0)" }.joined(separator: "\n") + "\n"
+        let uncertain = try profileBytes(Array(ambiguous.utf8)).0
+        #expect(uncertain.dialect.confidence < 0.6, "\(uncertain.dialect)")
+        #expect(uncertain.dialect.reason.contains("uncertain: delimiter") && uncertain.dialect.reason.contains("--delimiter"), "\(uncertain.dialect.reason)")
+        let clear = "id,name,score\n" + (1...30).map { "\($0),n\($0),\(Double($0) / 4)" }.joined(separator: "\n") + "\n"
+        let certain = try profileBytes(Array(clear.utf8)).0
+        #expect(certain.dialect.confidence >= 0.9 && !certain.dialect.reason.contains("uncertain"), "\(certain.dialect)")
+    }
+
     /// The user's limits bind the sniffer: a long field within them is read; past them the error
     /// names the limit and the option, and nothing is read as something else.
     @Test func theUsersLimitsBindDetection() throws {

@@ -518,6 +518,9 @@ public nonisolated struct Aurora_Profile_V1_DialectInfo: Sendable {
   /// Spaces right after a delimiter are not part of the next field (`a, "b, c"` is two fields).
   public var skipInitialSpace: Bool = false
 
+  /// 0.5 (another delimiter reads the file as well; `reason` names it) to 1 (no other comes close).
+  public var confidence: Double = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1234,7 +1237,7 @@ nonisolated extension Aurora_Profile_V1_UploadChunk: SwiftProtobuf.Message, Swif
 
 nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".DialectInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skipped_lines\0\u{3}line_terminator\0\u{1}reason\0\u{3}skip_initial_space\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}delimiter\0\u{1}quote\0\u{1}escape\0\u{1}header\0\u{3}skipped_lines\0\u{3}line_terminator\0\u{1}reason\0\u{3}skip_initial_space\0\u{1}confidence\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1250,6 +1253,7 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
       case 6: try { try decoder.decodeSingularStringField(value: &self.lineTerminator) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 8: try { try decoder.decodeSingularBoolField(value: &self.skipInitialSpace) }()
+      case 9: try { try decoder.decodeSingularDoubleField(value: &self.confidence) }()
       default: break
       }
     }
@@ -1280,6 +1284,9 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
     if self.skipInitialSpace != false {
       try visitor.visitSingularBoolField(value: self.skipInitialSpace, fieldNumber: 8)
     }
+    if self.confidence.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.confidence, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1292,6 +1299,7 @@ nonisolated extension Aurora_Profile_V1_DialectInfo: SwiftProtobuf.Message, Swif
     if lhs.lineTerminator != rhs.lineTerminator {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.skipInitialSpace != rhs.skipInitialSpace {return false}
+    if lhs.confidence != rhs.confidence {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
