@@ -119,11 +119,16 @@ public final class GatewayService: Sendable {
     func translate(_ error: any Error, service: String) -> any Error {
         guard let error = error as? RPCError else { return error }
         guard Self.isOutage(error.code) else { return error }
-        self.metrics.downstreamFailures.increment()
-        self.logger.warning("downstream call failed", metadata: ["service": "\(service)", "code": "\(error.code)", "error": "\(error.message)"])
+        self.recordOutage(error, service: service)
         return RPCError(
             .unavailable, "the \(service) is unavailable (\(Self.outageReason(error))); try again in a minute, and if it persists tell whoever runs this AURORA",
             retryAfter: .seconds(1), details: ["service": service])
+    }
+
+    /// Counts and logs (with the details the client is not shown) a downstream service's failure.
+    func recordOutage(_ error: RPCError, service: String) {
+        self.metrics.downstreamFailures.increment()
+        self.logger.warning("downstream call failed", metadata: ["service": "\(service)", "code": "\(error.code)", "error": "\(error.message)"])
     }
 
     /// Status codes that say the downstream service failed, not the request.
@@ -223,7 +228,7 @@ public final class GatewayService: Sendable {
         } catch let error as RPCError where Self.isOutage(error.code) {
             // Degraded mode: the profile is done and the built-in rules need no store, so the user
             // gets them, marked, rather than nothing. Nothing is recorded: no analysis id.
-            _ = self.translate(error, service: "learning-service")
+            self.recordOutage(error, service: "learning-service")
             self.metrics.degradedAnalyses.increment()
             response.recommendations = Self.builtinRecommendations(request.batch.columns, targets: Set(request.targetColumns.map(Int.init)))
             response.learnedRulesMissing =
@@ -235,7 +240,7 @@ public final class GatewayService: Sendable {
         context.logger.info(
             "analysis done",
             metadata: [
-                "analysis": "\(request.analysisID)", "trace": "\(options.metadata[MetadataKeys.traceID] ?? "")", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
+                "analysis": "\(response.analysisID.isEmpty ? "not recorded" : response.analysisID)", "trace": "\(options.metadata[MetadataKeys.traceID] ?? "")", "bytes": "\(received)", "rows": "\(profile.rows)", "columns": "\(profile.columns.count)",
                 "ms": "\(Int(Self.secondsValue(ContinuousClock.now - started) * 1000))",
             ])
         return response
