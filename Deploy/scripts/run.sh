@@ -32,8 +32,8 @@ for round in 2 3; do
   $aurora feedback "$id" --correct monthly_spend=log_transform --accept-rest >/dev/null
 done
 echo
-echo "== aurora rules"
-$aurora rules
+echo "== aurora rules --domain retail   (domains are stored as pseudonyms; naming one labels its rules)"
+$aurora rules --domain retail
 echo
 echo "== aurora analyze $sample (after the corrections)"
 $aurora analyze "$sample" --domain retail --json | python3 -c '
