@@ -26,16 +26,16 @@ public struct PseudonymKeys: Sendable {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
             let parts = line.split(separator: " ", omittingEmptySubsequences: true)
-            let where_ = "\(source) line \(number + 1)"
-            guard parts.count == 2 else { throw PseudonymKeyError("\(where_): expected `ID SECRET` (an id, a space, base64 of 32+ random bytes)") }
+            let location = "\(source) line \(number + 1)"
+            guard parts.count == 2 else { throw PseudonymKeyError("\(location): expected `ID SECRET` (an id, a space, base64 of 32+ random bytes)") }
             let id = String(parts[0])
             guard (1...16).contains(id.utf8.count), id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-                throw PseudonymKeyError("\(where_): the key id must be 1 to 16 letters, digits, '-' or '_'")
+                throw PseudonymKeyError("\(location): the key id must be 1 to 16 letters, digits, '-' or '_'")
             }
             guard let secret = Data(base64Encoded: String(parts[1])), secret.count >= 32 else {
-                throw PseudonymKeyError("\(where_): the secret must be base64 of at least 32 bytes")
+                throw PseudonymKeyError("\(location): the secret must be base64 of at least 32 bytes")
             }
-            guard !keys.contains(where: { $0.id == id }) else { throw PseudonymKeyError("\(where_): key id '\(id)' appears twice") }
+            guard !keys.contains(where: { $0.id == id }) else { throw PseudonymKeyError("\(location): key id '\(id)' appears twice") }
             keys.append(Key(id: id, secret: SymmetricKey(data: secret)))
         }
         guard let current = keys.first else { throw PseudonymKeyError("\(source) holds no key; \(Self.howToMake)") }
