@@ -76,9 +76,9 @@ public enum DialectSniffer {
         if best == nil, let broken { throw broken }
         let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
         var layout = Self.layout(chosen, text: text, isWholeFile: isWholeFile, overrides: overrides, missingMarkers: missingMarkers)
-        // The best reading of another table (another delimiter or width): how close it comes is
-        // how uncertain the choice is, and a close one is named.
-        let rival = evaluated.filter { $0.dialect.delimiter != chosen.dialect.delimiter || $0.columns != chosen.columns }.max { $0.score < $1.score }
+        // The best reading with another delimiter: how close it comes is how uncertain the choice
+        // is, and a close one is named.
+        let rival = evaluated.filter { $0.dialect.delimiter != chosen.dialect.delimiter }.max { $0.score < $1.score }
         if let rival, chosen.score > 0 {
             layout.confidence = max(0.5, 1 - rival.score / chosen.score / 2)
             if layout.confidence < 0.6 {
@@ -353,14 +353,37 @@ public enum DialectSniffer {
         var split = 0
         var whole = 0
         let separator = String(UnicodeScalar(dialect.delimiter))
+        // The first 200 split rows tell (the sniffer runs on every file: it must stay cheap).
         for row in rows where row.fields.count > 1 {
             split += 1
-            let joined = row.fields.joined(separator: separator)
+            var joined = row.fields.joined(separator: separator)
             let kind = Self.kind(joined, missingMarkers: missingMarkers)
-            var copy = joined
-            if kind != .text || copy.withUTF8({ Self.isURL($0) }) || joined.wholeMatch(of: /\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?/) != nil { whole += 1 }
+            if kind != .text || joined.withUTF8({ Self.isURL($0) || Self.isClockTime($0) }) { whole += 1 }
+            if split == 200 { break }
         }
         return split > 0 && whole * 2 >= split
+    }
+
+    /// `12:30`, `08:15:59` or `23:59:59.250`.
+    static func isClockTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        func digits(_ from: Int) -> Int {
+            var end = from
+            while end < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[end]) { end += 1 }
+            return end - from
+        }
+        let hours = digits(0)
+        guard (1...2).contains(hours), hours < bytes.count, bytes[hours] == UInt8(ascii: ":"), digits(hours + 1) == 2 else { return false }
+        var index = hours + 3
+        if index < bytes.count, bytes[index] == UInt8(ascii: ":") {
+            guard digits(index + 1) == 2 else { return false }
+            index += 3
+            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+                let fraction = digits(index + 1)
+                guard fraction > 0 else { return false }
+                index += 1 + fraction
+            }
+        }
+        return index == bytes.count
     }
 
     /// A cell that reads as a value rather than as a fragment of a badly split one.

@@ -10,21 +10,24 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
     /// A result did not have the expected shape.
     case decoding(String)
 
+    /// Safe to log anywhere: a statement's error names its SQLSTATE only (PostgreSQL's message can
+    /// quote values, in its text or its DETAIL); connection errors and our own decoding messages
+    /// carry no data. `unredacted` has PostgreSQL's message, for a person debugging a test.
     public var description: String {
         switch self {
         case .unavailable(let message): "database unavailable: \(message)"
-        case .query(let state, let message): "database error \(state): \(message)"
+        case .query(let state, _): "database error \(state)"
         case .decoding(let message): "unexpected database result: \(message)"
         }
     }
 
-    /// For logs: a statement's error names its SQLSTATE only (PostgreSQL's message can quote values
-    /// in its DETAIL); connection errors and our own decoding messages carry no data.
-    public var redacted: String {
-        switch self {
-        case .query(let state, _): "database error \(state)"
-        default: self.description
-        }
+    /// The same as `description` (kept for call sites that say so explicitly).
+    public var redacted: String { self.description }
+
+    /// With PostgreSQL's own message, which may quote values: never for logs.
+    public var unredacted: String {
+        if case .query(let state, let message) = self { return "database error \(state): \(message)" }
+        return self.description
     }
 }
 
