@@ -38,6 +38,9 @@ struct ParserDaemon: AsyncParsableCommand {
     @Option(help: "Most columns per file [AURORA_PARSER_MAX_COLUMNS, default 4096].")
     var maxColumns: Int?
 
+    @Option(help: "Most bytes a gzip or zstd upload may inflate to [AURORA_PARSER_MAX_INFLATED_BYTES, default 1 TiB].")
+    var maxInflatedBytes: Int?
+
     @Option(help: "Upload chunks profiled at once (CPU slots); more wait [AURORA_PARSER_MAX_CONCURRENT, default 4].")
     var maxConcurrent: Int?
 
@@ -77,10 +80,12 @@ struct ParserDaemon: AsyncParsableCommand {
             maxFieldBytes: try Daemon.setting(self.maxFieldBytes, env: "AURORA_PARSER_MAX_FIELD_BYTES", default: 1 << 20),
             maxColumns: try Daemon.setting(self.maxColumns, env: "AURORA_PARSER_MAX_COLUMNS", default: 4096),
             maxRowBytes: try Daemon.setting(self.maxRowBytes, env: "AURORA_PARSER_MAX_ROW_BYTES", default: 8 << 20))
+        service.profile.maxInflatedBytes = try Daemon.setting(self.maxInflatedBytes, env: "AURORA_PARSER_MAX_INFLATED_BYTES", default: 1 << 40)
         for (name, value) in [("max-upload-bytes", service.maxUploadBytes), ("max-concurrent", service.maxConcurrentProfiles),
                               ("max-field-bytes", service.profile.limits.maxFieldBytes), ("max-columns", service.profile.limits.maxColumns),
                               ("max-row-bytes", service.profile.limits.maxRowBytes), ("max-uploads", service.uploads.total),
-                              ("max-uploads-per-user", service.uploads.perUser), ("upload-idle-seconds", uploadIdleSeconds)] where value <= 0 {
+                              ("max-uploads-per-user", service.uploads.perUser), ("upload-idle-seconds", uploadIdleSeconds),
+                              ("max-inflated-bytes", service.profile.maxInflatedBytes)] where value <= 0 {
             throw ValidationError("--\(name) must be positive")
         }
         var connection = ServerConnectionConfiguration()

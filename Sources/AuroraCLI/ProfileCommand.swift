@@ -104,6 +104,9 @@ struct ReadingOptions: ParsableArguments {
     @Option(help: "Most columns.")
     var maxColumns: Int = 4096
 
+    @Option(help: "Most bytes a .gz or .zst file may inflate to (a bound on decompression bombs).")
+    var maxInflatedBytes: Int = 1 << 40
+
     /// The options as the parser-service takes them (checked here first, so a bad flag is a
     /// usage error before anything is uploaded).
     func readOptionsMessage() throws -> Aurora_Profile_V1_ReadOptions {
@@ -174,7 +177,8 @@ struct ReadingOptions: ParsableArguments {
         }
         guard self.threads >= 1 && self.threads <= 256 else { throw ValidationError("--threads must be 1...256") }
         options.threads = self.threads
-        guard self.maxFieldBytes > 0, self.maxRowBytes > 0, self.maxColumns > 0 else { throw ValidationError("limits must be positive") }
+        guard self.maxFieldBytes > 0, self.maxRowBytes > 0, self.maxColumns > 0, self.maxInflatedBytes > 0 else { throw ValidationError("limits must be positive") }
+        options.maxInflatedBytes = self.maxInflatedBytes
         options.limits = TokenizerLimits(maxFieldBytes: self.maxFieldBytes, maxColumns: self.maxColumns, maxRowBytes: self.maxRowBytes)
         return options
     }

@@ -115,7 +115,7 @@ public final class Profiler {
             self.inflatedBytes += text.count
             guard self.inflatedBytes <= self.options.maxInflatedBytes else {
                 throw ProfileError(
-                    "the \(inflater.name) stream inflates to more than \(self.options.maxInflatedBytes) bytes (a decompression bomb?); raise the limit if the file is really that large")
+                    "the \(inflater.name) stream inflates to more than \(self.options.maxInflatedBytes) bytes (a decompression bomb?); if the file is really that large, raise --max-inflated-bytes, or AURORA_PARSER_MAX_INFLATED_BYTES on the parser-service")
             }
             try self.consumeText(text)
         }

@@ -216,6 +216,15 @@ struct ContainerTests {
         // Concatenated streams (`cat a.gz b.gz`) are one text.
         let twice = try profileBytes(compressed + compressed).0
         #expect(twice.rows == 1001)  // the second header is a row
+        // Past the inflated-bytes bound (decompression bombs), an error naming the option.
+        var bounded = ProfileOptions()
+        bounded.maxInflatedBytes = 4096
+        do {
+            _ = try profileBytes(compressed, options: bounded)
+            Issue.record("a stream past the inflated-bytes limit was read")
+        } catch let error as ProfileError {
+            #expect(error.message.contains("--max-inflated-bytes"), "\(error)")
+        }
         // A cut file is an error, never a shorter table.
         do {
             _ = try profileBytes(Array(compressed.prefix(compressed.count - 9)))
