@@ -68,7 +68,7 @@ struct ProfileCommand: ParsableCommand {
 
 /// Flags that say how to read a file; shared by the commands that read one.
 struct ReadingOptions: ParsableArguments {
-    @Option(help: "Text encoding (UTF-8, UTF-16LE, UTF-16BE, UTF-32LE, UTF-32BE, windows-1252, ISO-8859-1); detected if omitted.")
+    @Option(help: "Text encoding (UTF-8, UTF-16LE, UTF-16BE, UTF-32LE, UTF-32BE, windows-1252, ISO-8859-1, windows-1250, windows-1251, Shift_JIS, GBK, Big5, EUC-KR); detected if omitted.")
     var encoding: String?
 
     @Option(help: "Field delimiter: a character, or tab, space, comma, semicolon, pipe; none for a one-column file.")

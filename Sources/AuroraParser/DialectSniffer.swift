@@ -73,7 +73,10 @@ public enum DialectSniffer {
             // Strictly better wins; candidates come in order of preference, so ties keep the earlier one.
             if best == nil || candidate.score > best!.score + 1e-9 { best = (candidate.score, candidate) }
         }
-        if best == nil, let broken { throw broken }
+        if let broken {
+            // More columns than allowed, under a usual delimiter, is not a one-column file.
+            if best == nil || (broken.kind == .tooManyColumns && best!.candidate.dialect.delimiter == Dialect.noDelimiter) { throw broken }
+        }
         let chosen = best?.candidate ?? Candidate(dialect: Dialect(), rows: [], start: 0, columns: 1, score: 0, consistency: 1)
         var layout = Self.layout(chosen, text: text, isWholeFile: isWholeFile, overrides: overrides, missingMarkers: missingMarkers)
         // The best reading with another delimiter: how close it comes is how uncertain the choice
@@ -113,8 +116,9 @@ public enum DialectSniffer {
             }
             if delimiters.isEmpty { delimiters = [UInt8(ascii: ",")] }
         }
-        // A tab in the sample makes space a poor guess: spaces are then inside the cells.
-        if overrides.delimiter == nil, counts[9] > 0 { delimiters.removeAll { $0 == UInt8(ascii: " ") } }
+        // A tab in the sample, or a comma, semicolon or pipe on most lines, makes space a poor
+        // guess: spaces are then inside the cells (or after the delimiter).
+        if overrides.delimiter == nil, counts[9] > 0 || Self.usualDelimiterOnMostLines(text) { delimiters.removeAll { $0 == UInt8(ascii: " ") } }
         var quotes: [UInt8?]
         if let fixed = overrides.quote {
             quotes = [fixed]
@@ -154,6 +158,32 @@ public enum DialectSniffer {
             }
         }
         return dialects
+    }
+
+    /// A comma, semicolon or pipe on at least 4 of 5 non-empty lines.
+    static func usualDelimiterOnMostLines(_ text: [UInt8]) -> Bool {
+        var lines = 0
+        var marked = 0
+        var current = false
+        var content = false
+        for byte in text {
+            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
+                if content {
+                    lines += 1
+                    if current { marked += 1 }
+                }
+                current = false
+                content = false
+            } else {
+                content = true
+                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: "|") { current = true }
+            }
+        }
+        if content {
+            lines += 1
+            if current { marked += 1 }
+        }
+        return lines > 0 && marked * 5 >= lines * 4
     }
 
     /// Most occurrences of the delimiter (at least 4 of 5) are followed by a space: `a, b, c`.
@@ -269,7 +299,7 @@ public enum DialectSniffer {
         // A rare delimiter that cuts lines which read as one value (dates, numbers, links,
         // missing markers) whole is cutting values.
         if overrides.delimiter == nil, !Self.preferredDelimiters.prefix(4).contains(dialect.delimiter), dialect.delimiter != Dialect.noDelimiter,
-            Self.cutsWholeValues(rows, dialect: dialect, missingMarkers: missingMarkers)
+            Self.cutsWholeValues(rows, dialect: dialect, missingMarkers: missingMarkers) || Self.cutsLinks(rows)
         {
             return nil
         }
@@ -280,6 +310,11 @@ public enum DialectSniffer {
         } else if columns > 1 {
             // The table starts at the first row of its width; rows above it are titles or comments.
             start = rows.firstIndex { Self.fits($0, columns) } ?? 0
+            // One single-field line above a table split by a rare delimiter (space, `@`, `:`) is
+            // the header of a one-column file whose values hold that character.
+            if start == 1 && rows[0].fields.count == 1 && !Self.preferredDelimiters.prefix(4).contains(dialect.delimiter) && overrides.delimiter == nil {
+                return nil
+            }
             // A rare delimiter that opens every row (`#tag`) marks the values, it does not separate them.
             if !Self.preferredDelimiters.prefix(4).contains(dialect.delimiter), overrides.delimiter == nil,
                 rows[start...].allSatisfy({ $0.fields.first?.isEmpty == true })
@@ -364,6 +399,17 @@ public enum DialectSniffer {
         return split > 0 && whole * 2 >= split
     }
 
+    /// `…https:` then an empty field: the delimiter is the `/` of `://`.
+    static func cutsLinks(_ rows: [Row]) -> Bool {
+        for row in rows.prefix(200) where row.fields.count > 1 {
+            for index in 0..<(row.fields.count - 1) where row.fields[index + 1].isEmpty {
+                let field = row.fields[index]
+                if field.hasSuffix("http:") || field.hasSuffix("https:") || field.hasSuffix("ftp:") { return true }
+            }
+        }
+        return false
+    }
+
     /// `12:30`, `08:15:59` or `23:59:59.250`.
     static func isClockTime(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         func digits(_ from: Int) -> Int {
@@ -421,6 +467,9 @@ public enum DialectSniffer {
                 UInt8(ascii: "]"), UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "<"), UInt8(ascii: ">"):
                 continue
             case 0x80...0xFF: continue  // non-ASCII letters
+            case UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: "|"), 9 where dialect.delimiter == Dialect.noDelimiter:
+                // One column ("Smith, John"): lines with these outside quotes are already penalised.
+                continue
             default:
                 if byte == dialect.delimiter || byte == dialect.quote { continue }
                 return false

@@ -37,6 +37,9 @@ enum LegacyWords {
     }
 
     static func isWord(_ token: [Unicode.Scalar], script: Script) -> Bool {
+        // Spanish opens questions and exclamations with ¿ and ¡: not part of the word.
+        var token = token[...]
+        if script == .latin { while let first = token.first, first == "\u{BF}" || first == "\u{A1}" { token = token.dropFirst() } }
         var ascii = 0
         var foreign = 0
         for scalar in token {

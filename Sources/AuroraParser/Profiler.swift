@@ -208,6 +208,9 @@ public final class Profiler {
         var decodedSample: [UInt8] = []
         probe.transcode(self.sample, isLast: isWholeFile, into: &decodedSample)
         try Self.refuseBinary(decodedSample, encoding: detection.encoding)
+        if isWholeFile && decodedSample.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }) {
+            throw ProfileError(self.bytes == 0 ? "the file is empty" : "the file holds only blank lines: there is no table in it")
+        }
         let layout: SniffedLayout
         do {
             layout = try DialectSniffer.sniff(

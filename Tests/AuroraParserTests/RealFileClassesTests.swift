@@ -50,6 +50,9 @@ struct RealFileClassesTests {
         ["tag", "#one", "#two", "#three", "#four", "#five"],
         ["sentence", "the quick fox", "jumps over", "the lazy dog", "and runs", "far away"],
         ["time", "12:30", "08:15", "23:59", "00:00", "07:45"],
+        ["city", "New York", "Los Angeles", "San Francisco", "Las Vegas", "El Paso"],
+        ["email", "a@x.com", "b@y.org", "c@z.net", "d@w.io"],
+        ["ratio", "1:2", "3:4", "5:6", "7:8"],
     ])
     func oneColumnFilesAreOneColumn(lines: [String]) throws {
         let (profile, names, rows) = try profileBytes(Array((lines.joined(separator: "\n") + "\n").utf8))
@@ -69,6 +72,29 @@ struct RealFileClassesTests {
         options.dialect.header = true
         let (_, forcedNames, forcedRows) = try profileBytes(Array(text.utf8), options: options)
         #expect(forcedNames == ["list"] && forcedRows == values.map { [$0] })
+    }
+
+    /// Found by a stranger's probe: fully quoted "Last, First" values, `, `-separated tables
+    /// with fixed word counts, links without a header, empty files, too many columns.
+    @Test func strangersFindings() throws {
+        let names = "name\n\"Smith, John\"\n\"Doe, Jane\"\n\"Lee, Ann\"\n"
+        #expect(try profileBytes(Array(names.utf8)).rows == [["Smith, John"], ["Doe, Jane"], ["Lee, Ann"]])
+        let spaced = "id, full name, amount\n" + (0..<50).map { "\($0), Ann Lee \($0), \($0).5" }.joined(separator: "\n") + "\n"
+        let (_, spacedNames, spacedRows) = try profileBytes(Array(spaced.utf8))
+        #expect(spacedNames == ["id", "full name", "amount"] && spacedRows[0] == ["0", "Ann Lee 0", "0.5"])
+        let links = (0..<20).map { "\($0),https://example.com/item/\($0)" }.joined(separator: "\n") + "\n"
+        let (linkProfile, _, linkRows) = try profileBytes(Array(links.utf8))
+        #expect(linkProfile.dialect.delimiter == "," && linkRows.allSatisfy { $0.count == 2 && $0[1].hasPrefix("https://") })
+        for empty in ["", "\n\n\n"] {
+            #expect(throws: ProfileError.self) { _ = try profileBytes(Array(empty.utf8)) }
+        }
+        let wide = (0..<5000).map { "c\($0)" }.joined(separator: ",") + "\n" + (0..<5000).map(String.init).joined(separator: ",") + "\n"
+        do {
+            _ = try profileBytes(Array(wide.utf8))
+            Issue.record("5000 columns were read under a 4096-column limit")
+        } catch let error as ProfileError {
+            #expect(error.message.contains("--max-columns"), "\(error)")
+        }
     }
 
     /// A single row: tab beats space, and the row is data.
@@ -314,6 +340,14 @@ struct LegacyEncodingTests {
             #expect(parsed.allSatisfy { sample.cities.contains($0[1]) && sample.people.contains($0[2]) }, "\(parsed.prefix(2))")
             #expect(profile.replacedCharacters == 0)
         }
+    }
+
+    /// Spanish opens questions with ¿ and exclamations with ¡: still windows-1252.
+    @Test func spanishPunctuationStaysWestern() throws {
+        let text = "nombre;comentario\r\nMuñoz;¿Cómo está?\r\nPeña;bien\r\nNúñez;¡Olé!\r\nIbáñez;año\r\n"
+        let (profile, _, rows) = try profileBytes(try Self.encode(text, as: "CP1252"))
+        #expect(["windows-1252", "ISO-8859-1"].contains(profile.encoding), "\(profile.encodingReason)")
+        #expect(rows[0] == ["Muñoz", "¿Cómo está?"])
     }
 
     /// Western files with currency and other symbols stay windows-1252 or latin-1.

@@ -149,7 +149,7 @@ struct LearningValidationTests {
     /// Finding 1 as reported: one Feedback call trapped the learning-service. It is refused naming
     /// the field, and the service keeps answering, Recommend with the same numbers too.
     @Test func finding1FeedbackIsRefusedAndTheServiceKeepsAnswering() async throws {
-        try await withLearningService { port in
+        try await withLearningService(configuration: .isolated) { port in
             let client = try await LearningClient.connect(port, user: "finding1-\(UUID().uuidString)")
             var stats = Aurora_Profile_V1_ColumnStatistics()
             stats.type = .integer
@@ -172,7 +172,7 @@ struct LearningValidationTests {
     /// Each hostile column is refused by Recommend (after a sane column, so the index counts) and
     /// by Feedback, naming the field; the sane column alone is accepted by both.
     @Test func hostileStatisticsAreRefusedNamingTheField() async throws {
-        try await withLearningService { port in
+        try await withLearningService(configuration: .isolated) { port in
             let client = try await LearningClient.connect(port, user: "hostile-\(UUID().uuidString)")
             for hostile in HostileStatistics.all {
                 await expectRefusal(naming: "batch.columns[1].\(hostile.field)", "\(hostile.name)") {
@@ -208,7 +208,7 @@ struct LearningValidationTests {
 
     /// Strings, lists and ids of every method are bounded, and the store never sees a NUL.
     @Test func requestFieldsAreBounded() async throws {
-        var configuration = LearningService.Configuration()
+        var configuration = LearningService.Configuration.isolated
         configuration.maximumColumns = 3
         try await withLearningService(configuration: configuration) { port in
             let client = try await LearningClient.connect(port, user: "bounds-\(UUID().uuidString)")
@@ -340,7 +340,7 @@ struct LearningFuzzCorpusTests {
     @Test func everyCorpusInputIsAnsweredWithoutAnInternalError() async throws {
         let files = try FileManager.default.contentsOfDirectory(atPath: Self.directory.path).sorted()
         #expect(files.count >= 9, "\(Self.directory.path)")
-        try await withLearningService { port in
+        try await withLearningService(configuration: .isolated) { port in
             let run = "corpus-\(UUID().uuidString.prefix(8))"
             let client = try await LearningClient.connect(port, user: run)
             for file in files {
@@ -424,5 +424,15 @@ struct GatewayFeedbackValidationTests {
         #expect(throws: RPCError.self) { try RequestValidation.check(request, maximumItems: 10) }
         request.analysisID = "an_0123"
         try RequestValidation.check(request, maximumItems: 10)
+    }
+}
+
+extension LearningService.Configuration {
+    /// For suites that run beside the end-to-end tests on the same database: their users' votes
+    /// never make shared rules, which would change what the end-to-end users are recommended.
+    static var isolated: Self {
+        var configuration = Self()
+        configuration.kAnonymity = 1_000_000
+        return configuration
     }
 }
