@@ -439,6 +439,9 @@ public enum DialectSniffer {
             if missingMarkers.isMissing(bytes) { return true }
             if NumberParser.parse(bytes, style: .point) != nil || NumberParser.parse(bytes, style: .comma) != nil { return true }
             if BooleanParser.parse(bytes) != nil || DateParser.parse(bytes) != nil { return true }
+            // 'Smith' under a dialect that does not quote with apostrophes: their debris.
+            let apostrophe = UInt8(ascii: "'")
+            if dialect.quote != apostrophe, bytes.count >= 2, bytes.first == apostrophe, bytes.last == apostrophe { return false }
             return Self.isPlainText(bytes, dialect: dialect) || Self.isURL(bytes)
         }
     }

@@ -40,6 +40,12 @@ struct RealFileClassesTests {
         let (profile, _, rows) = try profileBytes(Array(("id,colours,n\n" + body).utf8))
         #expect(profile.dialect.quote == "'")
         #expect(rows.allSatisfy { $0.count == 3 && $0[1].contains(", ") })
+        // Every cell quoted, none holding the delimiter: still apostrophe quoting.
+        for delimiter in [",", "\t"] {
+            let text = ["'id'\(delimiter)'name'", "'1'\(delimiter)'Smith'", "'2'\(delimiter)'Doe'", "'3'\(delimiter)'Lee'"].joined(separator: "\n") + "\n"
+            let (quoted, names, cells) = try profileBytes(Array(text.utf8))
+            #expect(quoted.dialect.quote == "'" && names == ["id", "name"] && cells == [["1", "Smith"], ["2", "Doe"], ["3", "Lee"]], "\(quoted.dialect)")
+        }
     }
 
     /// One-column files: nothing is split, whatever punctuation the values hold.
