@@ -118,7 +118,7 @@ public enum DialectSniffer {
         }
         // A tab in the sample, or a comma, semicolon or pipe on most lines, makes space a poor
         // guess: spaces are then inside the cells (or after the delimiter).
-        if overrides.delimiter == nil, counts[9] > 0 || Self.usualDelimiterOnMostLines(text) { delimiters.removeAll { $0 == UInt8(ascii: " ") } }
+        if overrides.delimiter == nil, counts[9] > 0 || Self.shareOfLinesWithUnquotedDelimiters(text, quote: nil) >= 0.8 { delimiters.removeAll { $0 == UInt8(ascii: " ") } }
         var quotes: [UInt8?]
         if let fixed = overrides.quote {
             quotes = [fixed]
@@ -158,32 +158,6 @@ public enum DialectSniffer {
             }
         }
         return dialects
-    }
-
-    /// A comma, semicolon or pipe on at least 4 of 5 non-empty lines.
-    static func usualDelimiterOnMostLines(_ text: [UInt8]) -> Bool {
-        var lines = 0
-        var marked = 0
-        var current = false
-        var content = false
-        for byte in text {
-            if byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r") {
-                if content {
-                    lines += 1
-                    if current { marked += 1 }
-                }
-                current = false
-                content = false
-            } else {
-                content = true
-                if byte == UInt8(ascii: ",") || byte == UInt8(ascii: ";") || byte == UInt8(ascii: "|") { current = true }
-            }
-        }
-        if content {
-            lines += 1
-            if current { marked += 1 }
-        }
-        return lines > 0 && marked * 5 >= lines * 4
     }
 
     /// Most occurrences of the delimiter (at least 4 of 5) are followed by a space: `a, b, c`.
@@ -353,7 +327,8 @@ public enum DialectSniffer {
         return Candidate(dialect: dialect, rows: rows, start: start, columns: columns, score: score, consistency: consistency)
     }
 
-    /// The share of non-empty lines with a comma, semicolon, tab or pipe outside quotes.
+    /// The share of non-empty lines with a comma, semicolon, tab or pipe outside quotes (`quote`
+    /// nil: anywhere).
     static func shareOfLinesWithUnquotedDelimiters(_ text: [UInt8], quote: UInt8?) -> Double {
         var lines = 0
         var marked = 0
