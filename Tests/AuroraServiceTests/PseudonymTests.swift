@@ -1,5 +1,6 @@
 import AuroraLearningService
 import AuroraProtocol
+import AuroraRPC
 import AuroraStore
 import Foundation
 import Logging
@@ -114,5 +115,68 @@ extension LearningServiceTests {
             try await pool.execute("DELETE FROM bucket_votes WHERE user_id = ANY($1::text[])", ["{\(user),\(keys.user(user))}"])
             try await pool.execute("DELETE FROM privacy_ledger WHERE user_id = $1", [keys.user(user)])
         }
+    }
+}
+
+extension LearningServiceTests.PseudonymTests {
+    @Test func domainNamesInListRulesAreBounded() async throws {
+        try await withLearningService { port in
+            let client = try await LearningClient.connect(port, user: "domains-\(UUID().uuidString)")
+            for domains in [(0..<65).map { "d\($0)" }, [String(repeating: "d", count: 65)], ["a\u{0}b"]] {
+                var request = Aurora_Learning_V1_ListRulesRequest()
+                request.domains = domains
+                do {
+                    _ = try await client.connection.unary(LearningAPI.listRules, request, options: client.options)
+                    Issue.record("\(domains.count) domain names accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.hasPrefix("domains:"), "\(error)")
+                }
+            }
+            await client.connection.close()
+        }
+    }
+}
+
+extension LearningServiceTests.EndToEndTests {
+    /// The learning-service does not start without a usable pseudonym key, and says how to make one.
+    @Test(arguments: [("", "no pseudonym key"), ("k1 c2hvcnQ=\n", "line 1: the secret must be base64 of at least 32 bytes")])
+    func learningServiceRefusesAMissingOrBadPseudonymKey(contents: String, expected: String) async throws {
+        let system = try LocalSystem()
+        defer { system.stop() }
+        var environment = system.environment("learning-service")
+        if contents.isEmpty {
+            environment["AURORA_PSEUDONYM_KEY_FILE"] = nil
+        } else {
+            try Data(contents.utf8).write(to: system.pseudonymKeysFile)
+        }
+        let process = Process()
+        process.executableURL = system.binaries.appendingPathComponent("learning-service")
+        process.environment = environment
+        let errors = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        for _ in 0..<100 where process.isRunning { try await Task.sleep(for: .milliseconds(100)) }
+        let refused = !process.isRunning
+        if !refused { process.terminate() }
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(refused && process.terminationStatus != 0, "the daemon started: \(text)")
+        #expect(text.contains(expected) && (!contents.isEmpty || text.contains("head -c 32 /dev/urandom")), "\(text)")
+    }
+
+    /// A gateway whose internal secret the services refuse is a configuration error, and the
+    /// user is told so in plain words (not "unauthenticated", which would blame their token).
+    @Test func aGatewayWithTheWrongInternalSecretIsReportedAsSuch() async throws {
+        let system = try await LocalSystem.start()
+        defer { system.stop() }
+        let token = try await system.token(user: "secret-\(UUID().uuidString)")
+        let wrong = system.directory.appendingPathComponent("wrong-secret")
+        try Data(String(repeating: "w", count: 48).utf8).write(to: wrong)
+        system.kill("gateway", signal: SIGTERM)
+        try await system.launch("gateway", extra: ["AURORA_INTERNAL_SECRET_FILE": wrong.path])
+        let refused = try system.aurora(["stats"], token: token)
+        #expect(refused.status == 69, "\(refused.errors)")
+        #expect(refused.errors.contains("the learning-service is unavailable (it refused the gateway's internal credential"), "\(refused.errors)")
     }
 }
